@@ -1,0 +1,46 @@
+#pragma once
+/// Builds RFC 5322/MIME bytes from a model::Message. Pure function of its inputs: the same
+/// message and options always give the same bytes (boundaries and generated ids are derived
+/// from content, never random or time-based). Thread-safe.
+#include <string>
+#include <vector>
+
+#include "mailmill/model/item.h"
+#include "mailmill/util/result.h"
+
+namespace mm::mime {
+
+/// Which flag headers to write.
+enum class FlagStyle : u8 {
+  None,
+  Mbox,  ///< Status: RO / X-Status: A F T (mutt/mboxrd convention)
+  Eml,   ///< X-Mailmill-Flags: \Seen \Answered \Flagged \Draft (IMAP flag names)
+};
+
+struct BuildOptions {
+  bool crlf = true;  ///< line endings of the output (EML: CRLF; mbox: LF)
+  FlagStyle flags = FlagStyle::Eml;
+  /// Domain for generated Message-IDs when the item has none: <hash@domain>, plus a header
+  /// "X-Mailmill-Generated-Message-ID: yes".
+  std::string generated_id_domain = "mailmill.invalid";
+};
+
+/// What was built, with facts the sinks need (envelope sender and date for From_ lines).
+struct Built {
+  Bytes bytes;                 ///< the whole message
+  std::string envelope_sender; ///< bare SMTP address for the mbox From_ line ("" if unknown)
+  i64 date = 0;                ///< unix seconds UTC used for Date: (0 if none known)
+  std::string message_id;      ///< the Message-ID written, with angle brackets
+  bool message_id_generated = false;
+  std::vector<Problem> warnings;  ///< lenient recoveries (bad RTF, unknown charset, ...)
+};
+
+/// Builds the message, recursing into embedded messages (message/rfc822 parts). Fails only on
+/// a limit (nesting depth > limits::MAX_EMBED_DEPTH); everything else is a warning.
+Result<Built> build_message(const model::Message &msg, const BuildOptions &opts);
+
+/// The date Outlook would show for the item: submit time, else delivery, else creation, else
+/// modification; nullopt when none is set (never 1970).
+std::optional<i64> message_date(const model::Message &msg);
+
+}  // namespace mm::mime

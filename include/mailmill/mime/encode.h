@@ -1,0 +1,36 @@
+#pragma once
+/// Encoders used by the MIME builder. Pure functions, thread-safe.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mailmill/util/types.h"
+
+namespace mm::mime {
+
+/// Base64 ([RFC 2045] 6.8) in lines of 76 characters each ended by `eol`.
+Bytes base64_encode(ByteView data, std::string_view eol = "\r\n");
+/// Quoted-printable ([RFC 2045] 6.7) with soft line breaks at 76; `eol` for hard breaks.
+/// Input line ends (CRLF or LF) become `eol`; trailing whitespace is encoded.
+Bytes qp_encode(ByteView data, std::string_view eol = "\r\n");
+/// True if `data` can go as 7bit/8bit text with lines <= 998 octets and no NUL/bare CR.
+bool fits_in_lines(ByteView data, bool allow_8bit);
+
+/// An unstructured header value (Subject, display names) as RFC 2047 encoded-words when not
+/// pure printable ASCII; UTF-8, B or Q whichever is shorter; never splits a UTF-8 character.
+/// `used` is the length already on the line (e.g. "Subject: ") for folding.
+std::string rfc2047_encode(std::string_view utf8, std::size_t used = 0,
+                           std::string_view eol = "\r\n");
+/// A display-name + address mailbox: `"Name" <addr>` or `=?UTF-8?...?= <addr>`; name quoted
+/// when needed ([RFC 5322] 3.2.4). Empty name gives just `addr` (or `<>` when both empty).
+std::string format_mailbox(std::string_view name_utf8, std::string_view addr);
+/// A MIME parameter: `name="value"` for ASCII, else RFC 2231 `name*=UTF-8''%XX...`
+/// (split into name*0*, name*1* ... continuations when long).
+std::string format_param(std::string_view name, std::string_view value_utf8,
+                         std::string_view eol = "\r\n");
+/// RFC 5322 date, e.g. "Tue, 27 Jul 2021 22:19:50 +0000" (always UTC).
+std::string format_rfc5322_date(i64 unix_seconds);
+/// asctime-style date for mbox From_ lines, e.g. "Tue Jul 27 22:19:50 2021" (UTC).
+std::string format_mbox_date(i64 unix_seconds);
+
+}  // namespace mm::mime

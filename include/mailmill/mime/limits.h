@@ -1,0 +1,14 @@
+#pragma once
+/// Named safety limits. Each has a test that hits it.
+#include "mailmill/util/types.h"
+
+namespace mm::mime::limits {
+
+/// Deepest chain of embedded messages we follow (message/rfc822 inside message/rfc822 ...).
+inline constexpr int MAX_EMBED_DEPTH = 32;
+/// Longest header field line we emit before folding.
+inline constexpr u64 MAX_HEADER_LINE = 998;
+/// Largest decompressed RTF body we accept (a compressed RTF header can claim anything).
+inline constexpr u64 MAX_RTF_DECOMPRESSED = 256ull << 20;
+
+}  // namespace mm::mime::limits
