@@ -14,7 +14,7 @@ endif()
 # MM_pst_SOURCES at src/format/pst/CMakeLists.txt:2 (file)
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/src/format/pst/*.cc")
 set(OLD_GLOB
-  "/work/main/src/format/pst/placeholder.cc"
+  "/work/main/src/format/pst/native_store.cc"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")

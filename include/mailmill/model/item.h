@@ -150,7 +150,7 @@ struct Message {
   std::optional<std::string> body_text;  ///< UTF-8
   std::optional<Bytes> body_html;        ///< bytes in `html_charset`
   std::string html_charset;              ///< MIME charset name of body_html ("utf-8", ...)
-  std::optional<Bytes> body_rtf;         ///< decompressed RTF, when RTF was the only/best form
+  std::optional<Bytes> body_rtf;         ///< PR_RTF_COMPRESSED as stored (mime::rtf decompresses)
   bool rtf_in_sync = false;
 
   Flags flags;
