@@ -1,0 +1,107 @@
+"""Shared helpers for mailmill's integration tests (plain Python 3, stdlib only)."""
+import argparse
+import email
+import email.policy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+
+def parse_args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mailmill", required=True)
+    ap.add_argument("--gen", required=False)
+    ap.add_argument("--shared", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    if os.path.exists(args.workdir):
+        shutil.rmtree(args.workdir)
+    os.makedirs(args.workdir)
+    return args
+
+
+class Checker:
+    """Collects failures instead of stopping at the first, then prints a ctest-friendly tally."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failures = []
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failures.append(what)
+            print("FAIL:", what, flush=True)
+        return cond
+
+    def finish(self):
+        print(f"{self.name}: {self.passed} passed, {len(self.failures)} failed")
+        sys.exit(1 if self.failures else 0)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def sha256(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def load_jsonl(path):
+    with open(path, "rb") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def parse_message(raw):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def all_defects(msg):
+    """Defects of the message and of every part, but not inside attached message/rfc822 parts
+    (those are checked separately as messages of their own)."""
+    out = [(msg.get_content_type(), d) for d in msg.defects]
+    if msg.is_multipart():
+        for part in msg.iter_parts():
+            out += all_defects(part)
+    return out
+
+
+def text_body(msg):
+    """The text/plain body (first one, not inside attachments), decoded, or None."""
+    part = msg.get_body(preferencelist=("plain",))
+    if part is None:
+        return None
+    return part.get_content()
+
+
+def attachments(msg):
+    """(filename, bytes) of every leaf attachment that is not a body part and not an attached
+    message (which is returned by embedded_messages)."""
+    out = []
+    for part in msg.iter_attachments():
+        if part.get_content_type() == "message/rfc822":
+            continue
+        if part.is_multipart():
+            continue
+        out.append((part.get_filename(), part.get_payload(decode=True) or b""))
+    return out
+
+
+def embedded_messages(msg):
+    out = []
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                out.append(payload[0])
+    return out
+
+
+def normalize_text(s):
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in s.split("\n")).strip("\n")

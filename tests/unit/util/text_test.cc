@@ -1,0 +1,112 @@
+#include "mailmill/util/text.h"
+
+#include <gtest/gtest.h>
+
+namespace mm::text {
+namespace {
+
+TEST(Utf16, EmojiSurrogatePairSurvives) {
+  // U+1F600 GRINNING FACE = D83D DE00 in UTF-16 = F0 9F 98 80 in UTF-8.
+  const std::string in("\x3D\xD8\x00\xDE", 4);
+  EXPECT_EQ(utf16le_to_utf8(in), "\xF0\x9F\x98\x80");
+}
+
+TEST(Utf16, UnpairedSurrogatesBecomeReplacement) {
+  EXPECT_EQ(utf16le_to_utf8(std::string("\x00\xD8\x41\x00", 4)), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(utf16le_to_utf8(std::string("\x00\xDC", 2)), "\xEF\xBF\xBD");
+  EXPECT_EQ(utf16le_to_utf8(std::string("\x3D\xD8", 2)), "\xEF\xBF\xBD");
+}
+
+TEST(Utf16, OddByteIgnoredAndNulHandling) {
+  EXPECT_EQ(utf16le_to_utf8(std::string("A\0B", 3)), "A");
+  const std::string s("A\0\0\0B\0", 6);
+  EXPECT_EQ(utf16le_to_utf8(s, true), "A");
+  EXPECT_EQ(utf16le_to_utf8(s, false), std::string("A\0B", 3));
+}
+
+TEST(Utf16, BmpAndRoundTrip) {
+  const std::string utf8 = "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80";
+  const Bytes w = utf8_to_utf16le(utf8);
+  EXPECT_EQ(w.substr(0, 4), std::string("h\0\xE9\0", 4));
+  EXPECT_EQ(w.substr(w.size() - 4), std::string("\x3D\xD8\x00\xDE", 4));
+  EXPECT_EQ(utf16le_to_utf8(w), utf8);
+}
+
+TEST(Utf16, InvalidUtf8EncodesReplacement) {
+  EXPECT_EQ(utf8_to_utf16le("\xFF"), std::string("\xFD\xFF", 2));
+}
+
+TEST(Codepage, Windows1252) {
+  EXPECT_EQ(*codepage_to_utf8("\x80 \x93x\x94", 1252), "\xE2\x82\xAC \xE2\x80\x9Cx\xE2\x80\x9D");
+  EXPECT_EQ(*codepage_to_utf8("caf\xE9", 1252), "caf\xC3\xA9");
+}
+
+TEST(Codepage, Cp932ShiftJis) {
+  // "日本" = 93FA 967B in Shift_JIS; "あ" = 82A0.
+  EXPECT_EQ(*codepage_to_utf8("\x93\xFA\x96\x7B\x82\xA0", 932), "\xE6\x97\xA5\xE6\x9C\xAC\xE3\x81\x82");
+}
+
+TEST(Codepage, Cp1251AndKoi8) {
+  EXPECT_EQ(*codepage_to_utf8("\xCF\xF0\xE8", 1251), "\xD0\x9F\xD1\x80\xD0\xB8");  // "При"
+  EXPECT_EQ(*codepage_to_utf8("\xF0", 20866), "\xD0\x9F");                         // П
+}
+
+TEST(Codepage, OthersViaIconv) {
+  EXPECT_EQ(*codepage_to_utf8("\xC4\xE3", 936), "\xE4\xBD\xA0");          // 你 (GBK)
+  EXPECT_EQ(*codepage_to_utf8("\xA4\xA4", 950), "\xE4\xB8\xAD");          // 中 (Big5)
+  EXPECT_EQ(*codepage_to_utf8("\xA4\xA2", 51932), "\xE3\x81\x82");        // あ (EUC-JP)
+  EXPECT_EQ(*codepage_to_utf8("\x1B$B$\"\x1B(B", 50220), "\xE3\x81\x82");  // あ (ISO-2022-JP)
+  EXPECT_EQ(*codepage_to_utf8("\xA4", 28605), "\xE2\x82\xAC");            // € (ISO-8859-15)
+  EXPECT_EQ(*codepage_to_utf8("+AOk-", 65000), "\xC3\xA9");               // é (UTF-7)
+}
+
+TEST(Codepage, InvalidSequencesBecomeReplacement) {
+  EXPECT_EQ(*codepage_to_utf8("a\x81z", 1252), "a\xEF\xBF\xBDz");  // 0x81 undefined in 1252
+  EXPECT_EQ(*codepage_to_utf8("a\x93", 932), "a\xEF\xBF\xBD");     // truncated lead byte
+  EXPECT_EQ(*codepage_to_utf8("a\xC3(", 65001), "a\xEF\xBF\xBD(");
+  EXPECT_EQ(*codepage_to_utf8("\x80", 20127), "\xEF\xBF\xBD");
+}
+
+TEST(Codepage, UnknownReturnsNullopt) {
+  EXPECT_FALSE(codepage_to_utf8("abc", 12345).has_value());
+  EXPECT_FALSE(codepage_charset_name(0).has_value());
+}
+
+TEST(Codepage, Latin1AndUtf16) {
+  EXPECT_EQ(*codepage_to_utf8("\xE9\xFF", 28591), "\xC3\xA9\xC3\xBF");
+  EXPECT_EQ(*codepage_to_utf8(std::string("A\0", 2), 1200), "A");
+}
+
+TEST(Charset, NamesBothWays) {
+  EXPECT_EQ(*codepage_charset_name(1252), "windows-1252");
+  EXPECT_EQ(*codepage_charset_name(932), "shift_jis");
+  EXPECT_EQ(*codepage_charset_name(65001), "utf-8");
+  EXPECT_EQ(*codepage_charset_name(28592), "iso-8859-2");
+  EXPECT_EQ(*charset_to_codepage("UTF-8"), 65001u);
+  EXPECT_EQ(*charset_to_codepage("Windows-1251"), 1251u);
+  EXPECT_EQ(*charset_to_codepage("\"iso-8859-1\""), 28591u);
+  EXPECT_EQ(*charset_to_codepage("Shift_JIS"), 932u);
+  EXPECT_EQ(*charset_to_codepage("gb2312"), 936u);
+  EXPECT_EQ(*charset_to_codepage("us-ascii"), 20127u);
+  EXPECT_FALSE(charset_to_codepage("x-nonsense").has_value());
+}
+
+TEST(Utf8, Validation) {
+  EXPECT_TRUE(is_ascii("hello"));
+  EXPECT_FALSE(is_ascii("h\xC3\xA9"));
+  EXPECT_TRUE(is_valid_utf8("h\xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
+}
+
+TEST(Utf8, Sanitize) {
+  EXPECT_EQ(sanitize_utf8("ok"), "ok");
+  EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  // A truncated 3-byte sequence is one maximal subpart -> one U+FFFD.
+  EXPECT_EQ(sanitize_utf8("\xE2\x82" "x"), "\xEF\xBF\xBD" "x");
+}
+
+}  // namespace
+}  // namespace mm::text
