@@ -49,6 +49,9 @@ struct StoreInfo {
   u64 file_size = 0;
   u32 default_codepage = 1252;  ///< store/ANSI codepage used when an item names none
   std::string display_name;     ///< store display name (UTF-8)
+  /// Problems the reader recovered from while opening (e.g. a stale header CRC); the store is
+  /// still readable. Empty for a clean file.
+  std::vector<Problem> warnings;
 };
 
 /// A read handle on one mail store. One handle is used by one thread at a time; open several

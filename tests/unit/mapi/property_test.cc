@@ -146,13 +146,16 @@ TEST(PropertyBag, EmojiSurvivesUnicodeProperty) {
 TEST(PropertyBag, MultiValuedStrings) {
   PropertyBag b;
   b.set(make_tag(0x8010, PT_MV_UNICODE),
-        mv({text::utf8_to_utf16le("Red"), text::utf8_to_utf16le("\xC3\x9C" "ber")}));
+        mv({text::utf8_to_utf16le("Red"), text::utf8_to_utf16le("\xC3\x9C"
+                                                                "ber")}));
   b.set(make_tag(0x8011, PT_MV_STRING8), mv({"\xCF\xF0\xE8", "ok"}));
   b.set(make_tag(0x8012, PT_MV_UNICODE), mv({}));
   std::string bad = mv({"ab", "cd"});
   bad[8] = '\x7F';  // second offset beyond the value
   b.set(make_tag(0x8013, PT_MV_STRING8), bad);
-  EXPECT_EQ(*b.get_strings(0x8010, 1252), (std::vector<std::string>{"Red", "\xC3\x9C" "ber"}));
+  EXPECT_EQ(*b.get_strings(0x8010, 1252), (std::vector<std::string>{"Red",
+                                                                    "\xC3\x9C"
+                                                                    "ber"}));
   EXPECT_EQ(*b.get_strings(0x8011, 1251),
             (std::vector<std::string>{"\xD0\x9F\xD1\x80\xD0\xB8", "ok"}));
   EXPECT_TRUE(b.get_strings(0x8012, 1252)->empty());

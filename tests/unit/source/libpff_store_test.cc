@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "mailmill/mapi/tags.h"
 #include "mailmill/source/open.h"
@@ -33,21 +34,50 @@ std::string subject_of(const mapi::RawMessage &m, u32 codepage) {
   return s;
 }
 
-// Our view of the store in pffexport's layout: path -> item count. Folders without a name are
-// exported by pffexport as "FolderNNNNN" (1-based index among siblings).
-std::map<std::string, int> our_folder_counts(mapi::MailStore &store, int *unreadable) {
-  std::map<std::string, int> out;
+// pffexport turns a folder name into a directory name by replacing characters it considers
+// unsafe with '_' (observed: '@' in hht__contacts97-2002.pst). Applied to our names only for the
+// comparison.
+std::string pffexport_dir_name(const std::string &name) {
+  std::string out = name;
+  for (char &c : out) {
+    if (std::string_view("/\\:*?\"<>|@~").find(c) != std::string_view::npos ||
+        static_cast<unsigned char>(c) < 0x20) {
+      c = '_';
+    }
+  }
+  return out;
+}
+
+// pffexport does not export these message classes (libpff has no item type for them; its
+// definitions.h lists IPM.Post as unsupported).
+bool pffexport_skips_class(const std::string &cls) {
+  return cls.rfind("IPM.Post", 0) == 0 || cls.rfind("IPM.Microsoft.ScheduleData.FreeBusy", 0) == 0;
+}
+
+struct Tally {
+  std::map<std::string, int> per_folder;  // pffexport-comparable item counts per folder path
+  int enumerated = 0;                     // ids from items_in (readable or not)
+  int unreadable = 0;                     // sentinel ids + read_item failures
+  int skipped_classes = 0;                // readable, but of a class pffexport skips
+};
+
+// Our view of the store in pffexport's layout: path -> exportable item count. pffexport names a
+// folder "FolderNNNNN" (1-based index among siblings) when it has no name or its name is
+// already taken by an earlier sibling.
+Tally our_folder_counts(mapi::MailStore &store) {
+  Tally t;
   Result<std::vector<mapi::FolderInfo>> folders = store.folders();
   EXPECT_TRUE(folders.ok()) << (folders.ok() ? "" : folders.problem().detail);
-  if (!folders.ok()) return out;
-  std::map<u64, std::string> rel_of;  // node id -> exported relative path
-  std::map<u64, int> child_index;     // parent id -> children seen so far
+  if (!folders.ok()) return t;
+  std::map<u64, std::string> rel_of;                  // node id -> exported relative path
+  std::map<u64, int> child_index;                     // parent id -> children seen so far
+  std::map<u64, std::set<std::string>> taken;         // parent id -> names used
   for (const mapi::FolderInfo &f : *folders) {
     std::string rel;
     if (f.parent_id != 0) {
       int idx = ++child_index[f.parent_id];
-      std::string name = f.path.empty() ? "" : f.path.back();
-      if (name.empty()) {
+      std::string name = pffexport_dir_name(f.path.empty() ? "" : f.path.back());
+      if (name.empty() || !taken[f.parent_id].insert(name).second) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "Folder%05d", idx);
         name = buf;
@@ -61,16 +91,28 @@ std::map<std::string, int> our_folder_counts(mapi::MailStore &store, int *unread
     int n = 0;
     if (ids.ok()) {
       for (u64 id : *ids) {
+        ++t.enumerated;
         if (is_unreadable_item_id(id)) {
-          ++*unreadable;
-        } else {
-          ++n;
+          ++t.unreadable;
+          continue;
         }
+        Result<mapi::RawMessage> m = store.read_item(id);
+        if (!m.ok()) {
+          EXPECT_EQ(m.problem().code, ProblemCode::ItemUnreadable);
+          EXPECT_FALSE(m.problem().detail.empty());
+          ++t.unreadable;
+          continue;
+        }
+        if (pffexport_skips_class(m->props.get_string(mapi::pid::MESSAGE_CLASS, 1252).value_or(""))) {
+          ++t.skipped_classes;
+          continue;
+        }
+        ++n;
       }
     }
-    out[rel] += n;
+    t.per_folder[rel] += n;
   }
-  return out;
+  return t;
 }
 
 TEST(LibpffStore, OpensEveryFixtureExceptBadHeaderCrc) {
@@ -117,13 +159,23 @@ TEST(LibpffStore, FoldersAndItemCountsMatchPffexport) {
 
     Result<std::unique_ptr<mapi::MailStore>> store = open_libpff(pst_fixture(name));
     ASSERT_TRUE(store.ok()) << store.problem().detail;
-    int unreadable = 0;
-    std::map<std::string, int> ours = our_folder_counts(**store, &unreadable);
-    EXPECT_EQ(ours, expected);
+    Tally ours = our_folder_counts(**store);
+    for (const auto &[path, n] : expected) {
+      auto it = ours.per_folder.find(path);
+      EXPECT_TRUE(it != ours.per_folder.end()) << "missing folder: " << path;
+      if (it != ours.per_folder.end()) {
+        EXPECT_EQ(it->second, n) << path;
+      }
+    }
+    for (const auto &[path, n] : ours.per_folder) {
+      EXPECT_TRUE(expected.count(path)) << "extra folder: " << path;
+    }
     int total = 0;
-    for (const auto &[path, n] : ours) total += n;
-    std::printf("[ counts ] %-58s folders=%zu items=%d unreadable=%d\n", name.c_str(),
-                ours.size(), total, unreadable);
+    for (const auto &[path, n] : ours.per_folder) total += n;
+    std::printf("[ counts ] %-50s folders=%zu enumerated=%d exported=%d unreadable=%d "
+                "skipped-class=%d\n",
+                name.c_str(), ours.per_folder.size(), ours.enumerated, total, ours.unreadable,
+                ours.skipped_classes);
   }
 }
 
@@ -278,7 +330,9 @@ TEST(LibpffStore, RecipientsOfTwoHundredRecipientMessage) {
   ASSERT_TRUE(folders.ok());
   std::size_t max_rcpts = 0;
   for (const mapi::FolderInfo &f : *folders) {
-    for (u64 id : (*store)->items_in(f.node_id).value()) {
+    Result<std::vector<u64>> ids = (*store)->items_in(f.node_id);
+    ASSERT_TRUE(ids.ok());
+    for (u64 id : *ids) {
       Result<mapi::RawMessage> m = (*store)->read_item(id);
       ASSERT_TRUE(m.ok());
       max_rcpts = std::max(max_rcpts, m->recipients.size());
@@ -290,21 +344,48 @@ TEST(LibpffStore, RecipientsOfTwoHundredRecipientMessage) {
   EXPECT_EQ(max_rcpts, 200u);
 }
 
-TEST(LibpffStore, NameMapHasWellKnownNamedProperties) {
+TEST(LibpffStore, NameMapResolvesNamedPropertiesOfItems) {
   Result<std::unique_ptr<mapi::MailStore>> store =
       open_libpff(pst_fixture("aspnet__Outlook.pst"));
   ASSERT_TRUE(store.ok());
   const mapi::NameMap &names = (*store)->names();
-  EXPECT_GT(names.size(), 10u);
-  // Every id maps back to itself through id_of.
+  EXPECT_GT(names.size(), 100u);
   for (const auto &[id, name] : names.all()) {
     EXPECT_GE(id, 0x8000);
     if (name.is_string) {
-      EXPECT_EQ(names.id_of(name.guid, name.name), std::optional<u16>(id));
-    } else {
-      EXPECT_EQ(names.id_of(name.guid, name.lid), std::optional<u16>(id));
+      EXPECT_FALSE(name.name.empty());
     }
   }
+  // PidLidAppointmentStartWhole = PSETID_Appointment / 0x820D, PT_SYSTIME ([MS-OXPROPS] 2.29).
+  std::optional<u16> start = names.id_of(mapi::psetid::Appointment, 0x820D);
+  ASSERT_TRUE(start.has_value());
+  Result<std::vector<mapi::FolderInfo>> folders = (*store)->folders();
+  ASSERT_TRUE(folders.ok());
+  int appointments = 0;
+  int named_props = 0;
+  for (const mapi::FolderInfo &f : *folders) {
+    Result<std::vector<u64>> ids = (*store)->items_in(f.node_id);
+    ASSERT_TRUE(ids.ok());
+    for (u64 id : *ids) {
+      Result<mapi::RawMessage> m = (*store)->read_item(id);
+      if (!m.ok()) continue;
+      // Every named property id an item carries resolves through the store's map.
+      for (const mapi::Property &p : m->props.all()) {
+        if (p.id() < 0x8000) continue;
+        ++named_props;
+        EXPECT_NE(names.name_of(p.id()), nullptr) << std::hex << p.id();
+      }
+      if (m->props.get_string(mapi::pid::MESSAGE_CLASS, 1252) == "IPM.Appointment") {
+        ++appointments;
+        const mapi::Property *p = m->props.find(*start);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(p->type(), mapi::PT_SYSTIME);
+        EXPECT_TRUE(m->props.get_time(*start).has_value());
+      }
+    }
+  }
+  EXPECT_EQ(appointments, 1);  // pffexport: Appointment:1 (MANIFEST.tsv)
+  EXPECT_GT(named_props, 0);
 }
 
 TEST(LibpffStore, UnreadableSentinelIdsReportProblems) {

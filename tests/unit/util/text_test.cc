@@ -12,7 +12,9 @@ TEST(Utf16, EmojiSurrogatePairSurvives) {
 }
 
 TEST(Utf16, UnpairedSurrogatesBecomeReplacement) {
-  EXPECT_EQ(utf16le_to_utf8(std::string("\x00\xD8\x41\x00", 4)), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(utf16le_to_utf8(std::string("\x00\xD8\x41\x00", 4)),
+            "\xEF\xBF\xBD"
+            "A");
   EXPECT_EQ(utf16le_to_utf8(std::string("\x00\xDC", 2)), "\xEF\xBF\xBD");
   EXPECT_EQ(utf16le_to_utf8(std::string("\x3D\xD8", 2)), "\xEF\xBF\xBD");
 }
@@ -43,7 +45,8 @@ TEST(Codepage, Windows1252) {
 
 TEST(Codepage, Cp932ShiftJis) {
   // "日本" = 93FA 967B in Shift_JIS; "あ" = 82A0.
-  EXPECT_EQ(*codepage_to_utf8("\x93\xFA\x96\x7B\x82\xA0", 932), "\xE6\x97\xA5\xE6\x9C\xAC\xE3\x81\x82");
+  EXPECT_EQ(*codepage_to_utf8("\x93\xFA\x96\x7B\x82\xA0", 932),
+            "\xE6\x97\xA5\xE6\x9C\xAC\xE3\x81\x82");
 }
 
 TEST(Codepage, Cp1251AndKoi8) {
@@ -52,12 +55,12 @@ TEST(Codepage, Cp1251AndKoi8) {
 }
 
 TEST(Codepage, OthersViaIconv) {
-  EXPECT_EQ(*codepage_to_utf8("\xC4\xE3", 936), "\xE4\xBD\xA0");          // 你 (GBK)
-  EXPECT_EQ(*codepage_to_utf8("\xA4\xA4", 950), "\xE4\xB8\xAD");          // 中 (Big5)
-  EXPECT_EQ(*codepage_to_utf8("\xA4\xA2", 51932), "\xE3\x81\x82");        // あ (EUC-JP)
+  EXPECT_EQ(*codepage_to_utf8("\xC4\xE3", 936), "\xE4\xBD\xA0");           // 你 (GBK)
+  EXPECT_EQ(*codepage_to_utf8("\xA4\xA4", 950), "\xE4\xB8\xAD");           // 中 (Big5)
+  EXPECT_EQ(*codepage_to_utf8("\xA4\xA2", 51932), "\xE3\x81\x82");         // あ (EUC-JP)
   EXPECT_EQ(*codepage_to_utf8("\x1B$B$\"\x1B(B", 50220), "\xE3\x81\x82");  // あ (ISO-2022-JP)
-  EXPECT_EQ(*codepage_to_utf8("\xA4", 28605), "\xE2\x82\xAC");            // € (ISO-8859-15)
-  EXPECT_EQ(*codepage_to_utf8("+AOk-", 65000), "\xC3\xA9");               // é (UTF-7)
+  EXPECT_EQ(*codepage_to_utf8("\xA4", 28605), "\xE2\x82\xAC");             // € (ISO-8859-15)
+  EXPECT_EQ(*codepage_to_utf8("+AOk-", 65000), "\xC3\xA9");                // é (UTF-7)
 }
 
 TEST(Codepage, InvalidSequencesBecomeReplacement) {
@@ -103,9 +106,15 @@ TEST(Utf8, Validation) {
 
 TEST(Utf8, Sanitize) {
   EXPECT_EQ(sanitize_utf8("ok"), "ok");
-  EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(sanitize_utf8("a\xFF"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   // A truncated 3-byte sequence is one maximal subpart -> one U+FFFD.
-  EXPECT_EQ(sanitize_utf8("\xE2\x82" "x"), "\xEF\xBF\xBD" "x");
+  EXPECT_EQ(sanitize_utf8("\xE2\x82"
+                          "x"),
+            "\xEF\xBF\xBD"
+            "x");
 }
 
 }  // namespace
