@@ -23,6 +23,8 @@ std::string rfc2047_encode(std::string_view utf8, std::size_t used = 0,
                            std::string_view eol = "\r\n");
 /// A display-name + address mailbox: `"Name" <addr>` or `=?UTF-8?...?= <addr>`; name quoted
 /// when needed ([RFC 5322] 3.2.4). Empty name gives just `addr` (or `<>` when both empty).
+/// A name without an address (Exchange X.500-only senders) gives an empty group `"Name":;`,
+/// valid in To/Cc and, since [RFC 6854], in From/Sender; no address is invented.
 std::string format_mailbox(std::string_view name_utf8, std::string_view addr);
 /// A MIME parameter: `name="value"` for ASCII, else RFC 2231 `name*=UTF-8''%XX...`
 /// (split into name*0*, name*1* ... continuations when long).

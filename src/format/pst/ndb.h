@@ -1,0 +1,131 @@
+#pragma once
+/// NDB layer of the native reader ([MS-PST] 2.2): the memory-mapped file, its header, the node
+/// and block indexes (flattened from the NBT/BBT once at open), block decoding, data trees
+/// (XBLOCK/XXBLOCK) and subnode trees (SLBLOCK/SIBLOCK).
+///
+/// A PstFile is immutable after open and shared (shared_ptr) by every handle on the file, so
+/// all const members are safe to call from many threads at once. Nothing here throws for bad
+/// input: every offset, size and count read from the file is bounds-checked and damage is
+/// returned as a Problem.
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "layout.h"
+#include "mailmill/util/result.h"
+
+namespace mm::pst {
+
+/// Read-only mmap of a whole file. Unmaps on destruction.
+struct Mapping {
+  const u8 *base = nullptr;
+  u64 size = 0;
+  Mapping() = default;
+  Mapping(const Mapping &) = delete;
+  Mapping &operator=(const Mapping &) = delete;
+  ~Mapping();
+};
+
+/// Decoded bytes of one block (or a concatenation); `owner` keeps `data` alive (the mapping
+/// when the bytes are a view into the file, else a decoded buffer).
+struct BlockRef {
+  ByteView data;
+  std::shared_ptr<const void> owner;
+};
+
+/// One NBT leaf entry, flattened.
+struct NbtEntry {
+  u32 nid = 0;
+  u32 parent = 0;
+  u64 bid_data = 0;
+  u64 bid_sub = 0;
+};
+
+/// One BBT leaf entry, flattened. `cb` is the stored size, `cb_inflated` the size after
+/// decompression (equal to cb except in compressed 4K blocks).
+struct BbtEntry {
+  u64 bid = 0;  ///< bid_key() form
+  u64 ib = 0;
+  u32 cb = 0;
+  u32 cb_inflated = 0;
+};
+
+/// One SLENTRY of a subnode tree.
+struct SubnodeEntry {
+  u32 nid = 0;
+  u64 bid_data = 0;
+  u64 bid_sub = 0;
+};
+
+/// Parsed header fields the reader uses.
+struct HeaderInfo {
+  Variant variant = Variant::Unicode;
+  u16 ver = 0;
+  bool is_ost = false;
+  u8 crypt = NDB_CRYPT_NONE;
+  u64 file_eof = 0;
+  u8 amap_valid = 0;
+  Bref nbt_root;
+  Bref bbt_root;
+};
+
+/// Safety limits for the NDB layer.
+inline constexpr u64 MAX_INDEX_PAGES = u64{1} << 24;  ///< NBT+BBT pages visited at open
+inline constexpr u64 MAX_SUBNODE_BLOCKS = 1u << 16;   ///< SL/SI blocks per subnode tree
+
+class PstFile {
+ public:
+  /// Maps `path` and builds the indexes. SourceUnreadable / SourceNotPst / SourceTruncated /
+  /// SourceCorrupt on failure. Recoverable oddities are appended to warnings().
+  static Result<std::shared_ptr<const PstFile>> open(const std::string &path);
+  /// Same as open() for bytes already in memory (tests); the bytes are copied.
+  static Result<std::shared_ptr<const PstFile>> open_bytes(ByteView bytes);
+
+  const HeaderInfo &header() const { return hdr_; }
+  u64 file_size() const { return map_->size; }
+  const std::vector<Problem> &warnings() const { return warnings_; }
+  std::span<const NbtEntry> nodes() const { return nbt_; }
+  std::span<const BbtEntry> blocks() const { return bbt_; }
+  /// Largest data size of one block in this variant (8176 Unicode, 8180 ANSI, 65512 4K).
+  u64 max_block_data() const;
+
+  /// NBT entry for `nid`, or nullptr.
+  const NbtEntry *find_node(u32 nid) const;
+  /// BBT entry for `bid` (reserved bit ignored), or nullptr.
+  const BbtEntry *find_block(u64 bid) const;
+
+  /// One block's data, decoded (decrypted for external blocks, inflated for compressed 4K
+  /// blocks). Zero-copy view into the mapping when no decoding is needed.
+  Result<BlockRef> read_block(u64 bid) const;
+  /// Appends the leaf data blocks of the data tree rooted at `bid` (a single external block, or
+  /// an XBLOCK/XXBLOCK) to `out`, in order.
+  Status read_data_tree(u64 bid, std::vector<BlockRef> &out) const;
+  /// The whole data of the tree rooted at `bid` as one contiguous buffer (zero-copy when it is
+  /// one unencoded block). `limit` bounds the total size (LimitExceeded beyond).
+  Result<BlockRef> read_stream(u64 bid, u64 limit = u64{1} << 32) const;
+  /// Entries of the subnode tree rooted at `bid_sub` (0 = none), sorted by nid.
+  Status read_subnodes(u64 bid_sub, std::vector<SubnodeEntry> &out) const;
+
+ private:
+  PstFile() = default;
+  static Result<std::shared_ptr<const PstFile>> build(std::shared_ptr<Mapping> map);
+  Status parse_header();
+  Status load_btree(u64 root_ib, u64 root_bid, u8 ptype);
+  Status walk_page(u64 ib, u64 bid, u8 ptype, int expect_level, u64 &visited);
+  Status read_data_tree_rec(u64 bid, int depth, std::vector<BlockRef> &out) const;
+  Status read_subnodes_rec(u64 bid, int depth, u64 &visited, std::vector<SubnodeEntry> &out) const;
+  Problem corrupt(std::string detail, u64 offset) const;
+
+  std::shared_ptr<Mapping> map_;
+  HeaderInfo hdr_;
+  std::vector<NbtEntry> nbt_;
+  std::vector<BbtEntry> bbt_;
+  std::vector<Problem> warnings_;
+};
+
+/// Parses the header only (magic, version, crypt, root); shared with tools and tests. Does not
+/// check CRCs.
+Result<HeaderInfo> parse_header_bytes(ByteView head, u64 file_size);
+
+}  // namespace mm::pst

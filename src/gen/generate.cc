@@ -1,0 +1,434 @@
+#include "mailmill/gen/generate.h"
+
+#include <openssl/evp.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "mailmill/format/pst/writer.h"
+#include "mailmill/model/item.h"
+
+namespace mm::gen {
+
+namespace {
+
+// splitmix64: seeds the per-message generators.
+u64 splitmix64(u64 &x) {
+  u64 z = (x += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256**: fast, and its output is fixed by its definition (unlike std distributions).
+class Rng {
+ public:
+  explicit Rng(u64 seed) {
+    for (u64 &v : s_) v = splitmix64(seed);
+  }
+  u64 next() {
+    u64 r = rotl(s_[1] * 5, 7) * 9;
+    u64 t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return r;
+  }
+  /// Uniform in [0, n) (n > 0); multiply-shift, deterministic.
+  u64 below(u64 n) { return static_cast<u64>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+  /// Uniform in [0, 1).
+  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+  bool chance(double p) { return p > 0 && unit() < p; }
+  void fill(char *p, u64 n) {
+    u64 i = 0;
+    for (; i + 8 <= n; i += 8) {
+      u64 v = next();
+      std::memcpy(p + i, &v, 8);
+    }
+    if (i < n) {
+      u64 v = next();
+      std::memcpy(p + i, &v, n - i);
+    }
+  }
+
+ private:
+  static u64 rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
+  u64 s_[4];
+};
+
+const char *const kWords[] = {
+    "report", "meeting", "budget", "project", "update", "review", "draft", "invoice", "schedule",
+    "quarter", "design", "release", "customer", "contract", "travel", "lunch", "agenda", "status",
+    "question", "proposal", "summary", "deadline", "team", "plan", "notes", "offer", "order",
+    "delivery", "feedback", "results", "analysis", "server", "backup", "policy", "training"};
+const char *const kIntl[] = {"café", "naïve", "Ærøskøbing", "Zürich", "Привет", "отчёт", "日本語",
+                             "会議", "데이터", "😀", "🚀", "Ελληνικά", "ñandú", "façade"};
+const char *const kFirst[] = {"Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi",
+                              "Ivan", "Judy", "Mallory", "Oscar", "Peggy", "Trent", "Victor"};
+const char *const kLast[] = {"Smith", "Jones", "Müller", "Garcia", "Ivanova", "Tanaka", "Chen",
+                             "Dubois", "Rossi", "Novak", "Kowalski", "Silva"};
+const char *const kExt[] = {".pdf", ".docx", ".xlsx", ".png", ".jpg", ".zip", ".txt", ".bin"};
+const char *const kMime[] = {"application/pdf",
+                             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                             "image/png", "image/jpeg", "application/zip", "text/plain",
+                             "application/octet-stream"};
+
+template <class T, u64 N>
+const T &pick(Rng &r, const T (&arr)[N]) {
+  return arr[r.below(N)];
+}
+
+std::string sha256_hex(ByteView data) {
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char *hex = "0123456789abcdef";
+  std::string out(64, '0');
+  for (int i = 0; i < 32; ++i) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string json_str(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string words(Rng &r, int n, bool intl) {
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    if (i) s += ' ';
+    s += (intl && r.chance(0.3)) ? pick(r, kIntl) : pick(r, kWords);
+  }
+  return s;
+}
+
+struct Person {
+  std::string name, smtp;
+};
+
+Person person(Rng &r) {
+  std::string first = pick(r, kFirst), last = pick(r, kLast);
+  std::string local;
+  for (char c : first + "." + last) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x80) local += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  return {first + " " + last, local + std::to_string(r.below(100)) + "@example.com"};
+}
+
+std::string html_escape(std::string_view s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '&') o += "&amp;";
+    else o += c;
+  }
+  return o;
+}
+
+// Uncompressed RTF in the [MS-OXRTFCP] container ("MELA"): header cbSize, cbRawSize, magic, crc 0.
+Bytes rtf_container(std::string_view text) {
+  std::string rtf = "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Calibri;}}\\f0 ";
+  for (unsigned char c : text) {
+    if (c == '\\' || c == '{' || c == '}') {
+      rtf += '\\';
+      rtf += static_cast<char>(c);
+    } else if (c == '\n') {
+      rtf += "\\par\n";
+    } else if (c < 0x80) {
+      rtf += static_cast<char>(c);
+    }
+  }
+  rtf += "}";
+  Bytes out;
+  auto put32 = [&out](u32 v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  put32(static_cast<u32>(rtf.size() + 12));
+  put32(static_cast<u32>(rtf.size()));
+  put32(0x414C454D);  // "MELA"
+  put32(0);
+  return out + rtf;
+}
+
+struct Shape {
+  model::Message msg;
+  std::string kind = "message";
+  i64 embedded = 0;
+  bool rtf_only = false;
+};
+
+// Builds message number `seq` entirely from `mseed`, so duplicates can be regenerated.
+Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
+  Rng r(mseed);
+  Shape s;
+  model::Message &m = s.msg;
+  bool intl = r.chance(o.non_ascii_ratio);
+  double k = r.unit();
+  if (!nested && k < o.calendar_ratio) {
+    s.kind = "appointment";
+    m.kind = model::ItemKind::Appointment;
+    m.message_class = "IPM.Appointment";
+    model::Appointment a;
+    a.start = 1600000000 + static_cast<i64>(r.below(200000000));
+    a.end = *a.start + 1800 * static_cast<i64>(1 + r.below(8));
+    a.location = "Room " + std::to_string(r.below(500)) + (intl ? " Zürich" : "");
+    a.busy_status = 2;
+    m.appointment = a;
+  } else if (!nested && k < o.calendar_ratio + o.contact_ratio) {
+    s.kind = "contact";
+    m.kind = model::ItemKind::Contact;
+    m.message_class = "IPM.Contact";
+  } else {
+    m.message_class = "IPM.Note";
+  }
+  m.subject = words(r, 2 + static_cast<int>(r.below(7)), intl);
+  if (intl) m.subject += " " + std::string(pick(r, kIntl));
+  Person from = person(r);
+  m.from = {from.name, from.smtp, "", "SMTP"};
+  i64 nrcpt = 1 + static_cast<i64>(r.below(4));
+  for (i64 i = 0; i < nrcpt; ++i) {
+    Person p = person(r);
+    auto t = i == 0 ? model::RecipientType::To : (r.chance(0.5) ? model::RecipientType::Cc : model::RecipientType::To);
+    m.recipients.push_back({t, {p.name, p.smtp, "", "SMTP"}});
+  }
+  i64 t0 = 1262304000 + static_cast<i64>(r.below(450000000));
+  m.submit_time = t0;
+  m.delivery_time = t0 + static_cast<i64>(r.below(600));
+  m.creation_time = m.delivery_time;
+  m.modification_time = m.delivery_time;
+  m.flags.read = r.chance(0.7);
+  m.importance = static_cast<i32>(r.below(3));
+  m.message_id = "<" + std::to_string(mseed % 1000000007ULL) + "." + std::to_string(seq) + "@gen.mailmill>";
+  if (s.kind == "contact") {
+    model::Contact c;
+    c.display_name = from.name;
+    auto sp = from.name.find(' ');
+    c.given_name = from.name.substr(0, sp);
+    c.surname = from.name.substr(sp + 1);
+    c.company = "Example " + std::string(pick(r, kWords));
+    c.emails.push_back({from.smtp, from.name});
+    c.phones.push_back({"work", "+1 555 " + std::to_string(1000 + r.below(9000))});
+    m.subject = from.name;
+    m.contact = c;
+  }
+  // Body: a few paragraphs.
+  std::string body;
+  int paras = 1 + static_cast<int>(r.below(4));
+  for (int i = 0; i < paras; ++i) {
+    body += words(r, 10 + static_cast<int>(r.below(60)), intl);
+    body += ".\r\n\r\n";
+  }
+  if (!nested && r.chance(o.rtf_only_ratio)) {
+    s.rtf_only = true;
+    m.body_rtf = rtf_container(body);
+  } else {
+    m.body_text = body;
+    if (r.chance(o.html_ratio)) {
+      m.body_html = "<html><head><meta charset=\"utf-8\"></head><body><p>" + html_escape(body) +
+                    "</p></body></html>";
+      m.html_charset = "utf-8";
+    }
+  }
+  if (r.chance(o.transport_headers_ratio)) {
+    std::string h;
+    h += "Received: from mx" + std::to_string(r.below(10)) + ".example.com by mail.example.com; id " +
+         std::to_string(r.next() % 1000000) + "\r\n";
+    h += "Message-ID: " + m.message_id + "\r\n";
+    h += "From: " + from.smtp + "\r\nTo: " + m.recipients[0].address.smtp + "\r\n";
+    h += "Subject: generated\r\nMIME-Version: 1.0\r\n\r\n";
+    m.transport_headers = h;
+  }
+  if (!nested && r.chance(o.attachment_ratio)) {
+    i64 n = 1 + static_cast<i64>(r.below(3));
+    for (i64 i = 0; i < n; ++i) {
+      model::Attachment a;
+      u64 lo = std::max<u64>(1, o.attachment_min), hi = std::max(lo, o.attachment_max);
+      double lsz = std::log(static_cast<double>(lo)) +
+                   r.unit() * (std::log(static_cast<double>(hi)) - std::log(static_cast<double>(lo)));
+      u64 size = std::min(hi, std::max(lo, static_cast<u64>(std::exp(lsz))));
+      u64 ext = r.below(std::size(kExt));
+      a.filename = std::string(intl && r.chance(0.5) ? "fichier_été_" : "file_") + std::to_string(i) + kExt[ext];
+      a.mime_type = kMime[ext];
+      a.data.resize(size);
+      r.fill(a.data.data(), size);
+      m.attachments.push_back(std::move(a));
+    }
+  }
+  if (!nested && r.chance(o.embedded_ratio)) {
+    model::Attachment a;
+    a.kind = model::AttachmentKind::Embedded;
+    Shape inner = make_message(o, r.next(), seq, true);
+    a.embedded = std::make_unique<model::Message>(std::move(inner.msg));
+    a.filename = a.embedded->subject + ".msg";
+    m.attachments.push_back(std::move(a));
+    s.embedded = 1;
+  }
+  m.flags.has_attachments = !m.attachments.empty();
+  return s;
+}
+
+u64 message_seed(u64 seed, i64 seq) {
+  u64 x = seed ^ (0xA0761D6478BD642FULL * static_cast<u64>(seq + 1));
+  return splitmix64(x);
+}
+
+}  // namespace
+
+Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, const std::string &jsonl_path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> jf(std::fopen(jsonl_path.c_str(), "wb"), &std::fclose);
+  if (!jf) return Problem{ProblemCode::OutputWriteFailed, "cannot create " + jsonl_path};
+  pst::WriterOptions wo;
+  wo.display_name = "Generated " + std::to_string(o.seed);
+  wo.encryption = o.permute ? pst::WriterEncryption::Permute : pst::WriterEncryption::None;
+  auto wr = pst::PstWriter::create(pst_path, wo);
+  if (!wr) return wr.problem();
+  pst::PstWriter &w = **wr;
+  GenStats st;
+  Rng fr(o.seed ^ 0xF01DE7ULL);
+
+  // Folder tree: each folder goes under the IPM subtree or an earlier folder.
+  struct F {
+    u64 nid;
+    std::string path;
+  };
+  std::vector<F> mail_folders;
+  const std::string top = "Top of Personal Folders";
+  mail_folders.push_back({w.ipm_subtree_nid(), top});
+  for (i64 i = 0; i < std::max<i64>(o.folders, 1); ++i) {
+    const F &parent = mail_folders[fr.below(mail_folders.size())];
+    std::string name = "Folder " + std::to_string(i);
+    if (fr.chance(o.non_ascii_ratio)) name += std::string(" ") + pick(fr, kIntl);
+    auto nid = w.add_folder(parent.nid, name, "IPF.Note");
+    if (!nid) return nid.problem();
+    mail_folders.push_back({*nid, parent.path + "/" + name});
+    ++st.folders;
+  }
+  mail_folders.erase(mail_folders.begin());  // messages go to user folders only
+  F calendar{0, top + "/Calendar"}, contacts{0, top + "/Contacts"};
+  if (o.calendar_ratio > 0) {
+    auto nid = w.add_folder(0, "Calendar", "IPF.Appointment");
+    if (!nid) return nid.problem();
+    calendar.nid = *nid;
+    ++st.folders;
+  }
+  if (o.contact_ratio > 0) {
+    auto nid = w.add_folder(0, "Contacts", "IPF.Contact");
+    if (!nid) return nid.problem();
+    contacts.nid = *nid;
+    ++st.folders;
+  }
+
+  // Originals that duplicates may copy: seq, folder index, kind (only plain messages).
+  struct Orig {
+    i64 seq;
+    u64 folder;
+  };
+  std::vector<Orig> originals;
+  Rng dr(o.seed ^ 0xD0D0ULL);
+  std::string line;
+  try {
+    for (i64 seq = 0; o.messages < 0 || seq < o.messages; ++seq) {
+      if (o.target_bytes > 0 && w.bytes_written() >= o.target_bytes) break;
+      if (o.messages < 0 && o.target_bytes == 0) break;
+      std::optional<i64> dup_of, near_of;
+      double d = dr.unit();
+      u64 folder_idx = dr.below(mail_folders.size());
+      Shape s;
+      if (!originals.empty() && mail_folders.size() > 1 && d < o.duplicate_ratio + o.near_duplicate_ratio) {
+        const Orig &orig = originals[dr.below(originals.size())];
+        s = make_message(o, message_seed(o.seed, orig.seq), orig.seq, false);
+        // Another folder than the original's.
+        folder_idx = (orig.folder + 1 + dr.below(mail_folders.size() - 1)) % mail_folders.size();
+        if (d < o.duplicate_ratio) {
+          dup_of = orig.seq;
+          ++st.duplicates;
+        } else {
+          near_of = orig.seq;
+          ++st.near_duplicates;
+          std::string h = "Received: from relay" + std::to_string(dr.below(1000)) +
+                          ".example.net by mail.example.com; resent\r\n";
+          s.msg.transport_headers = h + s.msg.transport_headers;
+          if (s.msg.transport_headers.find("\r\n\r\n") == std::string::npos) s.msg.transport_headers += "\r\n";
+        }
+      } else {
+        s = make_message(o, message_seed(o.seed, seq), seq, false);
+      }
+      const F *folder = &mail_folders[folder_idx];
+      if (s.kind == "appointment") folder = &calendar;
+      if (s.kind == "contact") folder = &contacts;
+      if (s.kind == "message" && !dup_of && !near_of) originals.push_back({seq, folder_idx});
+      auto res = w.add_message(folder->nid, s.msg);
+      if (!res) return res.problem();
+      ++st.messages;
+      st.embedded += s.embedded;
+
+      const model::Message &m = s.msg;
+      line.clear();
+      line += "{\"seq\":" + std::to_string(seq);
+      line += ",\"folder\":" + json_str(folder->path);
+      line += ",\"kind\":" + json_str(s.kind);
+      line += ",\"subject\":" + json_str(m.subject);
+      line += ",\"message_id\":" + json_str(m.message_id);
+      line += ",\"sender\":" + json_str(m.from.smtp);
+      line += ",\"recipients\":[";
+      for (u64 i = 0; i < m.recipients.size(); ++i) {
+        if (i) line += ',';
+        line += json_str(m.recipients[i].address.smtp);
+      }
+      line += "],\"body_sha256\":" + (m.body_text ? json_str(sha256_hex(*m.body_text)) : std::string("null"));
+      line += ",\"html_sha256\":" + (m.body_html ? json_str(sha256_hex(*m.body_html)) : std::string("null"));
+      line += std::string(",\"rtf_only\":") + (s.rtf_only ? "true" : "false");
+      line += ",\"attachments\":[";
+      bool first = true;
+      for (const auto &a : m.attachments) {
+        if (a.kind != model::AttachmentKind::ByValue) continue;
+        if (!first) line += ',';
+        first = false;
+        line += "{\"name\":" + json_str(a.filename) + ",\"size\":" + std::to_string(a.data.size()) +
+                ",\"sha256\":" + json_str(sha256_hex(a.data)) + "}";
+        ++st.attachments;
+        st.attachment_bytes += a.data.size();
+      }
+      line += "],\"embedded\":" + std::to_string(s.embedded);
+      line += ",\"duplicate_of\":" + (dup_of ? std::to_string(*dup_of) : std::string("null"));
+      line += ",\"near_duplicate_of\":" + (near_of ? std::to_string(*near_of) : std::string("null"));
+      line += "}\n";
+      if (std::fwrite(line.data(), 1, line.size(), jf.get()) != line.size()) {
+        return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
+      }
+    }
+  } catch (const FatalError &e) {
+    return Problem{ProblemCode::OutputWriteFailed, e.what()};
+  }
+  Status fs = w.finish();
+  if (!fs) return fs.problem();
+  st.pst_bytes = w.bytes_written();
+  if (std::fflush(jf.get()) != 0) return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
+  return st;
+}
+
+}  // namespace mm::gen

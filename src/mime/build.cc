@@ -1,0 +1,906 @@
+#include "mailmill/mime/build.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "encode_impl.h"
+#include "mailmill/mime/encode.h"
+#include "mailmill/mime/limits.h"
+#include "mailmill/mime/rtf.h"
+#include "mailmill/util/text.h"
+
+namespace mm::mime {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char &c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && lower(a) == lower(b);
+}
+
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+/// A model string made safe for a single header line: controls (CR, LF, TAB, NUL) become
+/// spaces and the ends are trimmed. Header injection from source data is impossible this way.
+std::string one_line(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
+  std::size_t b = out.find_first_not_of(' ');
+  if (b == std::string::npos) return {};
+  std::size_t e = out.find_last_not_of(' ');
+  return out.substr(b, e - b + 1);
+}
+
+/// CRLF or LF line ends become `eol`; bare CR is kept (only a transfer encoding can carry it).
+Bytes to_eol(ByteView in, std::string_view eol) {
+  Bytes out;
+  out.reserve(in.size() + in.size() / 32);
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') {
+      out.append(eol);
+      ++i;
+    } else if (in[i] == '\n') {
+      out.append(eol);
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256(const Sha256 &) = delete;
+  Sha256 &operator=(const Sha256 &) = delete;
+  /// Length-prefixed so that ("ab","c") and ("a","bc") hash differently.
+  void add(std::string_view s) {
+    u64 n = s.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+    EVP_DigestUpdate(ctx_, len, 8);
+    EVP_DigestUpdate(ctx_, s.data(), s.size());
+  }
+  std::string hex(std::size_t chars) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, md, &len);
+    static constexpr char H[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len && out.size() < chars; ++i) {
+      out.push_back(H[md[i] >> 4]);
+      out.push_back(H[md[i] & 15]);
+    }
+    out.resize(std::min(chars, out.size()));
+    return out;
+  }
+
+ private:
+  EVP_MD_CTX *ctx_;
+};
+
+bool is_token_char(unsigned char c) {
+  if (c <= 0x20 || c >= 0x7F) return false;
+  return std::strchr("()<>@,;:\\\"/[]?=", c) == nullptr;
+}
+
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return is_token_char(static_cast<unsigned char>(c));
+  });
+}
+
+std::string param_value(std::string_view v) {
+  if (is_token(v)) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+/// Folds a structured field at spaces outside quoted-strings, lines within 78 columns.
+std::string fold_structured(std::string_view name, std::string_view value, std::string_view eol) {
+  std::string out(name);
+  out += ':';
+  std::size_t col = out.size();
+  const std::size_t min_col = col;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    while (i < value.size() && value[i] == ' ') ++i;
+    if (i >= value.size()) break;
+    std::size_t j = i;
+    bool quoted = false;
+    while (j < value.size() && (quoted || value[j] != ' ')) {
+      if (value[j] == '\\' && quoted && j + 1 < value.size()) ++j;
+      else if (value[j] == '"') quoted = !quoted;
+      ++j;
+    }
+    std::string_view tok = value.substr(i, j - i);
+    if (col + 1 + tok.size() > 78 && col > min_col && !eol.empty()) {
+      out.append(eol);
+      col = 0;
+    }
+    out += ' ';
+    out += tok;
+    col += 1 + tok.size();
+    i = j;
+  }
+  return out;
+}
+
+std::string unstructured(std::string_view name, std::string_view value, std::string_view eol) {
+  std::string v = one_line(value);
+  return std::string(name) + ": " + rfc2047_encode(v, name.size() + 2, eol);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content types by file extension (lower-case, without the dot). Byte-exact attachment fidelity
+// comes first: every by-value attachment goes base64, so .eml/.mht bytes are declared as
+// application/octet-stream-compatible types that allow base64 (message/* does not,
+// [RFC 2046] 5.2.1).
+
+struct ExtType {
+  const char *ext;
+  const char *type;
+};
+
+constexpr ExtType EXT_TYPES[] = {
+    {"7z", "application/x-7z-compressed"},
+    {"aac", "audio/aac"},
+    {"avi", "video/x-msvideo"},
+    {"bmp", "image/bmp"},
+    {"bz2", "application/x-bzip2"},
+    {"css", "text/css"},
+    {"csv", "text/csv"},
+    {"doc", "application/msword"},
+    {"docm", "application/vnd.ms-word.document.macroenabled.12"},
+    {"docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    {"dot", "application/msword"},
+    {"dotx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template"},
+    {"eml", "application/octet-stream"},
+    {"emz", "application/octet-stream"},
+    {"eps", "application/postscript"},
+    {"exe", "application/octet-stream"},
+    {"flac", "audio/flac"},
+    {"gif", "image/gif"},
+    {"gz", "application/gzip"},
+    {"heic", "image/heic"},
+    {"htm", "text/html"},
+    {"html", "text/html"},
+    {"ical", "text/calendar"},
+    {"ico", "image/vnd.microsoft.icon"},
+    {"ics", "text/calendar"},
+    {"jpe", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"jpg", "image/jpeg"},
+    {"js", "text/javascript"},
+    {"json", "application/json"},
+    {"log", "text/plain"},
+    {"m4a", "audio/mp4"},
+    {"md", "text/markdown"},
+    {"mht", "application/octet-stream"},
+    {"mhtml", "application/octet-stream"},
+    {"mov", "video/quicktime"},
+    {"mp3", "audio/mpeg"},
+    {"mp4", "video/mp4"},
+    {"mpeg", "video/mpeg"},
+    {"mpg", "video/mpeg"},
+    {"msg", "application/vnd.ms-outlook"},
+    {"odp", "application/vnd.oasis.opendocument.presentation"},
+    {"ods", "application/vnd.oasis.opendocument.spreadsheet"},
+    {"odt", "application/vnd.oasis.opendocument.text"},
+    {"oft", "application/vnd.ms-outlook"},
+    {"ogg", "audio/ogg"},
+    {"one", "application/onenote"},
+    {"p7m", "application/pkcs7-mime"},
+    {"p7s", "application/pkcs7-signature"},
+    {"pdf", "application/pdf"},
+    {"png", "image/png"},
+    {"pps", "application/vnd.ms-powerpoint"},
+    {"ppsx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow"},
+    {"ppt", "application/vnd.ms-powerpoint"},
+    {"pptm", "application/vnd.ms-powerpoint.presentation.macroenabled.12"},
+    {"pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+    {"ps", "application/postscript"},
+    {"pst", "application/vnd.ms-outlook"},
+    {"rar", "application/vnd.rar"},
+    {"rtf", "application/rtf"},
+    {"svg", "image/svg+xml"},
+    {"tar", "application/x-tar"},
+    {"tgz", "application/gzip"},
+    {"tif", "image/tiff"},
+    {"tiff", "image/tiff"},
+    {"tnef", "application/vnd.ms-tnef"},
+    {"txt", "text/plain"},
+    {"vcf", "text/vcard"},
+    {"vcs", "text/calendar"},
+    {"vsd", "application/vnd.visio"},
+    {"vsdx", "application/vnd.ms-visio.drawing"},
+    {"wav", "audio/wav"},
+    {"webm", "video/webm"},
+    {"webp", "image/webp"},
+    {"wma", "audio/x-ms-wma"},
+    {"wmf", "image/wmf"},
+    {"wmv", "video/x-ms-wmv"},
+    {"xls", "application/vnd.ms-excel"},
+    {"xlsb", "application/vnd.ms-excel.sheet.binary.macroenabled.12"},
+    {"xlsm", "application/vnd.ms-excel.sheet.macroenabled.12"},
+    {"xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    {"xml", "application/xml"},
+    {"xps", "application/vnd.ms-xpsdocument"},
+    {"zip", "application/zip"},
+};
+
+std::string type_from_extension(std::string_view filename) {
+  std::size_t dot = filename.rfind('.');
+  if (dot == std::string_view::npos || dot + 1 >= filename.size())
+    return "application/octet-stream";
+  std::string ext = lower(filename.substr(dot + 1));
+  for (const ExtType &e : EXT_TYPES)
+    if (ext == e.ext) return e.type;
+  return "application/octet-stream";
+}
+
+/// A declared MIME type we can send with base64: "type/subtype" made of token characters and
+/// not a composite type (message/* and multipart/* forbid base64, [RFC 2046] 5.1, 5.2).
+std::string attachment_type(const model::Attachment &att) {
+  std::string t = lower(one_line(att.mime_type));
+  std::size_t semi = t.find(';');
+  if (semi != std::string::npos) t = one_line(t.substr(0, semi));
+  std::size_t slash = t.find('/');
+  bool valid = slash != std::string::npos && is_token(t.substr(0, slash)) &&
+               is_token(t.substr(slash + 1));
+  if (valid && (t.starts_with("message/") || t.starts_with("multipart/"))) valid = false;
+  if (valid && t != "application/octet-stream") return t;
+  std::string by_ext = type_from_extension(att.filename);
+  if (valid || by_ext != "application/octet-stream") return by_ext;
+  return "application/octet-stream";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entities
+
+struct Entity {
+  std::vector<std::string> fields;  ///< complete fields without the final eol
+  Bytes body;                       ///< encoded body using the output eol
+};
+
+struct Ctx {
+  const BuildOptions &opts;
+  std::string eol;
+  int depth = 0;
+  std::vector<Problem> warnings;
+};
+
+Bytes serialize(const Entity &e, std::string_view eol) {
+  Bytes out;
+  std::size_t n = e.body.size() + eol.size();
+  for (const std::string &f : e.fields) n += f.size() + eol.size();
+  out.reserve(n);
+  for (const std::string &f : e.fields) {
+    out += f;
+    out += eol;
+  }
+  out += eol;
+  out += e.body;
+  return out;
+}
+
+struct Encoded {
+  const char *cte;
+  Bytes body;
+};
+
+/// Chooses the transfer encoding of a text body ([RFC 2045] 6): 7bit when ASCII with short
+/// lines, else the smaller of quoted-printable and base64 (base64 of the canonical CRLF form,
+/// [RFC 2045] 6.8). Ties go to quoted-printable, which stays readable.
+Encoded encode_text(ByteView content, std::string_view eol) {
+  Bytes lf = to_eol(content, "\n");
+  if (fits_in_lines(lf, false)) return {"7bit", to_eol(lf, eol)};
+  Bytes qp = qp_encode(lf, eol);
+  Bytes b64 = base64_encode(to_eol(lf, "\r\n"), eol);
+  if (b64.size() < qp.size()) return {"base64", std::move(b64)};
+  return {"quoted-printable", std::move(qp)};
+}
+
+Entity text_entity(std::string_view type, std::string_view charset, ByteView content,
+                   const Ctx &ctx) {
+  Entity e;
+  std::string ct = "Content-Type: " + std::string(type);
+  if (!charset.empty()) ct += "; charset=" + param_value(lower(charset));
+  e.fields.push_back(std::move(ct));
+  Encoded enc = encode_text(content, ctx.eol);
+  e.fields.push_back(std::string("Content-Transfer-Encoding: ") + enc.cte);
+  e.body = std::move(enc.body);
+  return e;
+}
+
+/// Filename parameters: RFC 2231 `filename*=` for non-ASCII in Content-Disposition, and for
+/// Content-Type `name=` a quoted RFC 2047 form as well, which Outlook and older clients read
+/// (Python records a header defect for it but decodes it).
+std::string name_param(std::string_view filename, std::string_view eol) {
+  if (!detail::needs_rfc2047(filename)) return format_param("name", filename, eol);
+  std::string sep = std::string(eol) + " ";
+  return "name=\"" + detail::encoded_words(filename, 1, sep) + "\"";
+}
+
+std::string clean_filename(std::string_view name) {
+  std::string out = one_line(name);
+  return text::sanitize_utf8(out);
+}
+
+Entity attachment_entity(const model::Attachment &att, bool inline_part, const Ctx &ctx) {
+  Entity e;
+  const std::string &eol = ctx.eol;
+  std::string fname = clean_filename(att.filename);
+  std::string ct = "Content-Type: " + attachment_type(att);
+  if (!fname.empty()) ct += ";" + eol + " " + name_param(fname, eol);
+  e.fields.push_back(std::move(ct));
+  e.fields.push_back("Content-Transfer-Encoding: base64");
+  std::string cd = std::string("Content-Disposition: ") + (inline_part ? "inline" : "attachment");
+  if (!fname.empty()) cd += ";" + eol + " " + format_param("filename", fname, eol);
+  e.fields.push_back(std::move(cd));
+  std::string cid = one_line(att.content_id);
+  if (!cid.empty()) {
+    if (cid.front() == '<' && cid.back() == '>') cid = cid.substr(1, cid.size() - 2);
+    e.fields.push_back("Content-ID: <" + cid + ">");
+  }
+  e.body = base64_encode(att.data, eol);
+  return e;
+}
+
+/// Deterministic boundary from the content and nesting level, checked against every part so
+/// it can never occur inside them ([RFC 2046] 5.1.1).
+Entity multipart(std::string_view subtype, std::vector<Entity> &&children, std::string_view extra,
+                 int level, const Ctx &ctx) {
+  std::vector<Bytes> parts;
+  parts.reserve(children.size());
+  for (const Entity &c : children) parts.push_back(serialize(c, ctx.eol));
+  std::string boundary;
+  for (int attempt = 0;; ++attempt) {
+    Sha256 h;
+    h.add(subtype);
+    h.add(std::to_string(level));
+    h.add(std::to_string(attempt));
+    for (const Bytes &p : parts) h.add(p);
+    boundary = "=_mm_" + std::to_string(level) + "_" + h.hex(16);
+    bool clash = std::any_of(parts.begin(), parts.end(), [&](const Bytes &p) {
+      return p.find(boundary) != Bytes::npos;
+    });
+    if (!clash) break;
+  }
+  Entity e;
+  std::string ct = "Content-Type: multipart/" + std::string(subtype) + ";" + ctx.eol +
+                   " boundary=\"" + boundary + "\"";
+  if (!extra.empty()) ct += ";" + ctx.eol + " " + std::string(extra);
+  e.fields.push_back(std::move(ct));
+  for (const Bytes &p : parts) {
+    e.body += "--" + boundary + ctx.eol;
+    e.body += p;
+    e.body += ctx.eol;
+  }
+  e.body += "--" + boundary + "--" + ctx.eol;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header synthesis
+
+std::string mailbox_of(const model::Address &a) {
+  std::string name = text::sanitize_utf8(one_line(a.name));
+  std::string smtp = one_line(a.smtp);
+  if (smtp.empty() && name.empty()) name = one_line(a.x500);
+  if (smtp.empty() && name.empty()) return {};
+  return format_mailbox(name, smtp);
+}
+
+/// PR_DISPLAY_TO style lists ("A; B") hold names only: each becomes an empty group.
+std::string names_as_groups(std::string_view list) {
+  std::string out;
+  std::size_t i = 0;
+  while (i <= list.size()) {
+    std::size_t semi = list.find(';', i);
+    std::size_t end = semi == std::string_view::npos ? list.size() : semi;
+    std::string name = text::sanitize_utf8(one_line(list.substr(i, end - i)));
+    if (!name.empty()) {
+      if (!out.empty()) out += ", ";
+      out += format_mailbox(name, "");
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+/// A stored Message-ID as one msg-id ([RFC 5322] 3.6.4): the first <...> token, else the first
+/// word wrapped in angle brackets. Anything after it (junk, injected lines) is dropped.
+std::string angle(std::string_view id) {
+  std::string v = one_line(id);
+  std::size_t lt = v.find('<');
+  std::size_t gt = lt == std::string::npos ? std::string::npos : v.find('>', lt);
+  if (gt != std::string::npos) return v.substr(lt, gt - lt + 1);
+  std::size_t sp = v.find(' ');
+  v = v.substr(0, sp);
+  std::erase(v, '<');
+  std::erase(v, '>');
+  return v.empty() ? v : "<" + v + ">";
+}
+
+struct HeaderField {
+  std::string lname;  ///< lower-case field name
+  std::string raw;    ///< field lines joined with the output eol, without the final eol
+};
+
+/// Splits PR_TRANSPORT_MESSAGE_HEADERS into fields, keeping each field's bytes verbatim except
+/// line ends. Stops at the first empty line. Lines that are neither a field nor a continuation
+/// (an mbox From_ line, Exchange's "Microsoft Mail Internet Headers Version 2.0" preamble) are
+/// dropped: they are not header fields and would end the header block for every reader.
+/// mimetic's Header unfolds and re-spaces fields, so it cannot give the original bytes back;
+/// this splitter follows [RFC 5322] 2.2 and 2.2.3 instead.
+std::vector<HeaderField> split_transport(ByteView block, const Ctx &ctx) {
+  std::vector<HeaderField> fields;
+  std::size_t i = 0;
+  while (i < block.size()) {
+    std::size_t nl = block.find('\n', i);
+    std::size_t end = nl == ByteView::npos ? block.size() : nl;
+    ByteView line = block.substr(i, end - i);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    i = nl == ByteView::npos ? block.size() : nl + 1;
+    if (line.empty()) break;
+    if (line[0] == ' ' || line[0] == '\t') {
+      if (fields.empty()) continue;
+      fields.back().raw += ctx.eol;
+      fields.back().raw += line;
+      continue;
+    }
+    std::size_t colon = line.find(':');
+    bool ok = colon != ByteView::npos && colon > 0;
+    for (std::size_t k = 0; ok && k < colon; ++k) {
+      unsigned char c = static_cast<unsigned char>(line[k]);
+      if (c <= 0x20 || c >= 0x7F) ok = false;
+    }
+    if (ok) fields.push_back({lower(line.substr(0, colon)), std::string(line)});
+  }
+  return fields;
+}
+
+bool replaced_field(std::string_view lname) {
+  static constexpr const char *REPLACED[] = {
+      "mime-version", "content-type",        "content-transfer-encoding", "content-disposition",
+      "content-id",   "content-description", "content-length",            "status",
+      "x-status"};
+  for (const char *r : REPLACED)
+    if (lname == r) return true;
+  return lname.starts_with("x-mailmill-");
+}
+
+std::string field_value(const HeaderField &f) {
+  std::size_t colon = f.raw.find(':');
+  return one_line(std::string_view(f.raw).substr(colon + 1));
+}
+
+void add_flags(std::vector<std::string> &h, const model::Flags &fl, FlagStyle style) {
+  if (style == FlagStyle::Mbox) {
+    h.push_back(fl.read ? "Status: RO" : "Status: O");
+    std::string x;
+    if (fl.answered) x += 'A';
+    if (fl.flagged) x += 'F';
+    if (fl.draft) x += 'T';
+    if (!x.empty()) h.push_back("X-Status: " + x);
+  } else if (style == FlagStyle::Eml) {
+    std::string v;
+    auto add = [&](const char *f) {
+      if (!v.empty()) v += ' ';
+      v += f;
+    };
+    if (fl.read) add("\\Seen");
+    if (fl.answered) add("\\Answered");
+    if (fl.flagged) add("\\Flagged");
+    if (fl.draft) add("\\Draft");
+    if (fl.forwarded) add("$Forwarded");
+    if (!v.empty()) h.push_back("X-Mailmill-Flags: " + v);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+struct Bodies {
+  std::optional<Entity> plain;
+  std::optional<Entity> rtf;
+  std::optional<Entity> html;
+  Bytes html_bytes;  ///< for Content-ID references
+};
+
+void add_rtf(const model::Message &msg, Bodies &b, Ctx &ctx) {
+  if (!msg.body_rtf || msg.body_rtf->empty()) return;
+  // Only needed when a text or HTML body is missing.
+  if (b.plain && b.html) return;
+  Result<Bytes> dec = rtf::decompress(*msg.body_rtf);
+  if (!dec.ok()) {
+    ctx.warnings.push_back({ProblemCode::BodyUndecodable,
+                            "RTF body ignored: " + dec.problem().detail});
+    return;
+  }
+  const Bytes &doc = dec.value();
+  std::optional<rtf::Extracted> ex = rtf::deencapsulate(doc);
+  if (ex && ex->kind == rtf::Encapsulated::Html) {
+    if (b.html) return;
+    std::optional<std::string> cs = text::codepage_charset_name(ex->codepage);
+    if (!cs) {
+      ctx.warnings.push_back({ProblemCode::CharsetUnknown,
+                              "RTF-encapsulated HTML in codepage " + std::to_string(ex->codepage) +
+                                  " has no MIME charset name; declared without charset"});
+    }
+    b.html_bytes = ex->content;
+    b.html = text_entity("text/html", cs.value_or(""), ex->content, ctx);
+    return;
+  }
+  if (ex && ex->kind == rtf::Encapsulated::Text) {
+    if (b.plain) return;
+    std::optional<std::string> utf8 = text::codepage_to_utf8(ex->content, ex->codepage);
+    if (!utf8) {
+      ctx.warnings.push_back({ProblemCode::CharsetUnknown,
+                              "RTF-encapsulated text in unknown codepage " +
+                                  std::to_string(ex->codepage) + "; invalid bytes replaced"});
+      utf8 = text::sanitize_utf8(ex->content);
+    }
+    b.plain = text_entity("text/plain", "utf-8", *utf8, ctx);
+    return;
+  }
+  // Native RTF: offer it as an alternative after text/plain; derive the plain text if missing.
+  if (b.html) return;
+  if (!b.plain) {
+    std::string txt = text::sanitize_utf8(rtf::to_plain_text(doc));
+    b.plain = text_entity("text/plain", "utf-8", txt, ctx);
+  }
+  b.rtf = text_entity("application/rtf", "", doc, ctx);
+}
+
+bool html_references(ByteView html, std::string_view cid) {
+  if (cid.empty()) return false;
+  for (const char *prefix : {"cid:", "CID:", "Cid:"}) {
+    std::string needle = std::string(prefix) + std::string(cid);
+    if (html.find(needle) != ByteView::npos) return true;
+  }
+  return false;
+}
+
+std::string strip_angles(std::string_view cid) {
+  std::string v = one_line(cid);
+  if (v.size() >= 2 && v.front() == '<' && v.back() == '>') v = v.substr(1, v.size() - 2);
+  return v;
+}
+
+std::string embedded_filename(const model::Attachment &att) {
+  std::string name = clean_filename(att.filename);
+  if (name.empty() && att.embedded) name = clean_filename(att.embedded->subject);
+  // Path separators and characters Windows rejects would make the saved file name fail.
+  for (char &c : name)
+    if (std::strchr("/\\:*?\"<>|", c) != nullptr) c = '_';
+  if (name.empty()) name = "message";
+  if (!ends_with_ci(name, ".eml")) name += ".eml";
+  return name;
+}
+
+void hash_address(const model::Address &a, Sha256 &h) {
+  h.add(a.name);
+  h.add(a.smtp);
+  h.add(a.x500);
+}
+
+void hash_time(const std::optional<i64> &t, Sha256 &h) {
+  h.add(t ? std::to_string(*t) : std::string("-"));
+}
+
+/// Everything that identifies an item's content; recursion into embedded messages is bounded
+/// because build_impl has already enforced limits::MAX_EMBED_DEPTH on them.
+void hash_message(const model::Message &msg, Sha256 &h) {
+  h.add(msg.message_class);
+  h.add(msg.subject);
+  hash_address(msg.from, h);
+  hash_address(msg.sender, h);
+  for (const model::Recipient &r : msg.recipients) {
+    h.add(std::to_string(static_cast<int>(r.type)));
+    hash_address(r.address, h);
+  }
+  h.add(msg.display_to);
+  h.add(msg.display_cc);
+  h.add(msg.display_bcc);
+  hash_time(msg.submit_time, h);
+  hash_time(msg.delivery_time, h);
+  hash_time(msg.creation_time, h);
+  hash_time(msg.modification_time, h);
+  h.add(msg.transport_headers);
+  h.add(msg.in_reply_to);
+  h.add(msg.references);
+  h.add(msg.body_text ? "T" + *msg.body_text : std::string("-"));
+  h.add(msg.body_html ? "H" + *msg.body_html : std::string("-"));
+  h.add(msg.body_rtf ? "R" + *msg.body_rtf : std::string("-"));
+  for (const model::Attachment &a : msg.attachments) {
+    h.add(std::to_string(static_cast<int>(a.kind)));
+    h.add(a.filename);
+    h.add(a.content_id);
+    h.add(a.data);
+    h.add(a.reference_path);
+    if (a.embedded) hash_message(*a.embedded, h);
+  }
+}
+
+Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, int depth);
+
+}  // namespace
+
+std::optional<i64> message_date(const model::Message &msg) {
+  if (msg.submit_time) return msg.submit_time;
+  if (msg.delivery_time) return msg.delivery_time;
+  if (msg.creation_time) return msg.creation_time;
+  if (msg.modification_time) return msg.modification_time;
+  return std::nullopt;
+}
+
+namespace {
+
+Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, int depth) {
+  if (depth > limits::MAX_EMBED_DEPTH) {
+    return Problem{ProblemCode::LimitExceeded,
+                   "embedded messages nested deeper than " +
+                       std::to_string(limits::MAX_EMBED_DEPTH)};
+  }
+  Ctx ctx{opts, opts.crlf ? "\r\n" : "\n", depth, {}};
+  const std::string &eol = ctx.eol;
+  std::vector<std::string> omitted;  // X-Mailmill-Omitted-Attachment values
+
+  // Text bodies.
+  Bodies bodies;
+  if (msg.body_text) {
+    bodies.plain = text_entity("text/plain", "utf-8", text::sanitize_utf8(*msg.body_text), ctx);
+  }
+  if (msg.body_html) {
+    std::string cs = one_line(msg.html_charset);
+    if (cs.empty()) {
+      if (text::is_valid_utf8(*msg.body_html)) {
+        cs = "utf-8";
+      } else {
+        ctx.warnings.push_back(
+            {ProblemCode::CharsetUnknown, "HTML body has no charset; declared without one"});
+      }
+    }
+    bodies.html_bytes = *msg.body_html;
+    bodies.html = text_entity("text/html", cs, *msg.body_html, ctx);
+  }
+  add_rtf(msg, bodies, ctx);
+
+  // Attachments: inline ones referenced by the HTML join it in multipart/related.
+  std::vector<Entity> related;
+  std::vector<Entity> mixed;
+  for (const model::Attachment &att : msg.attachments) {
+    std::string label = att.filename.empty() ? std::string("(unnamed)") : one_line(att.filename);
+    switch (att.kind) {
+      case model::AttachmentKind::ByValue:
+      case model::AttachmentKind::Ole: {
+        if (att.kind == model::AttachmentKind::Ole && att.data.empty()) {
+          ctx.warnings.push_back({ProblemCode::AttachmentNotExportable,
+                                  "OLE attachment without data: " + label});
+          omitted.push_back(label + " (OLE object without data)");
+          break;
+        }
+        std::string cid = strip_angles(att.content_id);
+        bool rel = bodies.html && att.is_inline && html_references(bodies.html_bytes, cid);
+        if (rel) related.push_back(attachment_entity(att, true, ctx));
+        else mixed.push_back(attachment_entity(att, false, ctx));
+        break;
+      }
+      case model::AttachmentKind::Embedded: {
+        if (!att.embedded) {
+          ctx.warnings.push_back({ProblemCode::EmbeddedUnreadable,
+                                  "embedded message missing: " + label});
+          omitted.push_back(label + " (embedded message unreadable)");
+          break;
+        }
+        BuildOptions sub = opts;
+        sub.flags = FlagStyle::None;  // mailbox state belongs to the outer item only
+        Result<Built> inner = build_impl(*att.embedded, sub, depth + 1);
+        if (!inner.ok()) return inner.problem();
+        for (Problem &w : inner->warnings) {
+          w.detail = "embedded message: " + w.detail;
+          ctx.warnings.push_back(std::move(w));
+        }
+        Entity e;
+        e.fields.push_back("Content-Type: message/rfc822");
+        // message/rfc822 allows only 7bit, 8bit or binary ([RFC 2046] 5.2.1).
+        const char *cte = fits_in_lines(inner->bytes, false)  ? "7bit"
+                          : fits_in_lines(inner->bytes, true) ? "8bit"
+                                                               : "binary";
+        e.fields.push_back(std::string("Content-Transfer-Encoding: ") + cte);
+        e.fields.push_back("Content-Disposition: attachment;" + eol + " " +
+                           format_param("filename", embedded_filename(att), eol));
+        e.body = std::move(inner->bytes);
+        mixed.push_back(std::move(e));
+        break;
+      }
+      case model::AttachmentKind::Reference: {
+        std::string where = one_line(att.reference_path);
+        ctx.warnings.push_back({ProblemCode::AttachmentNotExportable,
+                                "attachment by reference not exported: " + label +
+                                    (where.empty() ? "" : " -> " + where)});
+        omitted.push_back(label + " (by reference" + (where.empty() ? "" : ": " + where) + ")");
+        break;
+      }
+      case model::AttachmentKind::Unreadable: {
+        std::string why = att.problem ? one_line(att.problem->detail) : std::string();
+        ctx.warnings.push_back({ProblemCode::AttachmentUnreadable,
+                                "attachment unreadable: " + label + (why.empty() ? "" : ": " + why)});
+        omitted.push_back(label + " (unreadable)");
+        break;
+      }
+    }
+  }
+
+  // Assemble: alternative(text/plain, application/rtf, related(html, inline...)), then mixed.
+  int level = 1;
+  std::vector<Entity> alts;
+  if (bodies.plain) alts.push_back(std::move(*bodies.plain));
+  if (bodies.rtf) alts.push_back(std::move(*bodies.rtf));
+  if (bodies.html) {
+    if (related.empty()) {
+      alts.push_back(std::move(*bodies.html));
+    } else {
+      std::vector<Entity> rel;
+      rel.push_back(std::move(*bodies.html));
+      for (Entity &r : related) rel.push_back(std::move(r));
+      alts.push_back(multipart("related", std::move(rel), "type=\"text/html\"", 3, ctx));
+    }
+  }
+  std::optional<Entity> body;
+  if (alts.size() == 1) body = std::move(alts[0]);
+  else if (alts.size() > 1) body = multipart("alternative", std::move(alts), "", 2, ctx);
+  if (!body && mixed.empty()) body = text_entity("text/plain", "utf-8", "", ctx);
+  Entity root;
+  if (mixed.empty()) {
+    root = std::move(*body);
+  } else {
+    std::vector<Entity> parts;
+    if (body) parts.push_back(std::move(*body));
+    for (Entity &m : mixed) parts.push_back(std::move(m));
+    root = multipart("mixed", std::move(parts), "", level, ctx);
+  }
+
+  // Top-level header fields.
+  Built built;
+  std::optional<i64> date = message_date(msg);
+  built.date = date.value_or(0);
+  std::string from_smtp = one_line(msg.from.smtp);
+  std::string sender_smtp = one_line(msg.sender.smtp);
+  built.envelope_sender = !from_smtp.empty() ? from_smtp : sender_smtp;
+  if (built.envelope_sender.find(' ') != std::string::npos) built.envelope_sender.clear();
+
+  std::vector<std::string> h;
+  bool have_from = false, have_date = false, have_mid = false;
+  std::string mid;
+  if (!msg.transport_headers.empty()) {
+    for (HeaderField &f : split_transport(msg.transport_headers, ctx)) {
+      if (replaced_field(f.lname)) continue;
+      if (f.lname == "from") have_from = true;
+      if (f.lname == "date") have_date = true;
+      if (f.lname == "message-id") {
+        have_mid = true;
+        if (mid.empty()) mid = field_value(f);
+      }
+      h.push_back(std::move(f.raw));
+    }
+  }
+  const bool synthesize_all = msg.transport_headers.empty();
+  if (!have_date && date) h.push_back("Date: " + format_rfc5322_date(*date));
+  if (!have_from) {
+    std::string from = mailbox_of(msg.from);
+    if (from.empty()) from = mailbox_of(msg.sender);
+    if (!from.empty()) h.push_back(fold_structured("From", from, eol));
+  }
+  if (synthesize_all) {
+    bool same = (msg.sender.smtp.empty() && msg.sender.x500.empty()) ||
+                (iequals(msg.sender.smtp, msg.from.smtp) && iequals(msg.sender.x500, msg.from.x500));
+    if (!same && !msg.from.empty()) {
+      std::string s = mailbox_of(msg.sender);
+      if (!s.empty()) h.push_back(fold_structured("Sender", s, eol));
+    }
+    if (!msg.from.x500.empty()) h.push_back("X-Mailmill-X500-From: " + one_line(msg.from.x500));
+    if (!same && !msg.sender.x500.empty())
+      h.push_back("X-Mailmill-X500-Sender: " + one_line(msg.sender.x500));
+    std::string subject = text::sanitize_utf8(one_line(msg.subject));
+    if (!subject.empty()) h.push_back(unstructured("Subject", subject, eol));
+    struct {
+      model::RecipientType type;
+      const char *name;
+      const std::string *display;
+    } lists[] = {{model::RecipientType::To, "To", &msg.display_to},
+                 {model::RecipientType::Cc, "Cc", &msg.display_cc},
+                 {model::RecipientType::Bcc, "Bcc", &msg.display_bcc}};
+    for (const auto &l : lists) {
+      std::string v;
+      for (const model::Recipient &r : msg.recipients) {
+        if (r.type != l.type) continue;
+        std::string m = mailbox_of(r.address);
+        if (m.empty()) continue;
+        if (!v.empty()) v += ", ";
+        v += m;
+      }
+      if (v.empty() && msg.recipients.empty()) v = names_as_groups(*l.display);
+      if (!v.empty()) h.push_back(fold_structured(l.name, v, eol));
+    }
+  }
+  if (!have_mid) {
+    mid = angle(msg.message_id);
+    if (mid.empty()) {
+      // Content hash of the item itself (not of the output bytes), so re-runs and the EML and
+      // mbox outputs of one item all carry the same id.
+      Sha256 hash;
+      hash_message(msg, hash);
+      mid = "<" + hash.hex(32) + "@" + one_line(opts.generated_id_domain) + ">";
+      built.message_id_generated = true;
+    }
+    h.push_back("Message-ID: " + mid);
+    if (built.message_id_generated) h.push_back("X-Mailmill-Generated-Message-ID: yes");
+  }
+  built.message_id = mid;
+  if (synthesize_all) {
+    std::string irt = one_line(msg.in_reply_to);
+    if (!irt.empty()) h.push_back(fold_structured("In-Reply-To", irt, eol));
+    std::string refs = one_line(msg.references);
+    if (!refs.empty()) h.push_back(fold_structured("References", refs, eol));
+    if (msg.importance == 0) {
+      h.push_back("Importance: low");
+      h.push_back("X-Priority: 5");
+    } else if (msg.importance == 2) {
+      h.push_back("Importance: high");
+      h.push_back("X-Priority: 1");
+    }
+    // [RFC 2156] Sensitivity values.
+    if (msg.sensitivity == 1) h.push_back("Sensitivity: Personal");
+    else if (msg.sensitivity == 2) h.push_back("Sensitivity: Private");
+    else if (msg.sensitivity == 3) h.push_back("Sensitivity: Company-Confidential");
+    std::string kw;
+    for (const std::string &c : msg.categories) {
+      std::string cat = text::sanitize_utf8(one_line(c));
+      if (cat.empty()) continue;
+      if (!kw.empty()) kw += ", ";
+      kw += detail::needs_rfc2047(cat) ? detail::encoded_words(cat, 0, " ")
+                                       : detail::quote_if_needed(cat);
+    }
+    if (!kw.empty()) h.push_back(fold_structured("Keywords", kw, eol));
+  }
+  for (const std::string &o : omitted)
+    h.push_back(unstructured("X-Mailmill-Omitted-Attachment", text::sanitize_utf8(o), eol));
+  add_flags(h, msg.flags, opts.flags);
+  h.push_back("MIME-Version: 1.0");
+  for (std::string &f : root.fields) h.push_back(std::move(f));
+  root.fields = std::move(h);
+  built.bytes = serialize(root, eol);
+  built.warnings = std::move(ctx.warnings);
+  return built;
+}
+
+}  // namespace
+
+Result<Built> build_message(const model::Message &msg, const BuildOptions &opts) {
+  return build_impl(msg, opts, 0);
+}
+
+}  // namespace mm::mime

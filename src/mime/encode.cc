@@ -1,0 +1,443 @@
+#include "mailmill/mime/encode.h"
+
+#include <array>
+#include <cstdio>
+#include <vector>
+
+#include "encode_impl.h"
+
+namespace mm::mime {
+
+namespace {
+
+constexpr char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char HEX[] = "0123456789ABCDEF";
+
+inline unsigned char uc(char c) { return static_cast<unsigned char>(c); }
+
+void append_hex(std::string &out, unsigned char c, char prefix) {
+  out.push_back(prefix);
+  out.push_back(HEX[c >> 4]);
+  out.push_back(HEX[c & 15]);
+}
+
+/// Length of the UTF-8 sequence starting at `s[i]`, at least 1 and never past the end. Invalid
+/// lead bytes count as one byte so a malformed string still advances.
+std::size_t utf8_len(std::string_view s, std::size_t i) {
+  unsigned char c = uc(s[i]);
+  std::size_t n = 1;
+  if (c >= 0xF0 && c < 0xF8) n = 4;
+  else if (c >= 0xE0) n = c < 0xF0 ? 3 : 1;
+  else if (c >= 0xC0) n = 2;
+  if (i + n > s.size()) return 1;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((uc(s[i + k]) & 0xC0) != 0x80) return 1;
+  return n;
+}
+
+/// Characters allowed literally in a Q encoded-word anywhere a phrase may appear
+/// ([RFC 2047] 5(3)); everything else is =XX and space is '_'.
+bool q_safe(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' ||
+         c == '*' || c == '+' || c == '-' || c == '/';
+}
+
+std::size_t q_len(std::string_view chunk) {
+  std::size_t n = 0;
+  for (char c : chunk) n += (q_safe(uc(c)) || c == ' ') ? 1 : 3;
+  return n;
+}
+
+std::string q_word(std::string_view chunk) {
+  std::string out = "=?UTF-8?Q?";
+  for (char c : chunk) {
+    if (c == ' ') out.push_back('_');
+    else if (q_safe(uc(c))) out.push_back(c);
+    else append_hex(out, uc(c), '=');
+  }
+  out += "?=";
+  return out;
+}
+
+std::string b_word(std::string_view chunk) {
+  std::string out = "=?UTF-8?B?";
+  Bytes enc = base64_encode(chunk, "");
+  out += enc;
+  out += "?=";
+  return out;
+}
+
+bool is_atext(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// RFC 2231 attribute-char: printable ASCII except space, '*', '\'', '%' and tspecials.
+bool attr_char(unsigned char c) {
+  if (c <= 0x20 || c >= 0x7F) return false;
+  switch (c) {
+    case '*': case '\'': case '%': case '(': case ')': case '<': case '>': case '@': case ',':
+    case ';': case ':': case '\\': case '"': case '/': case '[': case ']': case '?': case '=':
+      return false;
+    default:
+      return true;
+  }
+}
+
+std::string quote_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    // CR/LF cannot appear in a quoted-string; a display name never needs them.
+    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+/// Days since 1970-01-01 to civil date (proleptic Gregorian), valid for any i64 day count we
+/// can meet; avoids gmtime_r's dependence on time_t range.
+void civil_from_days(i64 z, i64 &y, unsigned &m, unsigned &d) {
+  z += 719468;
+  const i64 era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<i64>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += (m <= 2);
+}
+
+struct Civil {
+  i64 year;
+  unsigned month, day, hour, minute, second, weekday;
+};
+
+Civil to_civil(i64 t) {
+  i64 days = t / 86400;
+  i64 secs = t % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days -= 1;
+  }
+  Civil c{};
+  civil_from_days(days, c.year, c.month, c.day);
+  c.hour = static_cast<unsigned>(secs / 3600);
+  c.minute = static_cast<unsigned>(secs / 60 % 60);
+  c.second = static_cast<unsigned>(secs % 60);
+  i64 wd = (days + 4) % 7;  // 1970-01-01 was a Thursday
+  c.weekday = static_cast<unsigned>(wd < 0 ? wd + 7 : wd);
+  return c;
+}
+
+constexpr const char *WDAY[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr const char *MON[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+}  // namespace
+
+Bytes base64_encode(ByteView data, std::string_view eol) {
+  Bytes out;
+  const std::size_t groups = (data.size() + 2) / 3;
+  out.reserve(groups * 4 + (groups * 4 / 76 + 1) * eol.size());
+  std::size_t col = 0;
+  auto put = [&](char c) {
+    out.push_back(c);
+    if (++col == 76 && !eol.empty()) {
+      out.append(eol);
+      col = 0;
+    }
+  };
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    u32 v = (u32{uc(data[i])} << 16) | (u32{uc(data[i + 1])} << 8) | uc(data[i + 2]);
+    put(B64[v >> 18]);
+    put(B64[(v >> 12) & 63]);
+    put(B64[(v >> 6) & 63]);
+    put(B64[v & 63]);
+  }
+  const std::size_t rest = data.size() - i;
+  if (rest > 0) {
+    u32 v = u32{uc(data[i])} << 16;
+    if (rest == 2) v |= u32{uc(data[i + 1])} << 8;
+    put(B64[v >> 18]);
+    put(B64[(v >> 12) & 63]);
+    put(rest == 2 ? B64[(v >> 6) & 63] : '=');
+    put('=');
+  }
+  if (col > 0 && !eol.empty()) out.append(eol);
+  return out;
+}
+
+Bytes qp_encode(ByteView data, std::string_view eol) {
+  Bytes out;
+  out.reserve(data.size() + data.size() / 8 + 16);
+  std::size_t i = 0;
+  const std::size_t n = data.size();
+  while (i < n) {
+    // One input line: [i, end) without its line break; `brk` says whether a break followed.
+    std::size_t end = i;
+    while (end < n && data[end] != '\n' && !(data[end] == '\r' && end + 1 < n && data[end + 1] == '\n'))
+      ++end;
+    bool brk = end < n;
+    std::size_t col = 0;
+    for (std::size_t k = i; k < end; ++k) {
+      unsigned char c = uc(data[k]);
+      char tok[3];
+      std::size_t tlen = 1;
+      bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && k + 1 < end);
+      // "From " at a line start is encoded so the part survives naive mbox writers unchanged
+      // ([RFC 2045] 6.7 note 8 recommends it); a lone "." likewise for SMTP.
+      if (col == 0 && k + 5 <= end && data.substr(k, 5) == "From ") literal = false;
+      if (col == 0 && c == '.' && k + 1 == end) literal = false;
+      if (literal) {
+        tok[0] = static_cast<char>(c);
+      } else {
+        tok[0] = '=';
+        tok[1] = HEX[c >> 4];
+        tok[2] = HEX[c & 15];
+        tlen = 3;
+      }
+      const bool last = k + 1 == end;
+      // Lines are at most 76 characters; a soft break needs one for the trailing '='.
+      if (col + tlen > (last ? 76u : 75u)) {
+        out.push_back('=');
+        out.append(eol);
+        col = 0;
+        // A moved "From " or "." line start is now at column 0 again; re-check for 'F'.
+        if (c == 'F' && k + 5 <= end && data.substr(k, 5) == "From " && tlen == 1) {
+          tok[0] = '=';
+          tok[1] = HEX[c >> 4];
+          tok[2] = HEX[c & 15];
+          tlen = 3;
+        }
+      }
+      out.append(tok, tlen);
+      col += tlen;
+    }
+    if (brk) {
+      out.append(eol);
+      i = end + (data[end] == '\r' ? 2 : 1);
+    } else {
+      i = end;
+    }
+  }
+  return out;
+}
+
+bool fits_in_lines(ByteView data, bool allow_8bit) {
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    unsigned char c = uc(data[i]);
+    if (c == '\n') {
+      line = 0;
+      continue;
+    }
+    if (c == '\r') {
+      if (i + 1 < data.size() && data[i + 1] == '\n') continue;
+      return false;  // bare CR
+    }
+    if (c == 0) return false;
+    if (c >= 0x80 && !allow_8bit) return false;
+    if (++line > 998) return false;
+  }
+  return true;
+}
+
+namespace detail {
+
+bool needs_rfc2047(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = uc(s[i]);
+    if (c < 0x20 || c >= 0x7F) return true;
+    // Text that looks like an encoded-word would be decoded by readers: protect it.
+    if (c == '=' && i + 1 < s.size() && s[i + 1] == '?') return true;
+  }
+  // A word too long to fold cannot go as plain text.
+  std::size_t run = 0;
+  for (char c : s) {
+    run = c == ' ' ? 0 : run + 1;
+    if (run > 900) return true;
+  }
+  return false;
+}
+
+std::string encoded_words(std::string_view utf8, std::size_t used, std::string_view sep) {
+  // Choose B or Q for the whole value by total encoded length ([RFC 2047] 4: either is fine).
+  const std::size_t b_total = (utf8.size() + 2) / 3 * 4;
+  const bool use_q = q_len(utf8) <= b_total;
+  // 75 octets per encoded-word, 12 of them are "=?UTF-8?X?" + "?=" ([RFC 2047] 2).
+  constexpr std::size_t MAX_PAYLOAD = 75 - 12;
+  std::size_t first_max = MAX_PAYLOAD;
+  if (used + 75 > 76) first_max = used < 76 - 32 ? 76 - used - 12 : 20;
+  std::string out;
+  std::size_t i = 0;
+  bool first = true;
+  while (i < utf8.size()) {
+    const std::size_t limit = first ? first_max : MAX_PAYLOAD;
+    std::size_t j = i;
+    std::size_t enc = 0;
+    while (j < utf8.size()) {
+      std::size_t cl = utf8_len(utf8, j);
+      std::size_t next;
+      if (use_q) {
+        next = enc + q_len(utf8.substr(j, cl));
+      } else {
+        next = (j + cl - i + 2) / 3 * 4;
+      }
+      if (next > limit && j > i) break;
+      enc = next;
+      j += cl;
+    }
+    if (!first) out.append(sep);
+    std::string_view chunk = utf8.substr(i, j - i);
+    out += use_q ? q_word(chunk) : b_word(chunk);
+    i = j;
+    first = false;
+  }
+  return out;
+}
+
+std::string fold_plain(std::string_view s, std::size_t used, std::string_view eol,
+                       std::size_t width) {
+  // Folding inserts `eol` before a space so that unfolding (removing the line break) restores
+  // the exact text ([RFC 5322] 2.2.3). Only single spaces between non-space text are used.
+  std::string out;
+  std::size_t col = used;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t sp = s.find(' ', i + 1);
+    std::size_t end = sp == std::string_view::npos ? s.size() : sp;
+    std::string_view word = s.substr(i, end - i);  // starts with a space unless i == 0
+    bool can_fold = i > 0 && word.size() > 1 && s[i] == ' ' && s[i - 1] != ' ' && !eol.empty();
+    if (can_fold && col + word.size() > width && col > used) {
+      out.append(eol);
+      col = 0;
+    }
+    out.append(word);
+    col += word.size();
+    i = end;
+  }
+  return out;
+}
+
+std::string quote_if_needed(std::string_view s) {
+  bool plain = !s.empty() && s.front() != ' ' && s.back() != ' ';
+  for (std::size_t i = 0; plain && i < s.size(); ++i) {
+    unsigned char c = uc(s[i]);
+    if (c == ' ') {
+      if (s[i + 1] == ' ') plain = false;
+    } else if (!is_atext(c)) {
+      plain = false;
+    }
+  }
+  return plain ? std::string(s) : quote_string(s);
+}
+
+}  // namespace detail
+
+std::string rfc2047_encode(std::string_view utf8, std::size_t used, std::string_view eol) {
+  if (!detail::needs_rfc2047(utf8)) return detail::fold_plain(utf8, used, eol, 78);
+  std::string sep = eol.empty() ? std::string(" ") : std::string(eol) + " ";
+  return detail::encoded_words(utf8, used, sep);
+}
+
+std::string format_mailbox(std::string_view name_utf8, std::string_view addr) {
+  std::string phrase;
+  if (!name_utf8.empty()) {
+    phrase = detail::needs_rfc2047(name_utf8) ? detail::encoded_words(name_utf8, 0, " ")
+                                              : detail::quote_if_needed(name_utf8);
+  }
+  if (addr.empty()) {
+    if (phrase.empty()) return "<>";
+    // No address known (e.g. an Exchange X.500-only sender): an empty group keeps the name
+    // without inventing an address. Groups are valid in From/Sender since [RFC 6854].
+    return phrase + ":;";
+  }
+  if (phrase.empty()) return std::string(addr);
+  return phrase + " <" + std::string(addr) + ">";
+}
+
+std::string format_param(std::string_view name, std::string_view value_utf8,
+                         std::string_view eol) {
+  bool ascii = true;
+  for (char c : value_utf8) {
+    unsigned char b = uc(c);
+    if (b < 0x20 || b >= 0x7F) ascii = false;
+  }
+  std::string sep = ";" + std::string(eol) + " ";
+  if (eol.empty()) sep = "; ";
+  // Per segment, the line is " " + name*N*=value + ";" and must stay within 78 columns.
+  const std::size_t budget = 76 - name.size() - 6;
+  if (ascii) {
+    std::string q = quote_string(value_utf8);
+    if (q.size() <= budget + 2) return std::string(name) + "=" + q;
+    // [RFC 2231] 3: continuations of a long ASCII value, each a quoted-string.
+    std::string out;
+    std::size_t i = 0;
+    for (int k = 0; i < value_utf8.size(); ++k) {
+      std::size_t take = std::min<std::size_t>(budget - 4, value_utf8.size() - i);
+      if (k > 0) out += sep;
+      out += std::string(name) + "*" + std::to_string(k) + "=" +
+             quote_string(value_utf8.substr(i, take));
+      i += take;
+    }
+    return out;
+  }
+  // [RFC 2231] 4: charset'language'percent-encoded, split into continuations without
+  // splitting a %XX triplet or a UTF-8 character.
+  std::vector<std::string> segs;
+  std::string cur = "UTF-8''";
+  std::size_t i = 0;
+  while (i < value_utf8.size()) {
+    std::size_t cl = utf8_len(value_utf8, i);
+    std::string enc;
+    for (std::size_t k = 0; k < cl; ++k) {
+      unsigned char c = uc(value_utf8[i + k]);
+      if (attr_char(c)) enc.push_back(static_cast<char>(c));
+      else append_hex(enc, c, '%');
+    }
+    if (cur.size() + enc.size() > budget - 2 && !cur.empty() && cur != "UTF-8''") {
+      segs.push_back(cur);
+      cur.clear();
+    }
+    cur += enc;
+    i += cl;
+  }
+  segs.push_back(cur);
+  if (segs.size() == 1) return std::string(name) + "*=" + segs[0];
+  std::string out;
+  for (std::size_t k = 0; k < segs.size(); ++k) {
+    if (k > 0) out += sep;
+    out += std::string(name) + "*" + std::to_string(k) + "*=" + segs[k];
+  }
+  return out;
+}
+
+std::string format_rfc5322_date(i64 unix_seconds) {
+  Civil c = to_civil(unix_seconds);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %u %s %04lld %02u:%02u:%02u +0000", WDAY[c.weekday], c.day,
+                MON[c.month - 1], static_cast<long long>(c.year), c.hour, c.minute, c.second);
+  return buf;
+}
+
+std::string format_mbox_date(i64 unix_seconds) {
+  Civil c = to_civil(unix_seconds);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s %s %2u %02u:%02u:%02u %04lld", WDAY[c.weekday],
+                MON[c.month - 1], c.day, c.hour, c.minute, c.second,
+                static_cast<long long>(c.year));
+  return buf;
+}
+
+}  // namespace mm::mime

@@ -1,0 +1,424 @@
+#include "mailmill/util/text.h"
+
+#include <iconv.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+namespace mm::text {
+namespace {
+
+constexpr u32 REPLACEMENT = 0xFFFD;
+
+void append_utf8(std::string &out, u32 cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Decodes one UTF-8 sequence at s[i]. Returns the code point and advances i; on an invalid
+// sequence returns nullopt and advances i past the maximal invalid prefix (at least one byte),
+// following the "maximal subpart" practice of Unicode 15, 3.9 (U+FFFD substitution).
+std::optional<u32> next_utf8(std::string_view s, std::size_t &i) {
+  const auto b0 = static_cast<u8>(s[i]);
+  if (b0 < 0x80) {
+    ++i;
+    return b0;
+  }
+  u32 cp = 0;
+  std::size_t need = 0;
+  u8 lo = 0x80, hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    need = 1;
+    cp = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    need = 2;
+    cp = b0 & 0x0F;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;  // no UTF-16 surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    need = 3;
+    cp = b0 & 0x07;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    ++i;
+    return std::nullopt;
+  }
+  std::size_t j = i + 1;
+  for (std::size_t k = 0; k < need; ++k, ++j) {
+    if (j >= s.size()) {
+      i = j;
+      return std::nullopt;
+    }
+    const auto b = static_cast<u8>(s[j]);
+    const u8 l = k == 0 ? lo : 0x80;
+    const u8 h = k == 0 ? hi : 0xBF;
+    if (b < l || b > h) {
+      i = j;
+      return std::nullopt;
+    }
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  i = j;
+  return cp;
+}
+
+struct CodepageInfo {
+  u32 codepage;
+  const char *iconv_name;
+  const char *mime_name;
+};
+
+// Windows codepage numbers ([MS-OXCMSG]/Windows "Code Page Identifiers") to glibc iconv names
+// and the MIME charset names Outlook itself writes.
+constexpr CodepageInfo CODEPAGES[] = {
+    {1250, "CP1250", "windows-1250"},
+    {1251, "CP1251", "windows-1251"},
+    {1252, "CP1252", "windows-1252"},
+    {1253, "CP1253", "windows-1253"},
+    {1254, "CP1254", "windows-1254"},
+    {1255, "CP1255", "windows-1255"},
+    {1256, "CP1256", "windows-1256"},
+    {1257, "CP1257", "windows-1257"},
+    {1258, "CP1258", "windows-1258"},
+    {874, "CP874", "windows-874"},
+    {932, "CP932", "shift_jis"},
+    {936, "CP936", "gbk"},
+    {949, "CP949", "ks_c_5601-1987"},
+    {950, "CP950", "big5"},
+    {437, "CP437", "ibm437"},
+    {850, "CP850", "ibm850"},
+    {866, "CP866", "cp866"},
+    {1361, "CP1361", "johab"},
+    {10000, "MACINTOSH", "macintosh"},
+    {20127, "ASCII", "us-ascii"},
+    {20866, "KOI8-R", "koi8-r"},
+    {21866, "KOI8-U", "koi8-u"},
+    {28591, "ISO-8859-1", "iso-8859-1"},
+    {28592, "ISO-8859-2", "iso-8859-2"},
+    {28593, "ISO-8859-3", "iso-8859-3"},
+    {28594, "ISO-8859-4", "iso-8859-4"},
+    {28595, "ISO-8859-5", "iso-8859-5"},
+    {28596, "ISO-8859-6", "iso-8859-6"},
+    {28597, "ISO-8859-7", "iso-8859-7"},
+    {28598, "ISO-8859-8", "iso-8859-8"},
+    {28599, "ISO-8859-9", "iso-8859-9"},
+    {28603, "ISO-8859-13", "iso-8859-13"},
+    {28605, "ISO-8859-15", "iso-8859-15"},
+    {38598, "ISO-8859-8", "iso-8859-8-i"},
+    {50220, "ISO-2022-JP", "iso-2022-jp"},
+    {50221, "ISO-2022-JP", "csISO2022JP"},
+    {50222, "ISO-2022-JP", "iso-2022-jp"},
+    {50225, "ISO-2022-KR", "iso-2022-kr"},
+    {51932, "EUC-JP", "euc-jp"},
+    {51936, "EUC-CN", "gb2312"},
+    {51949, "EUC-KR", "euc-kr"},
+    {54936, "GB18030", "gb18030"},
+    {65000, "UTF-7", "utf-7"},
+    {65001, "UTF-8", "utf-8"},
+    {1200, "UTF-16LE", "utf-16le"},
+};
+
+const CodepageInfo *find_codepage(u32 codepage) {
+  for (const CodepageInfo &c : CODEPAGES) {
+    if (c.codepage == codepage) return &c;
+  }
+  return nullptr;
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char &c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// iconv_t is not thread-safe, and opening one costs a few microseconds; keep one per thread and
+// codepage. Closed when the thread exits.
+class IconvCache {
+ public:
+  ~IconvCache() {
+    for (auto &[cp, cd] : cds_) {
+      if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+    }
+  }
+  iconv_t get(u32 codepage, const char *name) {
+    auto it = cds_.find(codepage);
+    if (it != cds_.end()) return it->second;
+    iconv_t cd = iconv_open("UTF-8", name);
+    cds_.emplace(codepage, cd);
+    return cd;
+  }
+
+ private:
+  std::unordered_map<u32, iconv_t> cds_;
+};
+
+IconvCache &iconv_cache() {
+  thread_local IconvCache cache;
+  return cache;
+}
+
+std::string latin1_to_utf8(ByteView bytes) {
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 4);
+  for (char c : bytes) append_utf8(out, static_cast<u8>(c));
+  return out;
+}
+
+}  // namespace
+
+std::string utf16le_to_utf8(ByteView utf16, bool stop_at_nul) {
+  std::string out;
+  out.reserve(utf16.size() / 2 + utf16.size() / 4);
+  const std::size_t units = utf16.size() / 2;
+  for (std::size_t i = 0; i < units; ++i) {
+    const u32 u = load_le16(utf16.data() + 2 * i);
+    if (u == 0 && stop_at_nul) break;
+    if (u >= 0xD800 && u <= 0xDBFF) {
+      if (i + 1 < units) {
+        const u32 v = load_le16(utf16.data() + 2 * (i + 1));
+        if (v >= 0xDC00 && v <= 0xDFFF) {
+          append_utf8(out, 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00));
+          ++i;
+          continue;
+        }
+      }
+      append_utf8(out, REPLACEMENT);
+    } else if (u >= 0xDC00 && u <= 0xDFFF) {
+      append_utf8(out, REPLACEMENT);
+    } else {
+      append_utf8(out, u);
+    }
+  }
+  return out;
+}
+
+Bytes utf8_to_utf16le(std::string_view utf8) {
+  Bytes out;
+  out.reserve(utf8.size() * 2);
+  auto put = [&out](u32 unit) {
+    out.push_back(static_cast<char>(unit & 0xFF));
+    out.push_back(static_cast<char>(unit >> 8));
+  };
+  std::size_t i = 0;
+  while (i < utf8.size()) {
+    const u32 cp = next_utf8(utf8, i).value_or(REPLACEMENT);
+    if (cp >= 0x10000) {
+      const u32 v = cp - 0x10000;
+      put(0xD800 + (v >> 10));
+      put(0xDC00 + (v & 0x3FF));
+    } else {
+      put(cp);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> codepage_to_utf8(ByteView bytes, u32 codepage) {
+  // Fast paths that need no iconv and define the invalid-input behaviour exactly.
+  switch (codepage) {
+    case 65001:
+      return sanitize_utf8(bytes);
+    case 1200:
+      return utf16le_to_utf8(bytes);
+    case 28591:
+      return latin1_to_utf8(bytes);
+    case 20127: {
+      std::string out;
+      out.reserve(bytes.size());
+      for (char c : bytes) {
+        if (static_cast<u8>(c) < 0x80)
+          out.push_back(c);
+        else
+          append_utf8(out, REPLACEMENT);
+      }
+      return out;
+    }
+    default:
+      break;
+  }
+  const CodepageInfo *info = find_codepage(codepage);
+  if (info == nullptr) return std::nullopt;
+  if (is_ascii(bytes) && codepage != 65000 && codepage != 50220 && codepage != 50221 &&
+      codepage != 50222 && codepage != 50225) {
+    return std::string(bytes);  // every supported 8-bit/multibyte codepage is ASCII-compatible
+  }
+  iconv_t cd = iconv_cache().get(codepage, info->iconv_name);
+  if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset shift state from a previous call
+
+  std::string out;
+  std::array<char, 4096> buf{};
+  char *in = const_cast<char *>(bytes.data());
+  std::size_t in_left = bytes.size();
+  bool flushed = false;
+  while (true) {
+    char *o = buf.data();
+    std::size_t o_left = buf.size();
+    std::size_t rc = 0;
+    if (in_left > 0) {
+      rc = iconv(cd, &in, &in_left, &o, &o_left);
+    } else {
+      rc = iconv(cd, nullptr, nullptr, &o, &o_left);  // flush shift sequences
+      flushed = true;
+    }
+    const int err = errno;
+    out.append(buf.data(), buf.size() - o_left);
+    if (rc != static_cast<std::size_t>(-1)) {
+      if (flushed) break;
+      continue;
+    }
+    if (err == E2BIG) continue;
+    if (err == EILSEQ) {
+      append_utf8(out, REPLACEMENT);
+      if (in_left == 0) break;
+      ++in;
+      --in_left;
+      continue;
+    }
+    // EINVAL: an incomplete multibyte sequence at the end of the input.
+    append_utf8(out, REPLACEMENT);
+    in += in_left;
+    in_left = 0;
+    if (flushed) break;
+  }
+  return out;
+}
+
+std::optional<std::string> codepage_charset_name(u32 codepage) {
+  const CodepageInfo *info = find_codepage(codepage);
+  if (info == nullptr) return std::nullopt;
+  return std::string(info->mime_name);
+}
+
+std::optional<u32> charset_to_codepage(std::string_view charset) {
+  // Trim blanks and quotes that come along from meta tags.
+  while (!charset.empty() && (charset.front() == ' ' || charset.front() == '"' ||
+                              charset.front() == '\'' || charset.front() == '\t')) {
+    charset.remove_prefix(1);
+  }
+  while (!charset.empty() &&
+         (charset.back() == ' ' || charset.back() == '"' || charset.back() == '\'' ||
+          charset.back() == '\t' || charset.back() == ';')) {
+    charset.remove_suffix(1);
+  }
+  const std::string c = lower_ascii(charset);
+  if (c.empty()) return std::nullopt;
+  struct Alias {
+    const char *name;
+    u32 codepage;
+  };
+  static constexpr Alias ALIASES[] = {
+      {"utf8", 65001},
+      {"unicode-1-1-utf-8", 65001},
+      {"us-ascii", 20127},
+      {"ascii", 20127},
+      {"ansi_x3.4-1968", 20127},
+      {"latin1", 28591},
+      {"iso_8859-1", 28591},
+      {"l1", 28591},
+      {"latin2", 28592},
+      {"iso8859-1", 28591},
+      {"iso8859-15", 28605},
+      {"latin-9", 28605},
+      {"cp1252", 1252},
+      {"cp1250", 1250},
+      {"cp1251", 1251},
+      {"x-cp1250", 1250},
+      {"x-cp1251", 1251},
+      {"shift-jis", 932},
+      {"sjis", 932},
+      {"x-sjis", 932},
+      {"ms_kanji", 932},
+      {"cp932", 932},
+      {"windows-31j", 932},
+      {"gb2312", 936},
+      {"cp936", 936},
+      {"x-gbk", 936},
+      {"euc-cn", 51936},
+      {"cp949", 949},
+      {"ks_c_5601", 949},
+      {"windows-949", 949},
+      {"uhc", 949},
+      {"big5-hkscs", 950},
+      {"cp950", 950},
+      {"x-euc-jp", 51932},
+      {"utf-16", 1200},
+      {"ucs-2", 1200},
+      {"tis-620", 874},
+      {"iso-8859-11", 874},
+      {"koi8r", 20866},
+      {"csiso2022jp", 50220},
+      {"gb_2312-80", 936},
+      {"iso-8859-8-i", 38598},
+      {"iso-ir-100", 28591},
+  };
+  for (const Alias &a : ALIASES) {
+    if (c == a.name) return a.codepage;
+  }
+  for (const CodepageInfo &info : CODEPAGES) {
+    if (c == lower_ascii(info.mime_name)) return info.codepage;
+  }
+  if (c.rfind("windows-", 0) == 0) {
+    const std::string num = c.substr(8);
+    if (num == "874") return 874u;
+    if (num.size() == 4 && num.compare(0, 3, "125") == 0 && num[3] >= '0' && num[3] <= '8') {
+      return 1250u + static_cast<u32>(num[3] - '0');
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_ascii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<u8>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<u8>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    if (!next_utf8(s, i)) return false;
+  }
+  return true;
+}
+
+std::string sanitize_utf8(std::string_view s) {
+  if (is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t start = i;
+    if (std::optional<u32> cp = next_utf8(s, i)) {
+      out.append(s.substr(start, i - start));
+    } else {
+      append_utf8(out, REPLACEMENT);
+    }
+  }
+  return out;
+}
+
+}  // namespace mm::text
