@@ -60,6 +60,20 @@ ItemNote note_of(u64 nid, const model::Message *msg, const Problem &p) {
   return n;
 }
 
+/// Outlook's own bookkeeping items (free/busy publishing, view and rule configuration): they
+/// carry no user content, so they are accounted as skipped rather than written as mail.
+bool is_system_item(std::string_view message_class) {
+  auto starts = [&](std::string_view prefix) {
+    if (message_class.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(message_class[i])) != prefix[i]) return false;
+    return true;
+  };
+  return starts("ipm.microsoft.scheduledata.freebusy") || starts("ipm.configuration.") ||
+         starts("ipm.microsoft.freebusy") || starts("ipm.microsoft.fol") ||
+         starts("ipm.microsoft.custommessage") || starts("ipm.aggregation");
+}
+
 /// Converts and writes one item; returns its outcome and fills `note` for the ledger.
 class ItemWriter {
  public:
@@ -107,6 +121,12 @@ class ItemWriter {
         return Outcome::Skipped;
       case model::ItemKind::Message:
       case model::ItemKind::Other:
+        if (is_system_item(msg->message_class)) {
+          note = note_of(nid, &*msg, Problem{ProblemCode::ItemUnsupportedType, ""});
+          note.code = "skipped";
+          note.detail = "Outlook system item, not mail: " + msg->message_class;
+          return Outcome::Skipped;
+        }
         break;
     }
     Result<mime::Built> built = mime::build_message(*msg, build_opts_);

@@ -80,15 +80,28 @@ def text_body(msg):
 
 
 def attachments(msg):
-    """(filename, bytes) of every leaf attachment that is not a body part and not an attached
-    message (which is returned by embedded_messages)."""
+    """(filename, bytes) of every leaf part that is not a body (the chosen text/plain and
+    text/html parts, and an application/rtf alternative) and not inside an attached message
+    (those are returned by embedded_messages). Inline images in multipart/related count."""
+    bodies = {id(p) for p in (msg.get_body(preferencelist=("plain",)),
+                              msg.get_body(preferencelist=("html",))) if p is not None}
     out = []
-    for part in msg.iter_attachments():
-        if part.get_content_type() == "message/rfc822":
-            continue
+
+    def walk(part, parent_type):
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            return
         if part.is_multipart():
-            continue
+            for sub in part.iter_parts():
+                walk(sub, ctype)
+            return
+        if id(part) in bodies:
+            return
+        if ctype == "application/rtf" and parent_type == "multipart/alternative":
+            return
         out.append((part.get_filename(), part.get_payload(decode=True) or b""))
+
+    walk(msg, "")
     return out
 
 

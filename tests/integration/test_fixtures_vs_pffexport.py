@@ -118,14 +118,23 @@ def check_fixture(pst):
     pff = pff_items(pff_base + ".export")
     pff = {canonical_folder(k): v for k, v in pff.items()}
 
+    # pffexport numbers the items of a folder in node-id order (libpff walks the node index),
+    # while our index is the contents-table position: match items through their node ids.
     ours = defaultdict(dict)
+    by_folder = defaultdict(list)
     for e in manifest:
-        ours[e["folder"]][e["index"]] = e
+        by_folder[e["folder"]].append(e)
+    for folder, entries in by_folder.items():
+        for rank, e in enumerate(sorted(entries, key=lambda e: e["node_id"]), 1):
+            e["pff_index"] = rank
+            ours[folder][rank] = e
 
     for folder in sorted(set(pff) | set(ours)):
         pff_mail = {i for i, (ty, _) in pff.get(folder, {}).items() if ty in MAIL_TYPES}
+        # pffexport does not export IPM.Post items (posts, e.g. in public folders); we do.
         our_mail = {i for i, e in ours.get(folder, {}).items()
-                    if e["outcome"] == "written" and e["location"].endswith(".eml")}
+                    if e["outcome"] == "written" and e["location"].endswith(".eml")
+                    and not e["kind"].lower().startswith("ipm.post")}
         c.check(pff_mail == our_mail,
                 f"{name}: folder {folder!r}: mail items pffexport={sorted(pff_mail)} ours={sorted(our_mail)}")
 
@@ -140,7 +149,7 @@ def check_fixture(pst):
         c.check(not defects, f"{where}: Python email defects {defects}")
         for inner in mmtest.embedded_messages(msg):
             c.check(not mmtest.all_defects(inner), f"{where}: defects in attached message")
-        pitem = pff.get(e["folder"], {}).get(e["index"])
+        pitem = pff.get(e["folder"], {}).get(e["pff_index"])
         if not pitem:
             continue
         item_dir = pitem[1]
@@ -157,8 +166,13 @@ def check_fixture(pst):
                     f"{where}: body text differs from pffexport's Message.txt")
         want_files, want_embedded = pff_attachments(item_dir)
         got_files = sorted(mmtest.sha256(b) for _, b in mmtest.attachments(msg))
-        c.check(got_files == want_files,
-                f"{where}: attachment sha256 {got_files} != pffexport {want_files}")
+        # Every attachment pffexport exports must be ours, byte for byte. We may export more:
+        # libpff fails to read some attachment tables that our reader reads.
+        missing = sorted(set(want_files) - set(got_files))
+        c.check(not missing and len(got_files) >= len(want_files),
+                f"{where}: attachments missing vs pffexport: {missing} (ours {got_files})")
+        if len(got_files) > len(want_files):
+            print(f"NOTE: {where}: {len(got_files) - len(want_files)} attachment(s) more than pffexport")
         got_embedded = sum(1 for p in msg.iter_attachments()
                            if p.get_content_type() == "message/rfc822")
         c.check(got_embedded == want_embedded,
