@@ -1,24 +1,34 @@
 #include "mailmill/pipeline/convert.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+#include <tbb/parallel_pipeline.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 
-#include "mailmill/mapi/to_model.h"
-#include "mailmill/mime/build.h"
-#include "mailmill/mime/render.h"
-#include "mailmill/sink/sink.h"
+#include "json.h"
+#include "json_read.h"
+#include "mailmill/dedup/index.h"
 #include "mailmill/source/discover.h"
 #include "manifest.h"
+#include "process.h"
+#include "state.h"
 
 namespace mm::pipeline {
+namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::size_t UNIT_ITEMS = 32;
 
 const char *format_name(mapi::PstFormat f) {
   switch (f) {
@@ -48,122 +58,114 @@ std::string join_path(const std::vector<std::string> &path) {
   return out;
 }
 
-ItemNote note_of(u64 nid, const model::Message *msg, const Problem &p) {
-  ItemNote n;
-  n.node_id = nid;
-  if (msg) {
-    n.subject = msg->subject;
-    n.kind = msg->message_class.empty() ? model::item_kind_name(msg->kind) : msg->message_class;
-  }
-  n.code = problem_code_name(p.code);
-  n.detail = p.detail;
-  return n;
-}
+// ---- Planning ---------------------------------------------------------------------------
 
-/// Outlook's own bookkeeping items (free/busy publishing, view and rule configuration): they
-/// carry no user content, so they are accounted as skipped rather than written as mail.
-bool is_system_item(std::string_view message_class) {
-  auto starts = [&](std::string_view prefix) {
-    if (message_class.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(message_class[i])) != prefix[i]) return false;
-    return true;
-  };
-  return starts("ipm.microsoft.scheduledata.freebusy") || starts("ipm.configuration.") ||
-         starts("ipm.microsoft.freebusy") || starts("ipm.microsoft.fol") ||
-         starts("ipm.microsoft.custommessage") || starts("ipm.aggregation");
-}
-
-/// Converts and writes one item; returns its outcome and fills `note` for the ledger.
-class ItemWriter {
- public:
-  ItemWriter(sink::Sink &sink, OutputFormat format) : sink_(sink), format_(format) {
-    build_opts_.crlf = format == OutputFormat::Eml;
-    build_opts_.flags = format == OutputFormat::Eml ? mime::FlagStyle::Eml : mime::FlagStyle::Mbox;
-  }
-
-  Outcome write(mapi::MailStore &store, const sink::Destination &dest, u64 nid, i64 index,
-                ItemNote &note, std::vector<ItemNote> &warnings, std::string &location) {
-    note.node_id = nid;
-    Result<mapi::RawMessage> raw = store.read_item(nid);
-    if (!raw) {
-      note = note_of(nid, nullptr, raw.problem());
-      return Outcome::Failed;
-    }
-    mapi::ConvertContext ctx{store.info().default_codepage, &store.names()};
-    Result<model::Message> msg = mapi::to_model(*raw, ctx);
-    if (!msg) {
-      note = note_of(nid, nullptr, msg.problem());
-      return Outcome::Failed;
-    }
-    for (const Problem &w : raw->warnings) warnings.push_back(note_of(nid, &*msg, w));
-    for (const Problem &w : msg->warnings) warnings.push_back(note_of(nid, &*msg, w));
-    switch (msg->kind) {
-      case model::ItemKind::Appointment:
-      case model::ItemKind::Task:
-        location = sink_.write_file(dest, index, msg->subject, ".ics", mime::render_ics(*msg));
-        note = note_of(nid, &*msg, Problem{});
-        return Outcome::Written;
-      case model::ItemKind::Contact: {
-        std::string title = msg->contact ? msg->contact->display_name : msg->subject;
-        location = sink_.write_file(dest, index, title.empty() ? msg->subject : title, ".vcf",
-                                    mime::render_vcf(*msg));
-        note = note_of(nid, &*msg, Problem{});
-        return Outcome::Written;
-      }
-      case model::ItemKind::DistList:
-      case model::ItemKind::StickyNote:
-      case model::ItemKind::Journal:
-        note = note_of(nid, &*msg, Problem{ProblemCode::ItemUnsupportedType, ""});
-        note.code = "skipped";
-        note.detail = std::string("item type not converted: ") +
-                      model::item_kind_name(msg->kind) + " (" + msg->message_class + ")";
-        return Outcome::Skipped;
-      case model::ItemKind::Message:
-      case model::ItemKind::Other:
-        if (is_system_item(msg->message_class)) {
-          note = note_of(nid, &*msg, Problem{ProblemCode::ItemUnsupportedType, ""});
-          note.code = "skipped";
-          note.detail = "Outlook system item, not mail: " + msg->message_class;
-          return Outcome::Skipped;
-        }
-        break;
-    }
-    Result<mime::Built> built = mime::build_message(*msg, build_opts_);
-    if (!built) {
-      note = note_of(nid, &*msg, built.problem());
-      return Outcome::Failed;
-    }
-    for (const Problem &w : built->warnings) warnings.push_back(note_of(nid, &*msg, w));
-    sink::OutMessage out;
-    out.bytes = built->bytes;
-    out.envelope_sender = built->envelope_sender;
-    out.date = built->date;
-    out.index_in_folder = index;
-    out.subject = msg->subject;
-    location = sink_.write_message(dest, out);
-    note = note_of(nid, &*msg, Problem{});
-    return Outcome::Written;
-  }
-
- private:
-  sink::Sink &sink_;
-  OutputFormat format_;
-  mime::BuildOptions build_opts_;
+struct FolderPlan {
+  mapi::FolderInfo info;
+  std::string path;    // joined raw names
+  std::string label;   // upload label for batch manifests
+  std::vector<u64> nids;
+  std::optional<Problem> contents_problem;  // contents table unreadable
+  FolderLedger *ledger = nullptr;
 };
+
+struct SourcePlan {
+  std::string path;
+  std::string key;  // sink directory
+  source::Reader reader = source::Reader::Libpff;  // the reader that opened it
+  std::unique_ptr<mapi::MailStore> primary;
+  std::vector<FolderPlan> folders;
+  SourceLedger *ledger = nullptr;
+};
+
+/// A slice of one folder's items (or, for an unreadable contents table, `failed_count` items
+/// accounted as failed).
+struct Unit {
+  std::size_t source = 0, folder = 0;
+  std::size_t begin = 0, end = 0;  // into FolderPlan::nids
+  i64 failed_count = 0;
+  u64 first_seq = 0;
+};
+
+struct UnitOut {
+  Unit unit;
+  std::vector<ItemOut> items;
+  std::FILE *spill = nullptr;  // bytes of spilled items
+  ~UnitOut() {
+    if (spill) std::fclose(spill);
+  }
+};
+
+std::string label_for(const std::vector<std::string> &path, Profile profile) {
+  // Below the IPM subtree ("Top of Personal Folders", "IPM_SUBTREE", ...) is what users see.
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < path.size(); ++i)
+    if (path[i] == "Top of Personal Folders" || path[i] == "IPM_SUBTREE" ||
+        path[i].rfind("Top of ", 0) == 0)
+      start = i + 1;
+  std::vector<std::string> rest(path.begin() + static_cast<std::ptrdiff_t>(
+                                                   std::min(start, path.size())),
+                                path.end());
+  if (rest.empty()) return profile == Profile::Generic ? join_path(path) : "INBOX";
+  if (profile == Profile::Gmail || profile == Profile::GmailApi) {
+    static const std::map<std::string, std::string> system = {
+        {"Inbox", "INBOX"}, {"Sent Items", "SENT"}, {"Drafts", "DRAFT"},
+        {"Deleted Items", "TRASH"}, {"Junk E-mail", "SPAM"}, {"Junk Email", "SPAM"}};
+    auto it = system.find(rest[0]);
+    if (it != system.end() && rest.size() == 1) return it->second;
+  }
+  if (profile == Profile::Imap && rest[0] == "Inbox") rest[0] = "INBOX";
+  return join_path(rest);
+}
+
+// ---- Fingerprint of a run: what must match for a restart to be a resume ------------------
+
+std::string fingerprint(const ConvertOptions &o, const std::vector<std::string> &inputs) {
+  std::string s = "mailmill-run-v1\n";
+  s += std::to_string(static_cast<int>(o.format)) + "," + std::to_string(static_cast<int>(o.dedup)) +
+       "," + std::to_string(static_cast<int>(o.dedup_scope)) + "," +
+       std::to_string(static_cast<int>(o.profile)) + "," + std::to_string(o.max_message_bytes) +
+       "," + std::to_string(o.batch.max_bytes) + "," + std::to_string(o.batch.max_messages) +
+       "," + std::to_string(static_cast<int>(o.reader)) + "\n";
+  for (const auto &in : inputs) {
+    struct stat st {};
+    ::stat(in.c_str(), &st);
+    std::error_code ec;
+    s += fs::absolute(in, ec).string() + "\t" + std::to_string(st.st_size) + "\t" +
+         std::to_string(st.st_mtime) + "\n";
+  }
+  return dedup::to_hex(dedup::sha256(s));
+}
+
+u64 profile_limit(const ConvertOptions &o) {
+  if (o.max_message_bytes) return o.max_message_bytes;
+  switch (o.profile) {
+    case Profile::Gmail: return 25ull << 20;
+    case Profile::GmailApi: return 150ull << 20;
+    case Profile::Imap: return 50ull << 20;
+    case Profile::Generic: return 0;
+  }
+  return 0;
+}
+
+// ---- Progress -----------------------------------------------------------------------------
 
 class Progress {
  public:
-  Progress(std::ostream &log, bool enabled) : log_(log), enabled_(enabled) {}
-  void tick(i64 items, const std::string &source) {
+  Progress(std::ostream &log, bool enabled, i64 total) : log_(log), enabled_(enabled), total_(total) {}
+  void tick(i64 items, u64 bytes) {
     if (!enabled_) return;
     auto now = Clock::now();
     if (now - last_ < std::chrono::milliseconds(250)) return;
     last_ = now;
     double secs = std::chrono::duration<double>(now - start_).count();
-    char buf[512];
-    std::snprintf(buf, sizeof buf, "\r%lld items, %.0f items/s  %s\x1b[K",
-                  static_cast<long long>(items), secs > 0 ? items / secs : 0.0, source.c_str());
+    double rate = secs > 0 ? items / secs : 0.0;
+    double eta = rate > 0 ? (total_ - items) / rate : 0.0;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "\r%lld/%lld items  %.1f MB/s  %.0f msg/s  ETA %02d:%02d\x1b[K",
+                  static_cast<long long>(items), static_cast<long long>(total_),
+                  secs > 0 ? bytes / secs / 1e6 : 0.0, rate, static_cast<int>(eta) / 60,
+                  static_cast<int>(eta) % 60);
     log_ << buf << std::flush;
   }
   void done() {
@@ -173,99 +175,495 @@ class Progress {
  private:
   std::ostream &log_;
   bool enabled_;
+  i64 total_;
   Clock::time_point start_ = Clock::now(), last_{};
 };
 
-void convert_source(const std::string &path, const ConvertOptions &opts, sink::Sink &sink,
-                    Ledger &ledger, Manifest &manifest, Progress &progress, i64 &items_done,
-                    std::ostream &log) {
-  SourceLedger &src = ledger.add_source(path);
-  Result<std::unique_ptr<mapi::MailStore>> opened = source::open_store(path, opts.reader);
-  if (!opened) {
-    src.error_code = problem_code_name(opened.problem().code);
-    src.error = opened.problem().detail;
-    log << "error: " << path << ": " << src.error << "\n";
-    return;
-  }
-  mapi::MailStore &store = **opened;
-  src.opened = true;
-  src.reader = store.reader_name();
-  src.format = format_name(store.info().format);
-  src.is_ost = store.info().is_ost;
-  src.encryption = encryption_name(store.info().encryption);
+// ---- The run ------------------------------------------------------------------------------
 
-  Result<std::vector<mapi::FolderInfo>> folders = store.folders();
-  if (!folders) {
-    src.folder_errors.push_back(note_of(0, nullptr, folders.problem()));
-    log << "error: " << path << ": cannot read the folder tree: " << folders.problem().detail
-        << "\n";
-    return;
-  }
-  std::string key = sink.add_source(path);
-  ItemWriter writer(sink, opts.format);
-  for (const mapi::FolderInfo &folder : *folders) {
-    FolderLedger &fl = ledger.add_folder(src, join_path(folder.path));
-    Result<std::vector<u64>> items = store.items_in(folder.node_id);
-    if (!items) {
-      // The contents table is unreadable: account for the items the folder says it has, so
-      // that nothing disappears from the totals.
-      ItemNote n = note_of(folder.node_id, nullptr, items.problem());
-      src.folder_errors.push_back(n);
-      for (i64 i = 0; i < folder.content_count; ++i) {
-        manifest.add(path, fl.path, i + 1, Outcome::Failed, n, "");
-        ledger.record(src, fl, Outcome::Failed, n);
-      }
-      continue;
+class Run {
+ public:
+  Run(const ConvertOptions &opts, std::ostream &log, ConvertResult &result)
+      : opts_(opts), log_(log), result_(result) {}
+
+  void execute() {
+    std::vector<Problem> problems;
+    inputs_ = source::discover_inputs(opts_.inputs, problems);
+    for (const Problem &p : problems) {
+      SourceLedger &src = result_.ledger.add_source(p.detail);
+      src.error_code = problem_code_name(p.code);
+      src.error = p.detail;
+      log_ << "error: " << p.detail << "\n";
     }
-    sink::Destination dest{key, folder.path};
-    i64 index = 0;
-    for (u64 nid : *items) {
-      ++index;
-      ItemNote note;
-      std::vector<ItemNote> warnings;
+    fs::create_directories(opts_.out_dir);
+    state_ = std::make_unique<StateStore>(opts_.out_dir);
+    open_sink();
+    start_run();
+    plan();
+    run_pipeline();
+    sink_->finish();
+    commit(last_seq_);
+    manifest_->close();
+    state_->finish_run(run_.id);
+  }
+
+ private:
+  void open_sink() {
+    switch (opts_.format) {
+      case OutputFormat::Mbox: sink_ = sink::make_mbox_sink(opts_.out_dir); break;
+      case OutputFormat::Eml: sink_ = sink::make_eml_sink(opts_.out_dir); break;
+      case OutputFormat::Batch: sink_ = sink::make_batch_sink(opts_.out_dir, opts_.batch); break;
+    }
+    sink_->on_new_tracked_file = [this](const std::string &rel) {
+      state_->register_file(run_.id, rel, 0);
+    };
+  }
+
+  // A run that died with the same command is resumed: its append-only files go back to their
+  // last committed sizes, its committed manifest lines rebuild the ledger, and its committed
+  // items are not processed again. Any other unfinished run is closed off the same way and a
+  // new run starts after it (incremental: dedup against everything already in OUTDIR).
+  void start_run() {
+    std::string fp = fingerprint(opts_, inputs_);
+    std::optional<StateStore::Run> prev = state_->unfinished_run();
+    if (prev) {
+      std::map<std::string, u64> files = state_->committed_files(prev->id);
+      truncate_files(files);
+      if (prev->fingerprint == fp) {
+        run_ = *prev;
+        result_.resumed = true;
+        sink_->resume(files);
+        log_ << "resuming an interrupted run after item " << (run_.committed_seq + 1 - static_cast<i64>(run_.first_seq))
+             << "\n";
+      } else {
+        state_->abandon_run(prev->id);
+        log_ << "note: an earlier run in " << opts_.out_dir
+             << " did not finish; its committed output is kept\n";
+      }
+    }
+    if (!result_.resumed) run_ = state_->begin_run(fp, state_->next_seq());
+    for (const std::string &key : state_->finished_source_keys()) sink_->reserve_source_key(key);
+    state_->load_dedup(index_);
+    fs::path manifest_path = fs::path(opts_.out_dir) / "manifest.jsonl";
+    std::error_code ec;
+    u64 size = fs::exists(manifest_path, ec) ? fs::file_size(manifest_path, ec) : 0;
+    state_->register_file(run_.id, "manifest.jsonl", size);
+    manifest_ = std::make_unique<Manifest>(manifest_path);
+    last_seq_ = run_.committed_seq;
+  }
+
+  void truncate_files(const std::map<std::string, u64> &files) {
+    for (const auto &[rel, size] : files) {
+      fs::path p = fs::path(opts_.out_dir) / rel;
+      std::error_code ec;
+      if (!fs::exists(p, ec)) continue;
+      if (fs::file_size(p, ec) > size) fs::resize_file(p, size, ec);
+      if (ec) throw FatalError("cannot truncate " + p.string() + ": " + ec.message());
+    }
+  }
+
+  void plan() {
+    u64 seq = run_.first_seq;
+    for (const std::string &path : inputs_) {
+      SourceLedger &sl = result_.ledger.add_source(path);
+      Result<std::unique_ptr<mapi::MailStore>> opened = source::open_store(path, opts_.reader);
+      if (!opened) {
+        sl.error_code = problem_code_name(opened.problem().code);
+        sl.error = opened.problem().detail;
+        log_ << "error: " << path << ": " << sl.error << "\n";
+        continue;
+      }
+      auto sp = std::make_unique<SourcePlan>();
+      sp->path = path;
+      sp->primary = std::move(*opened);
+      sp->reader = std::string(sp->primary->reader_name()) == "native" ? source::Reader::Native
+                                                                      : source::Reader::Libpff;
+      sp->ledger = &sl;
+      const mapi::StoreInfo &info = sp->primary->info();
+      sl.opened = true;
+      sl.reader = sp->primary->reader_name();
+      sl.format = format_name(info.format);
+      sl.is_ost = info.is_ost;
+      sl.encryption = encryption_name(info.encryption);
+      Result<std::vector<mapi::FolderInfo>> folders = sp->primary->folders();
+      if (!folders) {
+        sl.folder_errors.push_back(ItemNote{0, "", "", problem_code_name(folders.problem().code),
+                                            folders.problem().detail});
+        log_ << "error: " << path << ": cannot read the folder tree: "
+             << folders.problem().detail << "\n";
+        continue;
+      }
+      sp->key = sink_->add_source(path);
+      new_source_keys_.push_back(sp->key);
+      for (mapi::FolderInfo &fi : *folders) {
+        FolderPlan fp;
+        fp.path = join_path(fi.path);
+        fp.label = label_for(fi.path, opts_.profile);
+        fp.ledger = &result_.ledger.add_folder(sl, fp.path);
+        Result<std::vector<u64>> items = sp->primary->items_in(fi.node_id);
+        if (items) {
+          fp.nids = std::move(*items);
+        } else {
+          fp.contents_problem = items.problem();
+          sl.folder_errors.push_back(ItemNote{fi.node_id, "", "",
+                                              problem_code_name(items.problem().code),
+                                              "folder " + fp.path + ": " + items.problem().detail});
+        }
+        fp.info = std::move(fi);
+        sink_->register_folder(sink::Destination{sp->key, fp.info.path});
+        sp->folders.push_back(std::move(fp));
+      }
+      std::size_t s = sources_.size();
+      for (std::size_t f = 0; f < sp->folders.size(); ++f) {
+        FolderPlan &fp = sp->folders[f];
+        if (fp.contents_problem) {
+          // The contents table is unreadable: account for the items the folder says it has.
+          if (fp.info.content_count > 0) {
+            units_.push_back(Unit{s, f, 0, 0, fp.info.content_count, seq});
+            seq += static_cast<u64>(fp.info.content_count);
+          }
+          continue;
+        }
+        for (std::size_t b = 0; b < fp.nids.size(); b += UNIT_ITEMS) {
+          std::size_t e = std::min(fp.nids.size(), b + UNIT_ITEMS);
+          units_.push_back(Unit{s, f, b, e, 0, seq});
+          seq += e - b;
+        }
+      }
+      sources_.push_back(std::move(sp));
+    }
+    total_items_ = static_cast<i64>(seq - run_.first_seq);
+    if (result_.resumed) replay_manifest();
+  }
+
+  // Rebuilds the ledger of the interrupted run's committed items from its manifest lines.
+  void replay_manifest() {
+    std::ifstream in(fs::path(opts_.out_dir) / "manifest.jsonl", std::ios::binary);
+    std::map<std::pair<std::string, std::string>, FolderLedger *> folders;
+    std::map<std::string, SourceLedger *> sources;
+    for (auto &sp : sources_) {
+      sources[sp->path] = sp->ledger;
+      for (auto &fp : sp->folders) folders[{sp->path, fp.path}] = fp.ledger;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      std::optional<JsonValue> v = parse_json(line);
+      if (!v) continue;
+      i64 seq = v->get_int("seq", -1);
+      if (seq < static_cast<i64>(run_.first_seq) || seq > run_.committed_seq) continue;
+      auto s = sources.find(v->get_str("source"));
+      auto f = folders.find({v->get_str("source"), v->get_str("folder")});
+      if (s == sources.end() || f == folders.end()) continue;
+      std::string outcome = v->get_str("outcome");
+      Outcome o = outcome == "written"     ? Outcome::Written
+                  : outcome == "duplicate" ? Outcome::Duplicate
+                  : outcome == "skipped"   ? Outcome::Skipped
+                                           : Outcome::Failed;
+      ItemNote note{static_cast<u64>(v->get_int("node_id")), v->get_str("subject"),
+                    v->get_str("kind"), v->get_str("code"), v->get_str("reason")};
+      result_.ledger.record(*s->second, *f->second, o, std::move(note));
+      ++done_items_;
+    }
+  }
+
+  mapi::MailStore *reader_for(std::size_t s, std::map<std::size_t, std::unique_ptr<mapi::MailStore>> &mine,
+                              Problem &why) {
+    auto it = mine.find(s);
+    if (it != mine.end()) return it->second.get();
+    // Units arrive in source order: handles of earlier sources are no longer needed.
+    for (auto e = mine.begin(); e != mine.end();) e = e->first < s ? mine.erase(e) : std::next(e);
+    SourcePlan &sp = *sources_[s];
+    Result<std::unique_ptr<mapi::MailStore>> h = sp.primary->open_another();
+    if (!h) h = source::open_store(sp.path, sp.reader);
+    if (!h) {
+      why = h.problem();
+      return nullptr;
+    }
+    return mine.emplace(s, std::move(*h)).first->second.get();
+  }
+
+  // The parallel stage: read, convert, build and hash one unit's items.
+  UnitOut *process(const Unit &u) {
+    auto out = std::make_unique<UnitOut>();
+    out->unit = u;
+    if (u.failed_count > 0) return out.release();
+    const FolderPlan &fp = sources_[u.source]->folders[u.folder];
+    out->items.resize(u.end - u.begin);
+    Problem why;
+    mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
+    StageTimes &times = times_.local();
+    u64 held = 0;
+    const u64 budget = std::max<u64>(opts_.max_memory / tokens_, 1 << 20);
+    for (std::size_t i = u.begin; i < u.end; ++i) {
+      ItemOut &item = out->items[i - u.begin];
+      item.seq = u.first_seq + (i - u.begin);
+      item.index = static_cast<i64>(i) + 1;
+      item.node_id = fp.nids[i];
+      if (static_cast<i64>(item.seq) <= run_.committed_seq) {
+        item.outcome = Outcome::Skipped;  // already accounted by the resumed run
+        continue;
+      }
+      if (!store) {
+        item.note = ItemNote{item.node_id, "", "", problem_code_name(why.code),
+                             "cannot open another reader handle: " + why.detail};
+        item.outcome = Outcome::Failed;
+        continue;
+      }
+      process_item(*store, fp.nids[i], opts_.format == OutputFormat::Eml, item, times);
+      // Bound memory: past this unit's share of --max-memory, finished bytes wait in an
+      // unlinked temporary file until the writer takes them.
+      if (held + item.size > budget && item.size > 0) {
+        if (!out->spill) out->spill = open_spill();
+        if (out->spill) {
+          std::fseek(out->spill, 0, SEEK_END);
+          item.spill_offset = static_cast<u64>(std::ftell(out->spill));
+          if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), out->spill) == item.bytes.size()) {
+            item.spilled = true;
+            Bytes().swap(item.bytes);
+            continue;
+          }
+        }
+      }
+      held += item.size;
+    }
+    return out.release();
+  }
+
+  std::FILE *open_spill() {
+    std::string tmpl = (fs::path(opts_.out_dir) / ".mailmill" / "spill-XXXXXX").string();
+    int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) return nullptr;
+    ::unlink(tmpl.c_str());
+    return ::fdopen(fd, "w+b");
+  }
+
+  Bytes load_spilled(const UnitOut &u, const ItemOut &item) {
+    Bytes b(item.size, '\0');
+    std::fseek(u.spill, static_cast<long>(item.spill_offset), SEEK_SET);
+    if (std::fread(b.data(), 1, b.size(), u.spill) != b.size())
+      throw FatalError("cannot read back a spilled message from the temporary file");
+    return b;
+  }
+
+  dedup::Digest dedup_key(const SourcePlan &sp, const FolderPlan &fp, const ItemOut &item,
+                          bool &use) {
+    use = true;
+    std::string material;
+    switch (opts_.dedup) {
+      case DedupMode::None: use = false; return {};
+      case DedupMode::MessageId:
+        if (!item.mih) {
+          use = false;
+          return {};
+        }
+        material = "mid:" + std::string(item.mih->begin(), item.mih->end());
+        break;
+      case DedupMode::Content:
+        material = "content:" + std::string(item.content.begin(), item.content.end());
+        break;
+      case DedupMode::Raw:
+        material = "raw:" + std::string(item.raw.begin(), item.raw.end());
+        break;
+    }
+    if (opts_.dedup_scope != DedupScope::Global) {
+      std::error_code ec;
+      material += "\n" + fs::absolute(sp.path, ec).string();
+      if (opts_.dedup_scope == DedupScope::Folder) material += "\n" + fp.path;
+    }
+    return dedup::sha256(material);
+  }
+
+  // The serial in-order stage: dedup, write, account.
+  void write(UnitOut *raw_out) {
+    std::unique_ptr<UnitOut> u(raw_out);
+    SourcePlan &sp = *sources_[u->unit.source];
+    FolderPlan &fp = sp.folders[u->unit.folder];
+    auto t0 = Clock::now();
+    if (u->unit.failed_count > 0) {
+      ItemNote note{fp.info.node_id, "", "", problem_code_name(fp.contents_problem->code),
+                    "contents table unreadable: " + fp.contents_problem->detail};
+      for (i64 i = 0; i < u->unit.failed_count; ++i) {
+        u64 seq = u->unit.first_seq + static_cast<u64>(i);
+        if (static_cast<i64>(seq) <= run_.committed_seq) continue;
+        account(sp, fp, seq, i + 1, Outcome::Failed, note, "", nullptr);
+      }
+    }
+    sink::Destination dest{sp.key, fp.info.path};
+    for (ItemOut &item : u->items) {
+      if (static_cast<i64>(item.seq) <= run_.committed_seq) continue;
+      for (auto &w : item.warnings) result_.ledger.warn(*fp.ledger, std::move(w));
+      if (item.outcome != Outcome::Written) {
+        account(sp, fp, item.seq, item.index, item.outcome, item.note, "", &item);
+        continue;
+      }
+      bool use = false;
+      dedup::Digest key = dedup_key(sp, fp, item, use);
+      if (use) {
+        std::optional<u64> kept = index_.find_or_insert(key, item.seq);
+        if (kept) {
+          account(sp, fp, item.seq, item.index, Outcome::Duplicate, item.note,
+                  std::to_string(*kept), &item);
+          continue;
+        }
+        new_keys_.emplace_back(key, item.seq);
+      }
+      Bytes spilled;
+      if (item.spilled) spilled = load_spilled(*u, item);
+      ByteView bytes = item.spilled ? ByteView(spilled) : ByteView(item.bytes);
       std::string location;
-      Outcome outcome;
-      try {
-        outcome = writer.write(store, dest, nid, index, note, warnings, location);
-      } catch (const FatalError &) {
-        throw;
-      } catch (const std::exception &e) {
-        // A bug of ours on this item must not stop the run or lose the item from the ledger.
-        note = note_of(nid, nullptr, Problem{ProblemCode::InternalError, e.what()});
-        outcome = Outcome::Failed;
+      u64 limit = profile_limit(opts_);
+      if (item.form == ItemOut::Form::Ics) {
+        location = sink_->write_file(dest, item.index, item.title, ".ics", bytes);
+      } else if (item.form == ItemOut::Form::Vcf) {
+        location = sink_->write_file(dest, item.index, item.title, ".vcf", bytes);
+      } else if (limit && item.size > limit) {
+        // Over the upload profile's limit: kept whole as an EML under oversize/, reported.
+        location = sink_->write_file(dest, item.index, item.title, ".eml", bytes, "oversize");
+        result_.ledger.warn(*fp.ledger, ItemNote{item.node_id, item.title, item.note.kind,
+                                                 "Oversize",
+                                                 "message of " + std::to_string(item.size) +
+                                                     " bytes is over the profile limit of " +
+                                                     std::to_string(limit) + "; written to " +
+                                                     location});
+      } else {
+        sink_->before_write(item.size);
+        maybe_commit();
+        sink::OutMessage m;
+        m.bytes = bytes;
+        m.envelope_sender = item.envelope_sender;
+        m.date = item.date;
+        m.index_in_folder = item.index;
+        m.subject = item.title;
+        m.seq = item.seq;
+        m.label = fp.label;
+        m.raw_sha256 = dedup::to_hex(item.raw);
+        m.message_id = item.message_id;
+        location = sink_->write_message(dest, m);
       }
-      manifest.add(path, fl.path, index, outcome, note, location);
-      ledger.record(src, fl, outcome, std::move(note));
-      for (auto &w : warnings) ledger.warn(fl, std::move(w));
-      progress.tick(++items_done, path);
+      written_bytes_ += item.size;
+      account(sp, fp, item.seq, item.index, Outcome::Written, item.note, location, &item);
     }
+    write_time_ += std::chrono::duration<double>(Clock::now() - t0).count();
+    maybe_commit();
   }
-}
+
+  void account(SourcePlan &sp, FolderPlan &fp, u64 seq, i64 index, Outcome o, const ItemNote &note,
+               const std::string &where, const ItemOut *item) {
+    ManifestEntry e;
+    e.seq = seq;
+    e.source = sp.path;
+    e.folder = fp.path;
+    e.index = index;
+    e.outcome = o;
+    e.note = &note;
+    e.where = where;
+    if (item && (o == Outcome::Written || o == Outcome::Duplicate)) {
+      e.size = item->size;
+      e.date = item->date;
+      e.flags = item->flags;
+      e.message_id = item->message_id;
+      if (item->mih) e.mih = dedup::to_hex(*item->mih);
+      e.content = dedup::to_hex(item->content);
+      e.raw = dedup::to_hex(item->raw);
+    }
+    manifest_->add(e);
+    result_.ledger.record(*sp.ledger, *fp.ledger, o, note);
+    last_seq_ = static_cast<i64>(seq);
+    ++done_items_;
+    ++since_commit_;
+    progress_->tick(done_items_, written_bytes_);
+  }
+
+  void maybe_commit() {
+    if (!sink_->at_commit_point()) return;
+    if (since_commit_ < 2000 && Clock::now() - last_commit_ < std::chrono::seconds(2)) return;
+    commit(last_seq_);
+  }
+
+  void commit(i64 seq) {
+    sink_->flush();
+    manifest_->flush();
+    std::map<std::string, u64> sizes = sink_->tracked_sizes();
+    sizes["manifest.jsonl"] = manifest_->size();
+    state_->commit(run_.id, seq, new_keys_, sizes, new_source_keys_);
+    new_keys_.clear();
+    new_source_keys_.clear();
+    since_commit_ = 0;
+    last_commit_ = Clock::now();
+  }
+
+  void run_pipeline() {
+    int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
+    tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
+                                static_cast<std::size_t>(jobs));
+    tokens_ = static_cast<std::size_t>(2 * jobs);
+    Progress progress(log_, opts_.progress, total_items_);
+    progress_ = &progress;
+    std::size_t next = 0;
+    tbb::parallel_pipeline(
+        tokens_,
+        tbb::make_filter<void, Unit *>(
+            tbb::filter_mode::serial_in_order,
+            [&](tbb::flow_control &fc) -> Unit * {
+              if (next >= units_.size()) {
+                fc.stop();
+                return nullptr;
+              }
+              return &units_[next++];
+            }) &
+            tbb::make_filter<Unit *, UnitOut *>(
+                tbb::filter_mode::parallel, [&](Unit *u) { return process(*u); }) &
+            tbb::make_filter<UnitOut *, void>(tbb::filter_mode::serial_in_order,
+                                              [&](UnitOut *u) { write(u); }));
+    progress.done();
+    progress_ = nullptr;
+    readers_.clear();
+    StageTimes sum;
+    for (const StageTimes &t : times_) {
+      sum.read += t.read;
+      sum.convert += t.convert;
+      sum.build += t.build;
+      sum.hash += t.hash;
+      sum.items += t.items;
+      sum.bytes += t.bytes;
+    }
+    result_.read = {sum.read, sum.items, 0};
+    result_.convert = {sum.convert, sum.items, 0};
+    result_.build = {sum.build, sum.items, sum.bytes};
+    result_.hash = {sum.hash, sum.items, sum.bytes};
+    result_.write = {write_time_, done_items_, written_bytes_};
+  }
+
+  const ConvertOptions &opts_;
+  std::ostream &log_;
+  ConvertResult &result_;
+  std::vector<std::string> inputs_;
+  std::unique_ptr<StateStore> state_;
+  StateStore::Run run_;
+  std::unique_ptr<sink::Sink> sink_;
+  std::unique_ptr<Manifest> manifest_;
+  dedup::KeyIndex index_;
+  std::vector<std::pair<dedup::Digest, u64>> new_keys_;
+  std::vector<std::string> new_source_keys_;
+  std::vector<std::unique_ptr<SourcePlan>> sources_;
+  std::vector<Unit> units_;
+  tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
+  tbb::enumerable_thread_specific<StageTimes> times_;
+  std::size_t tokens_ = 2;
+  Progress *progress_ = nullptr;
+  i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
+  u64 written_bytes_ = 0;
+  double write_time_ = 0;
+  Clock::time_point last_commit_ = Clock::now();
+};
 
 }  // namespace
 
 ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
   auto start = Clock::now();
   ConvertResult result;
-  std::vector<Problem> problems;
-  std::vector<std::string> inputs = source::discover_inputs(opts.inputs, problems);
-  for (const Problem &p : problems) {
-    SourceLedger &src = result.ledger.add_source(p.detail);
-    src.error_code = problem_code_name(p.code);
-    src.error = p.detail;
-    log << "error: " << p.detail << "\n";
-  }
-  std::unique_ptr<sink::Sink> sink = opts.format == OutputFormat::Mbox
-                                         ? sink::make_mbox_sink(opts.out_dir)
-                                         : sink::make_eml_sink(opts.out_dir);
-  Manifest manifest(std::filesystem::path(opts.out_dir) / "manifest.jsonl");
-  Progress progress(log, opts.progress);
-  i64 items_done = 0;
-  for (const std::string &path : inputs)
-    convert_source(path, opts, *sink, result.ledger, manifest, progress, items_done, log);
-  sink->finish();
-  manifest.close();
-  progress.done();
+  Run run(opts, log, result);
+  run.execute();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   Totals t = result.ledger.totals();
@@ -275,62 +673,26 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
     result.exit_code = EXIT_SOME_FAILED;
   if (!opts.report_path.empty()) {
     std::ofstream f(opts.report_path, std::ios::binary | std::ios::trunc);
-    f << result.ledger.to_json(opts.command_line, result.seconds);
+    f << result.ledger.to_json(opts.command_line, result.seconds, [&](JsonWriter &j) {
+      j.key("resumed").value(result.resumed);
+      j.key("stages").begin_object();
+      auto stage = [&](const char *name, const StageStats &s) {
+        j.key(name).begin_object();
+        j.key("seconds").value(s.seconds);
+        j.key("items").value(s.items);
+        j.key("bytes").value(s.bytes);
+        j.end_object();
+      };
+      stage("read", result.read);
+      stage("convert", result.convert);
+      stage("build", result.build);
+      stage("hash", result.hash);
+      stage("write", result.write);
+      j.end_object();
+    });
     if (!f.good()) throw FatalError("cannot write the report " + opts.report_path);
   }
   return result;
-}
-
-int run_inspect(const std::string &path, source::Reader reader, std::ostream &out,
-                std::ostream &err) {
-  Result<std::unique_ptr<mapi::MailStore>> opened = source::open_store(path, reader);
-  if (!opened) {
-    err << "error: " << path << ": " << opened.problem().detail << "\n";
-    return EXIT_SOME_FAILED;
-  }
-  mapi::MailStore &store = **opened;
-  const mapi::StoreInfo &info = store.info();
-  out << "file:        " << path << "\n";
-  out << "type:        " << (info.is_ost ? "OST" : "PST") << ", " << format_name(info.format)
-      << "\n";
-  out << "encryption:  " << encryption_name(info.encryption) << "\n";
-  out << "size:        " << info.file_size << " bytes\n";
-  out << "store name:  " << info.display_name << "\n";
-  out << "codepage:    " << info.default_codepage << "\n";
-  out << "reader:      " << store.reader_name() << "\n";
-  Result<std::vector<mapi::FolderInfo>> folders = store.folders();
-  if (!folders) {
-    err << "error: " << path << ": cannot read the folder tree: " << folders.problem().detail
-        << "\n";
-    return EXIT_SOME_FAILED;
-  }
-  out << "folders:\n";
-  int rc = EXIT_ALL_CONVERTED;
-  mapi::ConvertContext ctx{info.default_codepage, &store.names()};
-  for (const mapi::FolderInfo &folder : *folders) {
-    std::string indent(2 * (folder.path.size() + 1), ' ');
-    std::string name = folder.path.empty() ? std::string("(root)") : folder.path.back();
-    std::map<std::string, i64> kinds;
-    Result<std::vector<u64>> items = store.items_in(folder.node_id);
-    if (!items) {
-      out << indent << name << "  [contents unreadable: " << items.problem().detail << "]\n";
-      rc = EXIT_SOME_FAILED;
-      continue;
-    }
-    for (u64 nid : *items) {
-      Result<mapi::RawMessage> raw = store.read_item(nid);
-      if (!raw) {
-        ++kinds["unreadable"];
-        continue;
-      }
-      Result<model::Message> msg = mapi::to_model(*raw, ctx);
-      ++kinds[msg ? model::item_kind_name(msg->kind) : "unreadable"];
-    }
-    out << indent << name << "  (" << items->size() << " items";
-    for (const auto &[k, n] : kinds) out << ", " << k << ": " << n;
-    out << ")" << (folder.container_class.empty() ? "" : "  " + folder.container_class) << "\n";
-  }
-  return rc;
 }
 
 }  // namespace mm::pipeline

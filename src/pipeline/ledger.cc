@@ -101,7 +101,8 @@ void put_notes(JsonWriter &j, const std::vector<ItemNote> &notes) {
 
 }  // namespace
 
-std::string Ledger::to_json(const std::string &command_line, double seconds) const {
+std::string Ledger::to_json(const std::string &command_line, double seconds,
+                            const std::function<void(JsonWriter &)> &extra) const {
   JsonWriter j;
   j.begin_object();
   j.key("totals");
@@ -110,6 +111,7 @@ std::string Ledger::to_json(const std::string &command_line, double seconds) con
   j.key("tool").value("mailmill");
   j.key("command").value(command_line);
   j.key("seconds").value(seconds);
+  if (extra) extra(j);
   j.key("sources").begin_array();
   for (const auto &s : sources_) {
     j.begin_object();
@@ -155,12 +157,14 @@ std::string Ledger::summary() const {
   std::string out;
   for (const auto &s : sources_) {
     if (!s.opened) {
-      out += "error: " + s.path + ": " + s.error + "\n";
+      out += s.path + ": not read (" + s.error_code + ")\n";
       continue;
     }
-    std::snprintf(buf, sizeof buf, "%s: %lld seen, %lld written, %lld skipped, %lld failed\n",
+    std::snprintf(buf, sizeof buf,
+                  "%s: %lld seen, %lld written, %lld duplicates, %lld skipped, %lld failed\n",
                   s.path.c_str(), static_cast<long long>(s.totals.seen),
                   static_cast<long long>(s.totals.written),
+                  static_cast<long long>(s.totals.duplicates),
                   static_cast<long long>(s.totals.skipped),
                   static_cast<long long>(s.totals.failed));
     out += buf;

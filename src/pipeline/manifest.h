@@ -1,64 +1,47 @@
 #pragma once
-// OUTDIR/manifest.jsonl: one JSON line per input item, in processing order, saying what became
-// of it (written with its location, skipped or failed with the reason).
+// OUTDIR/manifest.jsonl: one JSON line per input item, in seq order, saying what became of it:
+// written (with its location), duplicate (with the seq of the kept copy), skipped or failed
+// (with the reason), plus size, date, flags and the three keys. Later runs into the same
+// OUTDIR append to it. Not thread-safe (serial stage).
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 
-#include "json.h"
 #include "mailmill/pipeline/ledger.h"
-#include "mailmill/util/result.h"
 
 namespace mm::pipeline {
 
+struct ManifestEntry {
+  u64 seq = 0;
+  std::string source, folder;
+  i64 index = 0;
+  Outcome outcome = Outcome::Failed;
+  const ItemNote *note = nullptr;
+  std::string where;  ///< location (written) or kept seq (duplicate)
+  u64 size = 0;
+  i64 date = 0;
+  std::string flags, message_id, mih, content, raw;
+};
+
 class Manifest {
  public:
-  explicit Manifest(const std::filesystem::path &path) : path_(path) {
-    file_ = std::fopen(path.c_str(), "wb");
-    if (!file_) throw FatalError("cannot create " + path.string());
-  }
-  ~Manifest() {
-    if (file_) std::fclose(file_);
-  }
+  /// Opens `path` for appending; throws FatalError when it cannot.
+  explicit Manifest(const std::filesystem::path &path);
+  ~Manifest();
   Manifest(const Manifest &) = delete;
   Manifest &operator=(const Manifest &) = delete;
 
-  void add(const std::string &source, const std::string &folder, i64 index, Outcome outcome,
-           const ItemNote &note, const std::string &location) {
-    static constexpr const char *NAMES[] = {"written", "duplicate", "skipped", "failed"};
-    JsonWriter j;
-    j.begin_object();
-    j.key("source").value(source);
-    j.key("folder").value(folder);
-    j.key("index").value(index);
-    j.key("node_id").value(static_cast<i64>(note.node_id));
-    j.key("kind").value(note.kind);
-    j.key("subject").value(note.subject);
-    j.key("outcome").value(NAMES[static_cast<int>(outcome)]);
-    if (outcome == Outcome::Written) {
-      j.key("location").value(location);
-    } else {
-      j.key("code").value(note.code);
-      j.key("reason").value(note.detail);
-    }
-    j.end_object();
-    std::string line = j.take();
-    line += '\n';
-    if (std::fwrite(line.data(), 1, line.size(), file_) != line.size())
-      throw FatalError("cannot write " + path_.string());
-  }
-
-  void close() {
-    if (file_ && std::fclose(file_) != 0) {
-      file_ = nullptr;
-      throw FatalError("cannot write " + path_.string());
-    }
-    file_ = nullptr;
-  }
+  void add(const ManifestEntry &e);
+  void flush();
+  /// Current size of the file in bytes (what a commit records).
+  u64 size() const { return size_; }
+  void close();
 
  private:
   std::filesystem::path path_;
   std::FILE *file_ = nullptr;
+  u64 size_ = 0;
 };
 
 }  // namespace mm::pipeline

@@ -2,10 +2,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "mailmill/mime/mbox.h"
 #include "mailmill/util/result.h"
+#include "sink_impl.h"
 
 namespace mm::sink {
 namespace fs = std::filesystem;
@@ -17,16 +17,6 @@ std::string file_stem_of(const std::string &input_path) {
   auto dot = name.rfind('.');
   if (dot != std::string::npos && dot > 0) name.resize(dot);
   return name;
-}
-
-[[noreturn]] void fail_io(const std::string &what, const fs::path &p) {
-  throw FatalError(what + " " + p.string() + ": " + std::strerror(errno));
-}
-
-void make_dirs(const fs::path &dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw FatalError("cannot create directory " + dir.string() + ": " + ec.message());
 }
 
 // A readable, bounded title for file names ("Re: budget" -> "Re_ budget").
@@ -41,7 +31,23 @@ std::string index_prefix(i64 index) {
   return buf;
 }
 
+std::string folder_key(const Destination &dest) {
+  std::string key = dest.source_key;
+  for (const auto &c : dest.folder) key += '\x1f' + c;
+  return key;
+}
+
 }  // namespace
+
+[[noreturn]] void fail_io(const std::string &what, const fs::path &p) {
+  throw FatalError(what + " " + p.string() + ": " + std::strerror(errno));
+}
+
+void make_dirs(const fs::path &dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw FatalError("cannot create directory " + dir.string() + ": " + ec.message());
+}
 
 void write_whole_file(const fs::path &path, ByteView bytes) {
   std::FILE *f = std::fopen(path.c_str(), "wb");
@@ -59,13 +65,17 @@ std::string Sink::add_source(const std::string &input_path) {
   return key;
 }
 
+void Sink::reserve_source_key(const std::string &key) { sources_.reserve(key); }
+
+void Sink::register_folder(const Destination &dest) { folders_[dest.source_key].dir_for(dest.folder); }
+
 std::string Sink::folder_rel(const Destination &dest) {
   const std::string &rel = folders_[dest.source_key].dir_for(dest.folder);
   return rel.empty() ? dest.source_key : dest.source_key + "/" + rel;
 }
 
-fs::path Sink::folder_dir(const Destination &dest) {
-  fs::path dir = root_ / folder_rel(dest);
+fs::path Sink::folder_dir(const Destination &dest, const std::string &top) {
+  fs::path dir = top.empty() ? root_ / folder_rel(dest) : root_ / top / folder_rel(dest);
   make_dirs(dir);
   return dir;
 }
@@ -84,12 +94,14 @@ std::pair<UniqueNamer *, std::string> Sink::parent_and_name(const Destination &d
 }
 
 std::string Sink::write_file(const Destination &dest, i64 index_in_folder, std::string_view title,
-                             std::string_view ext, ByteView bytes) {
-  fs::path dir = folder_dir(dest);
+                             std::string_view ext, ByteView bytes, const std::string &top) {
+  fs::path dir = folder_dir(dest, top);
+  // The index prefix makes names unique within a folder by construction; the namer only
+  // guards against a subfolder that happens to carry the same name.
   std::string name =
       namer_in(dest).claim(index_prefix(index_in_folder) + " " + title_component(title), ext);
   write_whole_file(dir / name, bytes);
-  return folder_rel(dest) + "/" + name;
+  return (top.empty() ? "" : top + "/") + folder_rel(dest) + "/" + name;
 }
 
 namespace {
@@ -97,66 +109,126 @@ namespace {
 class MboxSink final : public Sink {
  public:
   explicit MboxSink(fs::path root) : Sink(std::move(root)) {}
-  ~MboxSink() override { close_all(); }
+  ~MboxSink() override {
+    for (auto &[k, o] : files_)
+      if (o.file) std::fclose(o.file);
+  }
+
+  void register_folder(const Destination &dest) override { entry_for(dest); }
 
   std::string write_message(const Destination &dest, const OutMessage &msg) override {
-    Open &o = open_for(dest);
+    File &o = entry_for(dest);
+    if (!o.file) {
+      if (on_new_tracked_file) on_new_tracked_file(o.rel);
+      make_dirs(o.path.parent_path());
+      o.file = std::fopen(o.path.c_str(), "ab");
+      if (!o.file) fail_io("cannot create", o.path);
+    }
     scratch_.clear();
     mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
     if (std::fwrite(scratch_.data(), 1, scratch_.size(), o.file) != scratch_.size())
       fail_io("cannot write", o.path);
+    o.size += scratch_.size();
     ++o.count;
     return o.rel + "#" + std::to_string(o.count);
   }
 
-  void finish() override { close_all(); }
-
- private:
-  struct Open {
-    std::FILE *file = nullptr;
-    fs::path path;
-    std::string rel;
-    i64 count = 0;
-  };
-
-  // Messages of one folder usually arrive together, but a folder may be revisited; files stay
-  // open (bounded by the folder count of the inputs seen so far, closed at finish).
-  Open &open_for(const Destination &dest) {
-    std::string key = dest.source_key;
-    for (const auto &c : dest.folder) key += '\x1f' + c;
-    auto it = open_.find(key);
-    if (it != open_.end()) return it->second;
-    auto [parent_namer, name] = parent_and_name(dest);
-    std::string file_name = parent_namer->claim(name, ".mbox");
-    fs::path parent_dir = root_ / dest.source_key;
-    std::string parent_rel = dest.source_key;
-    if (dest.folder.size() > 1) {
-      Destination parent{dest.source_key, {dest.folder.begin(), dest.folder.end() - 1}};
-      parent_dir = folder_dir(parent);
-      parent_rel = folder_rel(parent);
-    } else {
-      make_dirs(parent_dir);
-    }
-    Open o;
-    o.path = parent_dir / file_name;
-    o.rel = parent_rel + "/" + file_name;
-    o.file = std::fopen(o.path.c_str(), "wb");
-    if (!o.file) fail_io("cannot create", o.path);
-    return open_.emplace(key, std::move(o)).first->second;
+  void flush() override {
+    for (auto &[k, o] : files_)
+      if (o.file && std::fflush(o.file) != 0) fail_io("cannot write", o.path);
   }
 
-  void close_all() {
-    for (auto &[k, o] : open_) {
+  std::map<std::string, u64> tracked_sizes() const override {
+    std::map<std::string, u64> out;
+    for (const auto &[k, o] : files_)
+      if (o.file) out[o.rel] = o.size;
+    return out;
+  }
+
+  void resume(const std::map<std::string, u64> &committed) override { committed_ = committed; }
+
+  void finish() override {
+    for (auto &[k, o] : files_) {
       if (o.file && std::fclose(o.file) != 0) {
         o.file = nullptr;
         fail_io("cannot close", o.path);
       }
       o.file = nullptr;
     }
-    open_.clear();
   }
 
-  std::map<std::string, Open> open_;
+ private:
+  struct File {
+    std::FILE *file = nullptr;
+    fs::path path;
+    std::string rel;
+    u64 size = 0;
+    i64 count = 0;  // messages in the file (for "#n" locations)
+  };
+
+  // The file name of a folder is claimed at registration, in folder order, so it does not
+  // depend on which folder receives a message first.
+  File &entry_for(const Destination &dest) {
+    std::string key = folder_key(dest);
+    auto it = files_.find(key);
+    if (it != files_.end()) return it->second;
+    register_parents(dest);
+    auto [parent_namer, name] = parent_and_name(dest);
+    std::string file_name = parent_namer->claim(name, ".mbox");
+    std::string parent_rel = dest.source_key;
+    if (dest.folder.size() > 1)
+      parent_rel = folder_rel(Destination{dest.source_key, {dest.folder.begin(), dest.folder.end() - 1}});
+    File f;
+    f.rel = parent_rel + "/" + file_name;
+    f.path = root_ / f.rel;
+    auto c = committed_.find(f.rel);
+    if (c != committed_.end()) {
+      f.size = c->second;
+      f.count = count_messages(f.path, f.size);
+    }
+    return files_.emplace(key, std::move(f)).first->second;
+  }
+
+  void register_parents(const Destination &dest) {
+    for (std::size_t n = 1; n < dest.folder.size(); ++n) {
+      Destination p{dest.source_key, {dest.folder.begin(), dest.folder.begin() + n}};
+      if (!files_.count(folder_key(p))) entry_for(p);
+    }
+  }
+
+  // After a resume, "#n" locations continue from the messages already in the file: count the
+  // From_ lines (mboxrd quotes every body line that could look like one).
+  static i64 count_messages(const fs::path &path, u64 size) {
+    std::FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) return 0;
+    i64 n = 0;
+    bool at_line_start = true;
+    char buf[1 << 16];
+    std::string carry;
+    u64 left = size;
+    while (left > 0) {
+      std::size_t got = std::fread(buf, 1, std::min<u64>(sizeof buf, left), f);
+      if (got == 0) break;
+      left -= got;
+      for (std::size_t i = 0; i < got; ++i) {
+        if (at_line_start) {
+          carry.clear();
+          at_line_start = false;
+        }
+        if (carry.size() < 5) carry += buf[i];
+        if (carry.size() == 5 && carry == "From ") {
+          ++n;
+          carry += 'x';
+        }
+        if (buf[i] == '\n') at_line_start = true;
+      }
+    }
+    std::fclose(f);
+    return n;
+  }
+
+  std::map<std::string, File> files_;
+  std::map<std::string, u64> committed_;
   Bytes scratch_;
 };
 

@@ -87,7 +87,7 @@ def check_fixture(pst):
     work = os.path.join(args.workdir, name)
     eml_out = os.path.join(work, "eml")
     r = mmtest.run([args.mailmill, "convert", pst, "-o", eml_out, "--format", "eml",
-                    "--report", eml_out + ".json", "--quiet"])
+                    "--dedup", "none", "--report", eml_out + ".json", "--quiet"])
     c.check(r.returncode in (0, 1), f"{name}: exit code {r.returncode}: {r.stderr[-500:]!r}")
     if not os.path.exists(eml_out + ".json"):
         c.check(False, f"{name}: no report written")
@@ -180,7 +180,8 @@ def check_fixture(pst):
 
     # The same file as mbox: same number of messages, each parses cleanly.
     mbox_out = os.path.join(work, "mbox")
-    r = mmtest.run([args.mailmill, "convert", pst, "-o", mbox_out, "--format", "mbox", "--quiet"])
+    r = mmtest.run([args.mailmill, "convert", pst, "-o", mbox_out, "--format", "mbox",
+                    "--dedup", "none", "--quiet"])
     c.check(r.returncode in (0, 1), f"{name}: mbox exit code {r.returncode}")
     n_eml = sum(1 for e in manifest if e["outcome"] == "written" and e["location"].endswith(".eml"))
     n_mbox = 0

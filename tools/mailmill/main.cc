@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,21 +21,24 @@ constexpr const char *VERSION = "0.1.0";
 const char *MAIN_HELP = R"(mailmill - convert Outlook PST/OST archives to standard mailboxes
 
 Usage:
-  mailmill convert INPUT... -o OUTDIR [--format mbox|eml] [--report FILE] [options]
+  mailmill convert INPUT... -o OUTDIR [--format mbox|eml|batch] [--report FILE] [options]
   mailmill inspect FILE [--reader native|libpff|auto]
+  mailmill verify OUTDIR
   mailmill generate -o FILE.pst [--truth FILE.jsonl] [--seed N] [--messages N] [options]
   mailmill --help | --version
   mailmill COMMAND --help        help for one command
 
 Commands:
-  convert   Convert every item of the inputs; write mbox or EML files and an account of
-            every item (written / skipped / failed, with reasons).
+  convert   Convert every item of the inputs in parallel; write mbox, EML or upload
+            batches, remove duplicates, and account for every item (written / duplicate /
+            skipped / failed, with reasons) in OUTDIR/manifest.jsonl.
+  verify    Re-read an output folder and check every item against the manifest.
   inspect   Print a store's format, encryption and folder tree with item counts by type.
   generate  Write a deterministic synthetic PST (and its ground truth as JSONL) for tests
             and benchmarks: the same options always give the same bytes.
 
 Exit codes:
-  0  every item was converted (or deliberately skipped, e.g. distribution lists)
+  0  every item was converted, deduplicated, or deliberately skipped (e.g. distribution lists)
   1  some items or whole inputs failed (see the summary and the --report file)
   2  usage error
   3  fatal error (for example the output folder is not writable)
@@ -46,12 +50,15 @@ Inputs are PST/OST files or folders searched recursively for *.pst and *.ost.
 Output layout (OUTDIR/<input name>/<folder path>):
   mbox: one mboxrd file per folder, "<Folder>.mbox", subfolders in "<Folder>/"
   eml:  one file per message, "<Folder>/<index> <subject>.eml" (stable across runs)
+  batch: batches/batch-NNNNNN.mbox.zst with .manifest.jsonl and .sha256 beside each
   appointments and tasks become .ics files, contacts .vcf files, in their folder.
 
 Examples:
   mailmill convert archive.pst -o out/
   mailmill convert exports/ -o out/ --format eml --report out/report.json
   mailmill convert a.pst b.ost -o out/ --reader libpff --quiet
+  mailmill convert exports/ -o out/ --format batch --profile gmail --batch-bytes 2G
+  mailmill convert more/ -o out/          # later: adds to out/, skipping what is there
 )";
 
 source::Reader parse_reader(const std::string &s) {
@@ -70,20 +77,63 @@ std::string joined_args(int argc, char **argv) {
   return out;
 }
 
+u64 parse_size(const std::string &s, const char *option) {
+  // "1G", "512M", "64k" or plain bytes.
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception &) {
+    throw po::validation_error(po::validation_error::invalid_option_value, option, s);
+  }
+  std::string unit = s.substr(used);
+  double mult = 1;
+  if (unit == "k" || unit == "K" || unit == "KiB" || unit == "KB") mult = 1024.0;
+  else if (unit == "M" || unit == "MiB" || unit == "MB") mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB" || unit == "GB") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TiB" || unit == "TB") mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty()) throw po::validation_error(po::validation_error::invalid_option_value, option, s);
+  if (v < 0) throw po::validation_error(po::validation_error::invalid_option_value, option, s);
+  return static_cast<u64>(v * mult);
+}
+
 int cmd_convert(const std::vector<std::string> &args, const std::string &command_line) {
   pipeline::ConvertOptions opts;
-  std::string format = "mbox", reader = "auto";
+  std::string format = "mbox", reader = "auto", dedup = "content", scope = "global",
+              profile = "generic", max_memory = "1G", batch_bytes = "1G", max_msg;
   bool quiet = false;
   po::options_description desc("mailmill convert INPUT... -o OUTDIR [options]");
   desc.add_options()
       ("help,h", "show this help")
       ("output,o", po::value(&opts.out_dir)->required(),
-       "output folder (created if missing); nothing is written outside it")
+       "output folder (created if missing); nothing is written outside it. Running the same "
+       "command again after an interruption resumes; a new command adds to it, deduplicating "
+       "against what is already there")
       ("format,f", po::value(&format)->default_value("mbox"),
-       "output format: mbox (mboxrd, one file per folder) or eml (one file per message)")
+       "mbox (mboxrd, one file per folder), eml (one file per message) or batch "
+       "(zstd-compressed mbox batches for upload)")
       ("report,r", po::value(&opts.report_path),
-       "write a JSON report: totals {seen, written, duplicates, skipped, failed} and, per "
-       "input and folder, every skipped or failed item with its reason")
+       "write a JSON report: totals {seen, written, duplicates, skipped, failed}, per-stage "
+       "timings and, per input and folder, every skipped or failed item with its reason")
+      ("jobs,j", po::value(&opts.jobs)->default_value(0), "worker threads (0 = all cores)")
+      ("max-memory", po::value(&max_memory)->default_value("1G"),
+       "bound on bytes held by work in flight (e.g. 512M); beyond it finished messages wait "
+       "in a temporary file")
+      ("dedup", po::value(&dedup)->default_value("content"),
+       "none, message-id (EDRM MIH), content (normalized content hash) or raw (sha256 of the "
+       "bytes written); the first occurrence in input order is kept, every duplicate is "
+       "listed in the manifest with the copy it duplicates")
+      ("dedup-scope", po::value(&scope)->default_value("global"),
+       "global (across all inputs and earlier runs in OUTDIR), source or folder")
+      ("batch-bytes", po::value(&batch_bytes)->default_value("1G"),
+       "--format batch: uncompressed bytes per batch")
+      ("batch-messages", po::value(&opts.batch.max_messages)->default_value(50000),
+       "--format batch: messages per batch")
+      ("profile", po::value(&profile)->default_value("generic"),
+       "upload profile: generic (no size limit), gmail (25 MB, Workspace migration), "
+       "gmail-api (150 MB), imap (--max-message-bytes, default 50 MB); sets folder labels "
+       "in batch manifests; a larger message goes to oversize/ and the report")
+      ("max-message-bytes", po::value(&max_msg), "override the profile's per-message limit")
       ("reader", po::value(&reader)->default_value("auto"),
        "PST reader: auto (native, libpff if the file looks damaged), native, or libpff")
       ("quiet,q", po::bool_switch(&quiet), "no progress line, only errors and the summary");
@@ -101,18 +151,63 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   }
   po::notify(vm);
   if (opts.inputs.empty()) throw po::error("no INPUT given (a PST/OST file or a folder)");
-  if (format == "mbox")
-    opts.format = pipeline::OutputFormat::Mbox;
-  else if (format == "eml")
-    opts.format = pipeline::OutputFormat::Eml;
-  else
-    throw po::validation_error(po::validation_error::invalid_option_value, "format", format);
+  static const std::map<std::string, pipeline::OutputFormat> formats = {
+      {"mbox", pipeline::OutputFormat::Mbox}, {"eml", pipeline::OutputFormat::Eml},
+      {"batch", pipeline::OutputFormat::Batch}};
+  static const std::map<std::string, pipeline::DedupMode> dedups = {
+      {"none", pipeline::DedupMode::None}, {"message-id", pipeline::DedupMode::MessageId},
+      {"content", pipeline::DedupMode::Content}, {"raw", pipeline::DedupMode::Raw}};
+  static const std::map<std::string, pipeline::DedupScope> scopes = {
+      {"global", pipeline::DedupScope::Global}, {"source", pipeline::DedupScope::Source},
+      {"folder", pipeline::DedupScope::Folder}};
+  static const std::map<std::string, pipeline::Profile> profiles = {
+      {"generic", pipeline::Profile::Generic}, {"gmail", pipeline::Profile::Gmail},
+      {"gmail-api", pipeline::Profile::GmailApi}, {"imap", pipeline::Profile::Imap}};
+  auto pick = [](const auto &table, const std::string &v, const char *name) {
+    auto it = table.find(v);
+    if (it == table.end())
+      throw po::validation_error(po::validation_error::invalid_option_value, name, v);
+    return it->second;
+  };
+  opts.format = pick(formats, format, "format");
+  opts.dedup = pick(dedups, dedup, "dedup");
+  opts.dedup_scope = pick(scopes, scope, "dedup-scope");
+  opts.profile = pick(profiles, profile, "profile");
+  opts.max_memory = parse_size(max_memory, "max-memory");
+  opts.batch.max_bytes = parse_size(batch_bytes, "batch-bytes");
+  if (!max_msg.empty()) opts.max_message_bytes = parse_size(max_msg, "max-message-bytes");
+  if (opts.jobs < 0) throw po::error("--jobs must be 0 (all cores) or more");
+  if (opts.batch.max_messages < 1) throw po::error("--batch-messages must be at least 1");
   opts.reader = parse_reader(reader);
   opts.progress = !quiet && isatty(STDERR_FILENO);
   opts.command_line = command_line;
   pipeline::ConvertResult r = pipeline::run_convert(opts, std::cerr);
   std::cerr << r.ledger.summary();
   return r.exit_code;
+}
+
+int cmd_verify(const std::vector<std::string> &args) {
+  std::string dir;
+  po::options_description desc("mailmill verify OUTDIR");
+  desc.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("dir", po::value(&dir));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc
+              << "\nRe-reads every item the manifest lists as written (EML files, mbox and "
+                 "batch entries) and\nchecks its sha256, and every batch file against its "
+                 ".sha256. Exit code 1 on any mismatch.\n\nExample:\n  mailmill verify out/\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (dir.empty()) throw po::error("no OUTDIR given");
+  return pipeline::run_verify(dir, std::cout, std::cerr);
 }
 
 int cmd_inspect(const std::vector<std::string> &args) {
@@ -223,6 +318,7 @@ int main(int argc, char **argv) {
     if (cmd == "convert") return cmd_convert(args, joined_args(argc, argv));
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "generate") return cmd_generate(args);
+    if (cmd == "verify") return cmd_verify(args);
     std::cerr << "mailmill: unknown command '" << cmd << "' (try mailmill --help)\n";
     return pipeline::EXIT_USAGE;
   } catch (const po::error &e) {

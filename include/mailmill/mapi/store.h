@@ -73,6 +73,12 @@ class MailStore {
   virtual Result<PropertyBag> store_properties() = 0;
   /// Short reader name for reports: "native" or "libpff".
   virtual const char *reader_name() const = 0;
+  /// Another handle on the same store for another thread, sharing whatever immutable state the
+  /// reader can share (the native reader shares its mapping and index). Readers that cannot
+  /// share return a Problem and the caller opens the file again.
+  virtual Result<std::unique_ptr<MailStore>> open_another() const {
+    return Problem{ProblemCode::InternalError, "open_another not supported by this reader"};
+  }
 };
 
 }  // namespace mm::mapi

@@ -1,19 +1,34 @@
 #pragma once
-/// The conversion run: inputs -> readers -> model -> MIME/ics/vcf -> sinks, with the ledger.
+/// The conversion run: inputs -> readers -> model -> MIME/ics/vcf -> dedup -> sinks, with the
+/// ledger, the manifest and the crash-safe journal.
+///
+/// It is a bounded TBB pipeline: a serial stage hands out work units (up to 32 items of one
+/// folder, in input order); a parallel stage reads, converts, builds and hashes them, each
+/// thread with its own reader handle; a serial in-order stage dedups, writes, and records.
+/// Output is therefore byte-identical for any --jobs.
 #include <iosfwd>
 #include <string>
 #include <vector>
 
 #include "mailmill/pipeline/ledger.h"
+#include "mailmill/sink/sink.h"
 #include "mailmill/source/open.h"
 
 namespace mm::pipeline {
 
-enum class OutputFormat : u8 { Mbox, Eml };
+enum class OutputFormat : u8 { Mbox, Eml, Batch };
+enum class DedupMode : u8 { None, MessageId, Content, Raw };
+enum class DedupScope : u8 { Global, Source, Folder };
+enum class Profile : u8 {
+  Generic,  ///< no size limit, folder path as label
+  Gmail,    ///< 25 MB per message (Google Workspace migration), Gmail system labels
+  GmailApi, ///< 150 MB per message (Gmail API import)
+  Imap,     ///< --max-message-bytes (default 50 MB), IMAP folder names
+};
 
 /// Process exit codes of `mailmill convert` (also documented in --help).
 enum ExitCode : int {
-  EXIT_ALL_CONVERTED = 0,  ///< every item written (or deliberately skipped, e.g. dist lists)
+  EXIT_ALL_CONVERTED = 0,  ///< every item written, deduplicated, or deliberately skipped
   EXIT_SOME_FAILED = 1,    ///< some items or whole sources failed; see the report
   EXIT_USAGE = 2,          ///< bad command line
   EXIT_FATAL = 3,          ///< output unwritable or another run-stopping error
@@ -28,12 +43,27 @@ struct ConvertOptions {
   std::string report_path;          ///< JSON report; empty for none
   bool progress = false;            ///< live progress line on the log stream
   std::string command_line;         ///< recorded in the report
+  int jobs = 0;                     ///< worker threads; 0 = all cores
+  u64 max_memory = 1ull << 30;      ///< bound on bytes held by in-flight work
+  DedupMode dedup = DedupMode::Content;
+  DedupScope dedup_scope = DedupScope::Global;
+  sink::BatchOptions batch;
+  Profile profile = Profile::Generic;
+  u64 max_message_bytes = 0;        ///< 0 = the profile's limit (none for generic)
+};
+
+struct StageStats {
+  double seconds = 0;  ///< summed over threads
+  i64 items = 0;
+  u64 bytes = 0;
 };
 
 struct ConvertResult {
   Ledger ledger;
   double seconds = 0;
   int exit_code = EXIT_ALL_CONVERTED;
+  bool resumed = false;
+  StageStats read, convert, build, hash, write;
 };
 
 /// Runs a conversion. Per-source errors and progress go to `log`; the summary is NOT printed
@@ -44,5 +74,10 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log);
 /// type. Returns an exit code.
 int run_inspect(const std::string &path, source::Reader reader, std::ostream &out,
                 std::ostream &err);
+
+/// `mailmill verify OUTDIR`: re-reads every written item (EML files, mbox entries, batch
+/// entries) and checks its sha256 against the manifest, and every batch file against its
+/// .sha256. Prints mismatches to `err`; returns 0 when everything matches, 1 otherwise.
+int run_verify(const std::string &out_dir, std::ostream &out, std::ostream &err);
 
 }  // namespace mm::pipeline

@@ -3,6 +3,7 @@
 /// duplicate, skipped or failed; `balanced()` checks that the counts add up. Not thread-safe:
 /// updated from the pipeline's serial stage only.
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -11,6 +12,8 @@
 #include "mailmill/util/types.h"
 
 namespace mm::pipeline {
+
+class JsonWriter;
 
 enum class Outcome : u8 { Written, Duplicate, Skipped, Failed };
 
@@ -65,8 +68,10 @@ class Ledger {
   bool balanced() const;
   i64 failed_sources() const;
 
-  /// The JSON report: {"totals": {...}, "balanced": ..., "sources": [...]}.
-  std::string to_json(const std::string &command_line, double seconds) const;
+  /// The JSON report: {"totals": {...}, "balanced": ..., ..., "sources": [...]}; `extra`
+  /// may add top-level members (stage timings) after "seconds".
+  std::string to_json(const std::string &command_line, double seconds,
+                      const std::function<void(JsonWriter &)> &extra = {}) const;
   /// Human summary (several lines) for stderr.
   std::string summary() const;
 

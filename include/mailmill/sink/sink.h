@@ -4,8 +4,15 @@
 /// sink's root through sink::paths, so nothing is written outside it. Not thread-safe: the
 /// pipeline calls a sink from its serial stage only. I/O failures throw FatalError (the output
 /// side is broken; the run cannot continue meaningfully).
+///
+/// Crash safety: files a sink appends to (mbox files, batch files) are "tracked": the sink
+/// announces each one through `on_new_tracked_file` before creating it and reports their sizes
+/// in `tracked_sizes()`; after a crash the pipeline truncates them to the sizes of its last
+/// commit and calls `resume()`. Files written whole (EML, ICS, VCF) are rewritten identically
+/// by a resumed run, so they need no tracking.
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,7 +23,7 @@
 
 namespace mm::sink {
 
-enum class Format : u8 { Mbox, Eml };
+enum class Format : u8 { Mbox, Eml, Batch };
 
 /// Where a message goes: the source it came from and its folder path (raw names).
 struct Destination {
@@ -26,11 +33,15 @@ struct Destination {
 
 /// One finished message for the sink.
 struct OutMessage {
-  ByteView bytes;                 ///< RFC 5322 bytes (LF for mbox, CRLF for eml)
+  ByteView bytes;                 ///< RFC 5322 bytes (LF for mbox/batch, CRLF for eml)
   std::string envelope_sender;    ///< mbox From_ line sender
   i64 date = 0;                   ///< mbox From_ line date (unix seconds)
   i64 index_in_folder = 0;        ///< position in the folder's contents table (stable names)
   std::string subject;            ///< for readable EML file names
+  u64 seq = 0;                    ///< global sequence number (batch manifests)
+  std::string label;              ///< folder label for upload profiles (batch manifests)
+  std::string raw_sha256;         ///< hex sha256 of `bytes` (batch manifests)
+  std::string message_id;
 };
 
 class Sink {
@@ -39,21 +50,43 @@ class Sink {
   /// Registers an input and returns its key: a unique, sanitized directory name derived from
   /// the file name ("archive.pst" -> "archive", a second "archive.pst" -> "archive (2)").
   std::string add_source(const std::string &input_path);
-  /// Writes one message; returns its location relative to the root ("a/b/Inbox.mbox#12" or
-  /// "a/b/Inbox/00012 Subject.eml").
+  /// Keeps `key` from being handed out (used by an earlier run in the same folder).
+  void reserve_source_key(const std::string &key);
+  /// Claims the names of a folder (directory, and for mbox its file) ahead of any write, so
+  /// that names depend only on the folder tree, never on which items were written first.
+  virtual void register_folder(const Destination &dest);
+  /// Writes one message; returns its location relative to the root ("a/b/Inbox.mbox#12",
+  /// "a/b/Inbox/00012 Subject.eml", "batches/batch-000003.mbox.zst#7").
   virtual std::string write_message(const Destination &dest, const OutMessage &msg) = 0;
-  /// Writes a standalone file (.ics, .vcf) into the folder's directory; returns its location.
+  /// Writes a standalone file (.ics, .vcf, oversize .eml) into the folder's directory (under
+  /// `top` when not empty, e.g. "oversize"); returns its location.
   std::string write_file(const Destination &dest, i64 index_in_folder, std::string_view title,
-                         std::string_view ext, ByteView bytes);
+                         std::string_view ext, ByteView bytes, const std::string &top = "");
+  /// Announces the size of the next message before write_message (the batch sink closes a full
+  /// batch here, so that a commit point falls between the two messages).
+  virtual void before_write(u64 size) {}
+  /// True when every written item so far is durable once the files are flushed (always, except
+  /// for the batch sink in the middle of a batch).
+  virtual bool at_commit_point() const { return true; }
+  /// Flushes buffered data of tracked files to the OS.
+  virtual void flush() {}
+  /// Current sizes of tracked files, relative path -> bytes.
+  virtual std::map<std::string, u64> tracked_sizes() const { return {}; }
+  /// Called once before any write when resuming: `committed` are the tracked files of the run
+  /// with the sizes they had been truncated to.
+  virtual void resume(const std::map<std::string, u64> &committed) {}
   /// Flushes and closes everything. Called once at the end of a successful run.
   virtual void finish() = 0;
+
+  /// Called with the relative path of each tracked file before it is created.
+  std::function<void(const std::string &)> on_new_tracked_file;
 
   const std::filesystem::path &root() const { return root_; }
 
  protected:
   explicit Sink(std::filesystem::path root);
   /// Absolute directory for a folder, created on demand.
-  std::filesystem::path folder_dir(const Destination &dest);
+  std::filesystem::path folder_dir(const Destination &dest, const std::string &top = "");
   /// Namer of the files directly inside a folder's directory.
   UniqueNamer &namer_in(const Destination &dest);
   /// Namer of the folder's parent directory and the folder's own directory name.
@@ -72,6 +105,17 @@ class Sink {
 std::unique_ptr<Sink> make_mbox_sink(const std::filesystem::path &root);
 /// One .eml per message in the folder's directory, named "<index> <subject>.eml".
 std::unique_ptr<Sink> make_eml_sink(const std::filesystem::path &root);
+
+struct BatchOptions {
+  u64 max_bytes = 1ull << 30;  ///< uncompressed bytes per batch
+  i64 max_messages = 50000;    ///< messages per batch
+  int zstd_level = 3;
+};
+/// Upload-ready batches: batches/batch-NNNNNN.mbox.zst (mboxrd, zstd), each with
+/// batch-NNNNNN.manifest.jsonl (one line per message: seq, label, folder, message_id,
+/// raw_sha256, index in the batch) and batch-NNNNNN.mbox.zst.sha256 (sha256sum format).
+/// A batch file is complete only once renamed from its ".part" name.
+std::unique_ptr<Sink> make_batch_sink(const std::filesystem::path &root, BatchOptions opts);
 
 /// Writes all of `bytes` to `path` (created/truncated); throws FatalError on failure.
 void write_whole_file(const std::filesystem::path &path, ByteView bytes);

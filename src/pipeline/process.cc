@@ -1,0 +1,164 @@
+#include "process.h"
+
+#include <chrono>
+
+#include "mailmill/mapi/to_model.h"
+#include "mailmill/mime/render.h"
+
+namespace mm::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+ItemNote note_of(u64 nid, const model::Message *msg, const Problem &p) {
+  ItemNote n;
+  n.node_id = nid;
+  if (msg) {
+    n.subject = msg->subject;
+    n.kind = msg->message_class.empty() ? model::item_kind_name(msg->kind) : msg->message_class;
+  }
+  n.code = problem_code_name(p.code);
+  n.detail = p.detail;
+  return n;
+}
+
+std::string flags_of(const model::Flags &f) {
+  std::string out;
+  auto add = [&](bool on, const char *name) {
+    if (!on) return;
+    if (!out.empty()) out += ',';
+    out += name;
+  };
+  add(f.read, "read");
+  add(f.answered, "answered");
+  add(f.forwarded, "forwarded");
+  add(f.flagged, "flagged");
+  add(f.draft, "draft");
+  return out;
+}
+
+void skip(ItemOut &out, const model::Message &msg, std::string reason) {
+  out.note = note_of(out.node_id, &msg, Problem{});
+  out.note.code = "skipped";
+  out.note.detail = std::move(reason);
+  out.outcome = Outcome::Skipped;
+}
+
+void convert(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes &times) {
+  auto t0 = Clock::now();
+  Result<mapi::RawMessage> raw = store.read_item(nid);
+  times.read += since(t0);
+  if (!raw) {
+    out.note = note_of(nid, nullptr, raw.problem());
+    out.outcome = Outcome::Failed;
+    return;
+  }
+  auto t1 = Clock::now();
+  mapi::ConvertContext ctx{store.info().default_codepage, &store.names()};
+  Result<model::Message> converted = mapi::to_model(*raw, ctx);
+  std::vector<Problem> raw_warnings = std::move(raw->warnings);
+  raw = Problem{};  // free the raw properties before building
+  times.convert += since(t1);
+  if (!converted) {
+    out.note = note_of(nid, nullptr, converted.problem());
+    out.outcome = Outcome::Failed;
+    return;
+  }
+  const model::Message &msg = *converted;
+  for (const Problem &w : raw_warnings) out.warnings.push_back(note_of(nid, &msg, w));
+  for (const Problem &w : msg.warnings) out.warnings.push_back(note_of(nid, &msg, w));
+  out.note = note_of(nid, &msg, Problem{});
+  out.title = msg.subject;
+  out.flags = flags_of(msg.flags);
+  out.date = mime::message_date(msg).value_or(0);
+
+  auto t2 = Clock::now();
+  switch (msg.kind) {
+    case model::ItemKind::Appointment:
+    case model::ItemKind::Task:
+      out.form = ItemOut::Form::Ics;
+      out.bytes = mime::render_ics(msg);
+      break;
+    case model::ItemKind::Contact:
+      out.form = ItemOut::Form::Vcf;
+      out.bytes = mime::render_vcf(msg);
+      if (msg.contact && !msg.contact->display_name.empty()) out.title = msg.contact->display_name;
+      break;
+    case model::ItemKind::DistList:
+    case model::ItemKind::StickyNote:
+    case model::ItemKind::Journal:
+      skip(out, msg,
+           std::string("item type not converted: ") + model::item_kind_name(msg.kind) + " (" +
+               msg.message_class + ")");
+      return;
+    case model::ItemKind::Message:
+    case model::ItemKind::Other: {
+      if (is_system_item(msg.message_class)) {
+        skip(out, msg, "Outlook system item, not mail: " + msg.message_class);
+        return;
+      }
+      mime::BuildOptions bo;
+      bo.crlf = eml;
+      bo.flags = eml ? mime::FlagStyle::Eml : mime::FlagStyle::Mbox;
+      Result<mime::Built> built = mime::build_message(msg, bo);
+      if (!built) {
+        out.note = note_of(nid, &msg, built.problem());
+        out.outcome = Outcome::Failed;
+        return;
+      }
+      for (const Problem &w : built->warnings) out.warnings.push_back(note_of(nid, &msg, w));
+      out.bytes = std::move(built->bytes);
+      // mbox framing always ends a message with a newline; hash what a reader gets back.
+      if (!eml && (out.bytes.empty() || out.bytes.back() != '\n')) out.bytes += '\n';
+      out.envelope_sender = std::move(built->envelope_sender);
+      out.date = built->date;
+      out.message_id = std::move(built->message_id);
+      out.message_id_generated = built->message_id_generated;
+      break;
+    }
+  }
+  times.build += since(t2);
+
+  auto t3 = Clock::now();
+  out.content = dedup::content_hash(msg);
+  out.raw = dedup::sha256(out.bytes);
+  if (!out.message_id.empty() && !out.message_id_generated)
+    out.mih = dedup::edrm_mih(out.message_id);
+  times.hash += since(t3);
+  out.size = out.bytes.size();
+  out.outcome = Outcome::Written;
+}
+
+}  // namespace
+
+bool is_system_item(std::string_view message_class) {
+  auto starts = [&](std::string_view prefix) {
+    if (message_class.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(message_class[i])) != prefix[i]) return false;
+    return true;
+  };
+  return starts("ipm.microsoft.scheduledata.freebusy") || starts("ipm.configuration.") ||
+         starts("ipm.microsoft.freebusy") || starts("ipm.microsoft.fol") ||
+         starts("ipm.microsoft.custommessage") || starts("ipm.aggregation");
+}
+
+void process_item(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes &times) {
+  out.node_id = nid;
+  try {
+    convert(store, nid, eml, out, times);
+  } catch (const std::exception &e) {
+    // A bug of ours on this item must not stop the run or lose the item from the ledger.
+    out = ItemOut{out.seq, out.index, nid};
+    out.note = note_of(nid, nullptr, Problem{ProblemCode::InternalError, e.what()});
+    out.outcome = Outcome::Failed;
+  }
+  ++times.items;
+  times.bytes += out.size;
+}
+
+}  // namespace mm::pipeline

@@ -1,0 +1,54 @@
+#pragma once
+// The parallel half of the pipeline: one item from raw properties to finished bytes and keys.
+// Everything here is a pure function of the item and the options, so it runs on any thread.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mailmill/dedup/keys.h"
+#include "mailmill/mapi/store.h"
+#include "mailmill/mime/build.h"
+#include "mailmill/pipeline/ledger.h"
+
+namespace mm::pipeline {
+
+/// What the parallel stage made of one item.
+struct ItemOut {
+  u64 seq = 0;
+  i64 index = 0;  ///< 1-based position in its folder
+  u64 node_id = 0;
+  Outcome outcome = Outcome::Failed;  ///< Written here means "ready to write"
+  ItemNote note;
+  std::vector<ItemNote> warnings;
+  enum class Form : u8 { Mime, Ics, Vcf } form = Form::Mime;
+  Bytes bytes;            ///< the output bytes (empty when spilled)
+  u64 spill_offset = 0;   ///< where the bytes are in the unit's spill file when spilled
+  u64 size = 0;           ///< byte count of the output
+  bool spilled = false;
+  std::string envelope_sender;
+  i64 date = 0;
+  std::string title;      ///< subject or contact name, for file names
+  std::string message_id;
+  bool message_id_generated = false;
+  std::string flags;      ///< "read,answered,flagged,draft" subset
+  std::optional<dedup::Md5> mih;
+  dedup::Digest content{};
+  dedup::Digest raw{};
+};
+
+/// Per-thread stage timers, summed at the end.
+struct StageTimes {
+  double read = 0, convert = 0, build = 0, hash = 0;
+  i64 items = 0;
+  u64 bytes = 0;
+};
+
+/// Outlook's own bookkeeping items (free/busy, view configuration): skipped, not mail.
+bool is_system_item(std::string_view message_class);
+
+/// Reads and converts item `nid` of `store`; fills `out` (outcome, bytes, keys, notes).
+/// `crlf` selects line endings of MIME output (EML) versus LF (mbox, batch). Never throws for
+/// bad input; an exception from our own code becomes an InternalError failure.
+void process_item(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes &times);
+
+}  // namespace mm::pipeline
