@@ -18,6 +18,8 @@
 #include "json.h"
 #include "json_read.h"
 #include "mailmill/dedup/index.h"
+#include "mailmill/mime/build.h"
+#include "mailmill/sink/pst_sink.h"
 #include "mailmill/source/discover.h"
 #include "manifest.h"
 #include "process.h"
@@ -139,6 +141,7 @@ std::string fingerprint(const ConvertOptions &o, const std::vector<std::string> 
 
 u64 profile_limit(const ConvertOptions &o) {
   if (o.max_message_bytes) return o.max_message_bytes;
+  if (o.format == OutputFormat::Pst) return o.pst.max_item_bytes;
   switch (o.profile) {
     case Profile::Gmail: return 25ull << 20;
     case Profile::GmailApi: return 150ull << 20;
@@ -213,6 +216,7 @@ class Run {
       case OutputFormat::Mbox: sink_ = sink::make_mbox_sink(opts_.out_dir); break;
       case OutputFormat::Eml: sink_ = sink::make_eml_sink(opts_.out_dir); break;
       case OutputFormat::Batch: sink_ = sink::make_batch_sink(opts_.out_dir, opts_.batch); break;
+      case OutputFormat::Pst: sink_ = sink::make_pst_sink(opts_.out_dir, opts_.pst); break;
     }
     sink_->on_new_tracked_file = [this](const std::string &rel) {
       state_->register_file(run_.id, rel, 0);
@@ -409,7 +413,10 @@ class Run {
         item.outcome = Outcome::Failed;
         continue;
       }
-      process_item(*store, fp.nids[i], opts_.format == OutputFormat::Eml, item, times);
+      Produce produce = opts_.format == OutputFormat::Eml   ? Produce::MimeCrlf
+                        : opts_.format == OutputFormat::Pst ? Produce::Model
+                                                            : Produce::MimeLf;
+      process_item(*store, fp.nids[i], produce, item, times);
       // Bound memory: past this unit's share of --max-memory, finished bytes wait in an
       // unlinked temporary file until the writer takes them.
       if (held + item.size > budget && item.size > 0) {
@@ -512,7 +519,35 @@ class Run {
       ByteView bytes = item.spilled ? ByteView(spilled) : ByteView(item.bytes);
       std::string location;
       u64 limit = profile_limit(opts_);
-      if (item.form == ItemOut::Form::Ics) {
+      if (item.model && limit && item.size > limit) {
+        // Over the import service's item limit: kept whole as an EML under oversize/.
+        mime::BuildOptions bo;
+        Result<mime::Built> built = mime::build_message(*item.model, bo);
+        if (!built) {
+          account(sp, fp, item.seq, item.index, Outcome::Failed, ItemNote{item.node_id, item.title,
+                  item.note.kind, problem_code_name(built.problem().code), built.problem().detail},
+                  "", &item);
+          continue;
+        }
+        location = sink_->write_file(dest, item.index, item.title, ".eml", built->bytes, "oversize");
+        result_.ledger.warn(*fp.ledger, ItemNote{item.node_id, item.title, item.note.kind,
+                                                 "Oversize",
+                                                 "item of about " + std::to_string(item.size) +
+                                                     " bytes is over the limit of " +
+                                                     std::to_string(limit) + "; written to " +
+                                                     location});
+      } else if (item.model) {
+        sink_->before_write(item.size);
+        maybe_commit();
+        sink::OutMessage m;
+        m.index_in_folder = item.index;
+        m.subject = item.title;
+        m.seq = item.seq;
+        m.label = fp.label;
+        m.message_id = item.message_id;
+        location = sink_->write_model(dest, *item.model, m);
+        item.model.reset();
+      } else if (item.form == ItemOut::Form::Ics) {
         location = sink_->write_file(dest, item.index, item.title, ".ics", bytes);
       } else if (item.form == ItemOut::Form::Vcf) {
         location = sink_->write_file(dest, item.index, item.title, ".vcf", bytes);

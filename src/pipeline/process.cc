@@ -48,7 +48,8 @@ void skip(ItemOut &out, const model::Message &msg, std::string reason) {
   out.outcome = Outcome::Skipped;
 }
 
-void convert(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes &times) {
+void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, StageTimes &times) {
+  const bool eml = produce == Produce::MimeCrlf;
   auto t0 = Clock::now();
   Result<mapi::RawMessage> raw = store.read_item(nid);
   times.read += since(t0);
@@ -77,6 +78,31 @@ void convert(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes
   out.date = mime::message_date(msg).value_or(0);
 
   auto t2 = Clock::now();
+  if (produce == Produce::Model) {
+    switch (msg.kind) {
+      case model::ItemKind::DistList:
+      case model::ItemKind::StickyNote:
+      case model::ItemKind::Journal:
+        skip(out, msg,
+             std::string("item type not converted: ") + model::item_kind_name(msg.kind) + " (" +
+                 msg.message_class + ")");
+        return;
+      default:
+        if (is_system_item(msg.message_class)) {
+          skip(out, msg, "Outlook system item, not mail: " + msg.message_class);
+          return;
+        }
+    }
+    out.message_id = msg.message_id;
+    out.content = dedup::content_hash(msg);
+    out.raw = out.content;
+    if (!msg.message_id.empty()) out.mih = dedup::edrm_mih(msg.message_id);
+    out.size = estimated_size(msg);
+    out.model = std::make_unique<model::Message>(std::move(*converted));
+    out.outcome = Outcome::Written;
+    times.hash += since(t2);
+    return;
+  }
   switch (msg.kind) {
     case model::ItemKind::Appointment:
     case model::ItemKind::Task:
@@ -147,10 +173,24 @@ bool is_system_item(std::string_view message_class) {
          starts("ipm.microsoft.custommessage") || starts("ipm.aggregation");
 }
 
-void process_item(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes &times) {
+u64 estimated_size(const model::Message &msg) {
+  u64 n = msg.subject.size() + msg.transport_headers.size() + 512;
+  if (msg.body_text) n += msg.body_text->size();
+  if (msg.body_html) n += msg.body_html->size();
+  if (msg.body_rtf) n += msg.body_rtf->size();
+  for (const auto &r : msg.recipients) n += r.address.name.size() + r.address.smtp.size() + 64;
+  for (const auto &a : msg.attachments) {
+    n += a.data.size() + a.filename.size() + 256;
+    if (a.embedded) n += estimated_size(*a.embedded);
+  }
+  return n;
+}
+
+void process_item(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out,
+                  StageTimes &times) {
   out.node_id = nid;
   try {
-    convert(store, nid, eml, out, times);
+    convert(store, nid, produce, out, times);
   } catch (const std::exception &e) {
     // A bug of ours on this item must not stop the run or lose the item from the ledger.
     out = ItemOut{out.seq, out.index, nid};

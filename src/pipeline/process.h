@@ -1,6 +1,7 @@
 #pragma once
 // The parallel half of the pipeline: one item from raw properties to finished bytes and keys.
 // Everything here is a pure function of the item and the options, so it runs on any thread.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ struct ItemOut {
   std::optional<dedup::Md5> mih;
   dedup::Digest content{};
   dedup::Digest raw{};
+  /// The model itself, for sinks that write MAPI stores (no MIME is built then).
+  std::unique_ptr<model::Message> model;
 };
 
 /// Per-thread stage timers, summed at the end.
@@ -46,9 +49,20 @@ struct StageTimes {
 /// Outlook's own bookkeeping items (free/busy, view configuration): skipped, not mail.
 bool is_system_item(std::string_view message_class);
 
-/// Reads and converts item `nid` of `store`; fills `out` (outcome, bytes, keys, notes).
-/// `crlf` selects line endings of MIME output (EML) versus LF (mbox, batch). Never throws for
-/// bad input; an exception from our own code becomes an InternalError failure.
-void process_item(mapi::MailStore &store, u64 nid, bool eml, ItemOut &out, StageTimes &times);
+/// What the parallel stage should produce.
+enum class Produce : u8 {
+  MimeCrlf,  ///< MIME with CRLF line ends (EML)
+  MimeLf,    ///< MIME with LF line ends (mbox, batch)
+  Model,     ///< keep the model (PST sink); `raw` is then the content hash
+};
+
+/// Reads and converts item `nid` of `store`; fills `out` (outcome, bytes or model, keys,
+/// notes). Never throws for bad input; an exception from our own code becomes an
+/// InternalError failure.
+void process_item(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out,
+                  StageTimes &times);
+
+/// Rough size of a message once written: bodies plus attachments, recursively.
+u64 estimated_size(const model::Message &msg);
 
 }  // namespace mm::pipeline

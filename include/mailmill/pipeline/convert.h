@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "mailmill/pipeline/ledger.h"
+#include "mailmill/sink/pst_sink.h"
 #include "mailmill/sink/sink.h"
 #include "mailmill/source/open.h"
 
 namespace mm::pipeline {
 
-enum class OutputFormat : u8 { Mbox, Eml, Batch };
+enum class OutputFormat : u8 { Mbox, Eml, Batch, Pst };
 enum class DedupMode : u8 { None, MessageId, Content, Raw };
 enum class DedupScope : u8 { Global, Source, Folder };
 enum class Profile : u8 {
@@ -48,6 +49,7 @@ struct ConvertOptions {
   DedupMode dedup = DedupMode::Content;
   DedupScope dedup_scope = DedupScope::Global;
   sink::BatchOptions batch;
+  sink::PstSinkOptions pst;         ///< --format pst (Microsoft 365 import)
   Profile profile = Profile::Generic;
   u64 max_message_bytes = 0;        ///< 0 = the profile's limit (none for generic)
 };

@@ -18,12 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "mailmill/model/item.h"
 #include "mailmill/sink/paths.h"
 #include "mailmill/util/types.h"
 
 namespace mm::sink {
 
-enum class Format : u8 { Mbox, Eml, Batch };
+enum class Format : u8 { Mbox, Eml, Batch, Pst };
 
 /// Where a message goes: the source it came from and its folder path (raw names).
 struct Destination {
@@ -58,6 +59,15 @@ class Sink {
   /// Writes one message; returns its location relative to the root ("a/b/Inbox.mbox#12",
   /// "a/b/Inbox/00012 Subject.eml", "batches/batch-000003.mbox.zst#7").
   virtual std::string write_message(const Destination &dest, const OutMessage &msg) = 0;
+  /// True for sinks that write MAPI stores (PST) from the message model instead of MIME bytes;
+  /// the pipeline then calls write_model for every item kind and builds no MIME.
+  virtual bool wants_model() const { return false; }
+  /// Writes one item from its model (wants_model sinks only); `meta` carries seq, index,
+  /// label and the size estimate (`meta.bytes` is empty). Returns the location.
+  virtual std::string write_model(const Destination &dest, const model::Message &msg,
+                                  const OutMessage &meta) {
+    return {};
+  }
   /// Writes a standalone file (.ics, .vcf, oversize .eml) into the folder's directory (under
   /// `top` when not empty, e.g. "oversize"); returns its location.
   std::string write_file(const Destination &dest, i64 index_in_folder, std::string_view title,
