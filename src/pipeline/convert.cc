@@ -579,6 +579,15 @@ class Run {
       account(sp, fp, item.seq, item.index, Outcome::Written, item.note, location, &item);
     }
     write_time_ += std::chrono::duration<double>(Clock::now() - t0).count();
+    // Mapped input pages would otherwise count as resident memory for the whole run: a
+    // folder's messages are spread over the whole file, so reading one folder touches all of
+    // it. Dropping the mapping's pages every few units keeps RSS flat (they stay in the page
+    // cache; the next access re-maps them).
+    if (++units_since_release_ >= 4 || written_bytes_ - released_at_ > (16ull << 20)) {
+      sp.primary->release_memory();
+      released_at_ = written_bytes_;
+      units_since_release_ = 0;
+    }
     maybe_commit();
   }
 
@@ -687,7 +696,8 @@ class Run {
   std::size_t tokens_ = 2;
   Progress *progress_ = nullptr;
   i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
-  u64 written_bytes_ = 0;
+  u64 written_bytes_ = 0, released_at_ = 0;
+  int units_since_release_ = 0;
   double write_time_ = 0;
   Clock::time_point last_commit_ = Clock::now();
 };

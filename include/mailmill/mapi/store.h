@@ -76,6 +76,9 @@ class MailStore {
   /// Another handle on the same store for another thread, sharing whatever immutable state the
   /// reader can share (the native reader shares its mapping and index). Readers that cannot
   /// share return a Problem and the caller opens the file again.
+  /// Hint from the pipeline that data read so far is no longer needed (the native reader drops
+  /// its mapped pages so resident memory does not grow with the file). Thread-safe.
+  virtual void release_memory() {}
   virtual Result<std::unique_ptr<MailStore>> open_another() const {
     return Problem{ProblemCode::InternalError, "open_another not supported by this reader"};
   }

@@ -82,6 +82,7 @@ class NativeStore final : public mapi::MailStore {
   const mapi::NameMap &names() const override { return *names_; }
   const char *reader_name() const override { return "native"; }
   Result<std::unique_ptr<mapi::MailStore>> open_another() const override { return share(); }
+  void release_memory() override { file_->release_pages(); }
 
   Result<mapi::PropertyBag> store_properties() override {
     return read_node_pc(NID_MESSAGE_STORE);

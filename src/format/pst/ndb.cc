@@ -118,6 +118,7 @@ Result<std::shared_ptr<const PstFile>> PstFile::open(const std::string &path) {
       return Problem{ProblemCode::SourceUnreadable, path + ": mmap: " + std::strerror(e), -1};
     }
     map->base = static_cast<const u8 *>(addr);
+    map->from_file = true;
     // The index walk and item reads jump around; let the kernel read ahead moderately.
     madvise(addr, map->size, MADV_WILLNEED);
   }
@@ -528,6 +529,12 @@ Status PstFile::read_subnodes_rec(u64 bid, int depth, u64 &visited,
     if (Status s = read_subnodes_rec(child, depth + 1, visited, out); !s) return s;
   }
   return {};
+}
+
+void PstFile::release_pages() const {
+  // Only file-backed mappings: an anonymous copy (open_bytes) would lose its contents.
+  if (map_->base && map_->from_file)
+    madvise(const_cast<u8 *>(map_->base), map_->size, MADV_DONTNEED);
 }
 
 }  // namespace mm::pst

@@ -21,6 +21,7 @@ namespace mm::pst {
 struct Mapping {
   const u8 *base = nullptr;
   u64 size = 0;
+  bool from_file = false;  ///< a file mapping (not an anonymous in-memory copy)
   Mapping() = default;
   Mapping(const Mapping &) = delete;
   Mapping &operator=(const Mapping &) = delete;
@@ -84,6 +85,10 @@ class PstFile {
 
   const HeaderInfo &header() const { return hdr_; }
   u64 file_size() const { return map_->size; }
+  /// Drops this process's mapped pages of the file (they stay in the OS page cache and fault
+  /// back in on the next access), so resident memory does not grow with the input size.
+  /// Thread-safe: concurrent readers simply re-fault.
+  void release_pages() const;
   const std::vector<Problem> &warnings() const { return warnings_; }
   std::span<const NbtEntry> nodes() const { return nbt_; }
   std::span<const BbtEntry> blocks() const { return bbt_; }
