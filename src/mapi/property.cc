@@ -83,6 +83,12 @@ constexpr std::array<u8, 16> parse_guid(std::string_view text) {
 
 Property *PropertyBag::slot(u32 tag) {
   const u16 id = tag_id(tag);
+  // Readers mostly add properties in ascending id order (a property context's BTH is sorted):
+  // appending is then O(1) and filling a bag stays linear.
+  if (props_.empty() || props_.back().id() < id) {
+    props_.push_back(Property{tag, {}});
+    return &props_.back();
+  }
   auto it = std::lower_bound(props_.begin(), props_.end(), id,
                              [](const Property &p, u16 key) { return p.id() < key; });
   if (it != props_.end() && it->id() == id) {

@@ -307,13 +307,7 @@ class Reader {
 };
 
 u32 item_codepage(const PropertyBag &bag, u32 fallback) {
-  for (u16 id : {pid::MESSAGE_CODEPAGE, pid::INTERNET_CPID}) {
-    std::optional<i32> cp = bag.get_i32(id);
-    if (cp && *cp > 0 && text::codepage_charset_name(static_cast<u32>(*cp))) {
-      return static_cast<u32>(*cp);
-    }
-  }
-  return fallback;
+  return item_ansi_codepage(bag).value_or(fallback);
 }
 
 model::ItemKind kind_of(std::string_view cls, bool has_content) {
@@ -872,6 +866,65 @@ Result<model::Message> to_model(const RawMessage &raw, const ConvertContext &ctx
   } catch (const std::exception &e) {
     return Problem{ProblemCode::InternalError, std::string("to_model: ") + e.what(), -1};
   }
+}
+
+namespace {
+
+// PT_STRING8 values are in the writer's Windows ANSI codepage, never in an Internet encoding
+// such as iso-2022-jp: map Internet codepages to the ANSI codepage of the same script.
+u32 ansi_for_internet(u32 cp) {
+  switch (cp) {
+    case 50220: case 50221: case 50222: case 51932: case 20932: return 932;
+    case 52936: case 54936: case 20936: return 936;
+    case 51949: case 50225: return 949;
+    case 20866: case 21866: case 28595: return 1251;
+    case 28591: case 28605: case 20127: return 1252;
+    case 28592: return 1250;
+    case 28597: return 1253;
+    case 28599: return 1254;
+    case 28598: case 38598: return 1255;
+    case 28596: return 1256;
+    case 28594: case 28603: return 1257;
+    default: return cp;
+  }
+}
+
+// ANSI codepage of a Windows locale (LCID), by primary language ([MS-LCID]).
+std::optional<u32> ansi_for_lcid(u32 lcid) {
+  switch (lcid) {
+    case 0x0404: case 0x0C04: case 0x1404: return 950;  // zh-TW, zh-HK, zh-MO
+    case 0x0804: case 0x1004: return 936;                // zh-CN, zh-SG
+    default: break;
+  }
+  switch (lcid & 0x3FF) {
+    case 0x11: return 932;                                  // Japanese
+    case 0x12: return 949;                                  // Korean
+    case 0x19: case 0x22: case 0x23: case 0x02: case 0x2F: case 0x1C: return 1251;
+    case 0x05: case 0x15: case 0x0E: case 0x18: case 0x1B: case 0x24: case 0x1A: return 1250;
+    case 0x08: return 1253;                                 // Greek
+    case 0x1F: case 0x2C: return 1254;                      // Turkish, Azeri
+    case 0x0D: return 1255;                                 // Hebrew
+    case 0x01: case 0x29: case 0x20: return 1256;           // Arabic, Farsi, Urdu
+    case 0x25: case 0x26: case 0x27: return 1257;           // Baltic
+    case 0x2A: return 1258;                                 // Vietnamese
+    case 0x1E: return 874;                                  // Thai
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<u32> item_ansi_codepage(const PropertyBag &props) {
+  for (u16 id : {pid::MESSAGE_CODEPAGE, pid::INTERNET_CPID}) {
+    std::optional<i32> cp = props.get_i32(id);
+    if (cp && *cp > 0) {
+      u32 ansi = ansi_for_internet(static_cast<u32>(*cp));
+      if (text::codepage_charset_name(ansi)) return ansi;
+    }
+  }
+  if (std::optional<i32> lcid = props.get_i32(pid::MESSAGE_LOCALE_ID); lcid && *lcid > 0)
+    return ansi_for_lcid(static_cast<u32>(*lcid));
+  return std::nullopt;
 }
 
 }  // namespace mm::mapi

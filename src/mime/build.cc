@@ -37,29 +37,41 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) {
 /// A model string made safe for a single header line: controls (CR, LF, TAB, NUL) become
 /// spaces and the ends are trimmed. Header injection from source data is impossible this way.
 std::string one_line(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
-  std::size_t b = out.find_first_not_of(' ');
-  if (b == std::string::npos) return {};
-  std::size_t e = out.find_last_not_of(' ');
-  return out.substr(b, e - b + 1);
+  // Controls map to spaces, so the kept range is from the first to the last byte that is
+  // neither a control nor a space; controls inside it become spaces.
+  auto blank = [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; };
+  std::size_t b = 0, e = s.size();
+  while (b < e && blank(s[b])) ++b;
+  while (e > b && blank(s[e - 1])) --e;
+  std::string out(s.substr(b, e - b));
+  for (char &c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  return out;
 }
 
 /// CRLF or LF line ends become `eol`; bare CR is kept (only a transfer encoding can carry it).
+void append_eol(Bytes &out, ByteView in, std::string_view eol) {
+  const char *d = in.data();
+  const std::size_t n = in.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const void *p = std::memchr(d + i, '\n', n - i);
+    if (p == nullptr) {
+      out.append(d + i, n - i);
+      break;
+    }
+    const std::size_t nl = static_cast<std::size_t>(static_cast<const char *>(p) - d);
+    const std::size_t end = (nl > i && d[nl - 1] == '\r') ? nl - 1 : nl;
+    out.append(d + i, end - i);
+    out.append(eol);
+    i = nl + 1;
+  }
+}
+
 Bytes to_eol(ByteView in, std::string_view eol) {
   Bytes out;
   out.reserve(in.size() + in.size() / 32);
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') {
-      out.append(eol);
-      ++i;
-    } else if (in[i] == '\n') {
-      out.append(eol);
-    } else {
-      out.push_back(in[i]);
-    }
-  }
+  append_eol(out, in, eol);
   return out;
 }
 
@@ -290,17 +302,25 @@ struct Ctx {
   std::vector<Problem> warnings;
 };
 
-Bytes serialize(const Entity &e, std::string_view eol) {
-  Bytes out;
+std::size_t serialized_size(const Entity &e, std::string_view eol) {
   std::size_t n = e.body.size() + eol.size();
   for (const std::string &f : e.fields) n += f.size() + eol.size();
-  out.reserve(n);
+  return n;
+}
+
+void serialize_into(Bytes &out, const Entity &e, std::string_view eol) {
   for (const std::string &f : e.fields) {
     out += f;
     out += eol;
   }
   out += eol;
   out += e.body;
+}
+
+Bytes serialize(const Entity &e, std::string_view eol) {
+  Bytes out;
+  out.reserve(serialized_size(e, eol));
+  serialize_into(out, e, eol);
   return out;
 }
 
@@ -313,11 +333,30 @@ struct Encoded {
 /// lines, else the smaller of quoted-printable and base64 (base64 of the canonical CRLF form,
 /// [RFC 2045] 6.8). Ties go to quoted-printable, which stays readable.
 Encoded encode_text(ByteView content, std::string_view eol) {
-  Bytes lf = to_eol(content, "\n");
-  if (fits_in_lines(lf, false)) return {"7bit", to_eol(lf, eol)};
+  // The LF form of the content; without any CR it is the content itself.
+  Bytes lf_store;
+  ByteView lf = content;
+  if (std::memchr(content.data(), '\r', content.size()) != nullptr) {
+    lf_store = to_eol(content, "\n");
+    lf = lf_store;
+  }
+  if (fits_in_lines(lf, false)) {
+    if (eol == "\n") return {"7bit", Bytes(lf)};
+    return {"7bit", to_eol(lf, eol)};
+  }
   Bytes qp = qp_encode(lf, eol);
-  Bytes b64 = base64_encode(to_eol(lf, "\r\n"), eol);
-  if (b64.size() < qp.size()) return {"base64", std::move(b64)};
+  // Size of the base64 of the CRLF form, known without encoding it: encode only if smaller.
+  // to_eol(lf, "\r\n") turns every LF not already preceded by CR into CRLF.
+  std::size_t crlf_size = lf.size();
+  for (const char *p = lf.data(), *e = p + lf.size();;) {
+    p = static_cast<const char *>(std::memchr(p, '\n', static_cast<std::size_t>(e - p)));
+    if (p == nullptr) break;
+    if (p == lf.data() || p[-1] != '\r') ++crlf_size;
+    ++p;
+  }
+  const std::size_t chars = (crlf_size + 2) / 3 * 4;
+  const std::size_t b64_size = chars + (eol.empty() ? 0 : (chars + 75) / 76 * eol.size());
+  if (b64_size < qp.size()) return {"base64", base64_encode(to_eol(lf, "\r\n"), eol)};
   return {"quoted-printable", std::move(qp)};
 }
 
@@ -371,33 +410,58 @@ Entity attachment_entity(const model::Attachment &att, bool inline_part, const C
 /// it can never occur inside them ([RFC 2046] 5.1.1).
 Entity multipart(std::string_view subtype, std::vector<Entity> &&children, std::string_view extra,
                  int level, const Ctx &ctx) {
-  std::vector<Bytes> parts;
+  const std::string &eol = ctx.eol;
+  // The boundary's length does not depend on the attempt: "=_mm_<level>_" + 16 hex digits.
+  const std::string prefix = "=_mm_" + std::to_string(level) + "_";
+  const std::size_t blen = prefix.size() + 16;
+  // The body is written once, with placeholders where the boundary goes; each part is
+  // serialized straight into it and hashed and searched in place.
+  std::size_t total = 2 + blen + 2 + eol.size();
+  for (const Entity &c : children) total += 2 + blen + eol.size() + serialized_size(c, eol) + eol.size();
+  Entity e;
+  Bytes &body = e.body;
+  body.reserve(total);
+  std::vector<std::size_t> marks;  // offsets of boundary placeholders
+  std::vector<std::pair<std::size_t, std::size_t>> parts;  // [begin, end) of each part
+  marks.reserve(children.size() + 1);
   parts.reserve(children.size());
-  for (const Entity &c : children) parts.push_back(serialize(c, ctx.eol));
+  for (Entity &c : children) {
+    body += "--";
+    marks.push_back(body.size());
+    body.append(blen, '-');
+    body += eol;
+    const std::size_t begin = body.size();
+    serialize_into(body, c, eol);
+    parts.emplace_back(begin, body.size());
+    Bytes().swap(c.body);  // release the child's copy early
+    body += eol;
+  }
+  body += "--";
+  marks.push_back(body.size());
+  body.append(blen, '-');
+  body += "--";
+  body += eol;
+
   std::string boundary;
+  const std::string_view all(body);
   for (int attempt = 0;; ++attempt) {
     Sha256 h;
     h.add(subtype);
     h.add(std::to_string(level));
     h.add(std::to_string(attempt));
-    for (const Bytes &p : parts) h.add(p);
-    boundary = "=_mm_" + std::to_string(level) + "_" + h.hex(16);
-    bool clash = std::any_of(parts.begin(), parts.end(), [&](const Bytes &p) {
-      return p.find(boundary) != Bytes::npos;
+    for (const auto &[b, en] : parts) h.add(all.substr(b, en - b));
+    boundary = prefix + h.hex(16);
+    bool clash = std::any_of(parts.begin(), parts.end(), [&](const auto &p) {
+      return all.substr(p.first, p.second - p.first).find(boundary) != std::string_view::npos;
     });
     if (!clash) break;
   }
-  Entity e;
-  std::string ct = "Content-Type: multipart/" + std::string(subtype) + ";" + ctx.eol +
+  for (std::size_t m : marks) std::memcpy(body.data() + m, boundary.data(), blen);
+
+  std::string ct = "Content-Type: multipart/" + std::string(subtype) + ";" + eol +
                    " boundary=\"" + boundary + "\"";
-  if (!extra.empty()) ct += ";" + ctx.eol + " " + std::string(extra);
+  if (!extra.empty()) ct += ";" + eol + " " + std::string(extra);
   e.fields.push_back(std::move(ct));
-  for (const Bytes &p : parts) {
-    e.body += "--" + boundary + ctx.eol;
-    e.body += p;
-    e.body += ctx.eol;
-  }
-  e.body += "--" + boundary + "--" + ctx.eol;
   return e;
 }
 
@@ -526,7 +590,8 @@ struct Bodies {
   std::optional<Entity> plain;
   std::optional<Entity> rtf;
   std::optional<Entity> html;
-  Bytes html_bytes;  ///< for Content-ID references
+  Bytes html_store;      ///< HTML decoded from RTF, when that is the source
+  ByteView html_bytes;   ///< for Content-ID references (the message's or html_store)
 };
 
 void add_rtf(const model::Message &msg, Bodies &b, Ctx &ctx) {
@@ -549,7 +614,8 @@ void add_rtf(const model::Message &msg, Bodies &b, Ctx &ctx) {
                               "RTF-encapsulated HTML in codepage " + std::to_string(ex->codepage) +
                                   " has no MIME charset name; declared without charset"});
     }
-    b.html_bytes = ex->content;
+    b.html_store = ex->content;
+    b.html_bytes = b.html_store;
     b.html = text_entity("text/html", cs.value_or(""), ex->content, ctx);
     return;
   }
@@ -671,7 +737,10 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   // Text bodies.
   Bodies bodies;
   if (msg.body_text) {
-    bodies.plain = text_entity("text/plain", "utf-8", text::sanitize_utf8(*msg.body_text), ctx);
+    if (text::is_valid_utf8(*msg.body_text))
+      bodies.plain = text_entity("text/plain", "utf-8", *msg.body_text, ctx);
+    else
+      bodies.plain = text_entity("text/plain", "utf-8", text::sanitize_utf8(*msg.body_text), ctx);
   }
   if (msg.body_html) {
     std::string cs = one_line(msg.html_charset);
@@ -683,7 +752,7 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
             {ProblemCode::CharsetUnknown, "HTML body has no charset; declared without one"});
       }
     }
-    bodies.html_bytes = *msg.body_html;
+    bodies.html_bytes = *msg.body_html;  // a view: msg outlives bodies
     bodies.html = text_entity("text/html", cs, *msg.body_html, ctx);
   }
   add_rtf(msg, bodies, ctx);

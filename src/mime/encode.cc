@@ -1,7 +1,9 @@
 #include "mailmill/mime/encode.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "encode_impl.h"
@@ -145,112 +147,196 @@ constexpr const char *MON[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 
 }  // namespace
 
+namespace {
+
+/// Encodes `groups` complete 3-byte groups from `in` to `out` (4 characters each).
+inline char *b64_groups(const unsigned char *in, std::size_t groups, char *out) {
+  for (std::size_t g = 0; g < groups; ++g, in += 3, out += 4) {
+    const u32 v = (u32{in[0]} << 16) | (u32{in[1]} << 8) | in[2];
+    out[0] = B64[v >> 18];
+    out[1] = B64[(v >> 12) & 63];
+    out[2] = B64[(v >> 6) & 63];
+    out[3] = B64[v & 63];
+  }
+  return out;
+}
+
+/// Encodes the final 1 or 2 bytes of the input with '=' padding.
+inline char *b64_tail(const unsigned char *in, std::size_t rest, char *out) {
+  u32 v = u32{in[0]} << 16;
+  if (rest == 2) v |= u32{in[1]} << 8;
+  out[0] = B64[v >> 18];
+  out[1] = B64[(v >> 12) & 63];
+  out[2] = rest == 2 ? B64[(v >> 6) & 63] : '=';
+  out[3] = '=';
+  return out + 4;
+}
+
+/// Grows `out` (by doubling) so that `need` more bytes fit after `pos`; returns the write
+/// pointer. The string is trimmed to the bytes written by the caller at the end.
+inline char *qp_room(Bytes &out, std::size_t pos, std::size_t need) {
+  if (pos + need > out.size()) out.resize(std::max(out.size() * 2, pos + need));
+  return out.data() + pos;
+}
+
+/// Bytes that quoted-printable copies literally in the middle of a line (not its last
+/// character, not at column 0): printable ASCII except '=', plus space and tab.
+constexpr std::array<bool, 256> make_qp_mid() {
+  std::array<bool, 256> t{};
+  for (int c = 33; c <= 126; ++c) t[static_cast<std::size_t>(c)] = c != '=';
+  t[' '] = true;
+  t['\t'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> QP_MID = make_qp_mid();
+
+}  // namespace
+
 Bytes base64_encode(ByteView data, std::string_view eol) {
+  const std::size_t n = data.size();
+  const std::size_t chars = (n + 2) / 3 * 4;
+  // One eol after every 76 characters and after a shorter last line.
+  const std::size_t lines = eol.empty() ? 0 : (chars + 75) / 76;
   Bytes out;
-  const std::size_t groups = (data.size() + 2) / 3;
-  out.reserve(groups * 4 + (groups * 4 / 76 + 1) * eol.size());
-  std::size_t col = 0;
-  auto put = [&](char c) {
-    out.push_back(c);
-    if (++col == 76 && !eol.empty()) {
-      out.append(eol);
-      col = 0;
+  out.resize(chars + lines * eol.size());
+  char *o = out.data();
+  const auto *in = reinterpret_cast<const unsigned char *>(data.data());
+  std::size_t left = n;
+  if (!eol.empty()) {
+    // Full lines: 57 input bytes give exactly 76 characters.
+    while (left >= 57) {
+      o = b64_groups(in, 19, o);
+      std::memcpy(o, eol.data(), eol.size());
+      o += eol.size();
+      in += 57;
+      left -= 57;
     }
-  };
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    u32 v = (u32{uc(data[i])} << 16) | (u32{uc(data[i + 1])} << 8) | uc(data[i + 2]);
-    put(B64[v >> 18]);
-    put(B64[(v >> 12) & 63]);
-    put(B64[(v >> 6) & 63]);
-    put(B64[v & 63]);
   }
-  const std::size_t rest = data.size() - i;
-  if (rest > 0) {
-    u32 v = u32{uc(data[i])} << 16;
-    if (rest == 2) v |= u32{uc(data[i + 1])} << 8;
-    put(B64[v >> 18]);
-    put(B64[(v >> 12) & 63]);
-    put(rest == 2 ? B64[(v >> 6) & 63] : '=');
-    put('=');
+  o = b64_groups(in, left / 3, o);
+  in += left / 3 * 3;
+  if (left % 3 != 0) o = b64_tail(in, left % 3, o);
+  if (!eol.empty() && left > 0) {
+    std::memcpy(o, eol.data(), eol.size());
+    o += eol.size();
   }
-  if (col > 0 && !eol.empty()) out.append(eol);
   return out;
 }
 
 Bytes qp_encode(ByteView data, std::string_view eol) {
   Bytes out;
-  out.reserve(data.size() + data.size() / 8 + 16);
-  std::size_t i = 0;
   const std::size_t n = data.size();
+  out.resize(n + n / 8 + 16);
+  std::size_t pos = 0;
+  const char *d = data.data();
+  const std::size_t el = eol.size();
+  auto is_from = [&](std::size_t k, std::size_t end) {
+    return k + 5 <= end && std::memcmp(d + k, "From ", 5) == 0;
+  };
+  std::size_t i = 0;
   while (i < n) {
     // One input line: [i, end) without its line break; `brk` says whether a break followed.
-    std::size_t end = i;
-    while (end < n && data[end] != '\n' && !(data[end] == '\r' && end + 1 < n && data[end + 1] == '\n'))
-      ++end;
-    bool brk = end < n;
+    const void *nlp = std::memchr(d + i, '\n', n - i);
+    std::size_t end = n;
+    bool brk = false;
+    std::size_t next = n;
+    if (nlp != nullptr) {
+      const std::size_t nl = static_cast<std::size_t>(static_cast<const char *>(nlp) - d);
+      end = (nl > i && d[nl - 1] == '\r') ? nl - 1 : nl;
+      brk = true;
+      next = nl + 1;
+    }
+    const std::size_t len = end - i;
+    // Worst case: 3 characters per byte, a soft break ("=" + eol) per 73 of them, the hard break.
+    char *o = qp_room(out, pos, 3 * len + (3 * len / 73 + 1) * (1 + el) + el);
+    char *const o0 = o;
     std::size_t col = 0;
-    for (std::size_t k = i; k < end; ++k) {
-      unsigned char c = uc(data[k]);
-      char tok[3];
-      std::size_t tlen = 1;
-      bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && k + 1 < end);
-      // "From " at a line start is encoded so the part survives naive mbox writers unchanged
-      // ([RFC 2045] 6.7 note 8 recommends it); a lone "." likewise for SMTP.
-      if (col == 0 && k + 5 <= end && data.substr(k, 5) == "From ") literal = false;
-      if (col == 0 && c == '.' && k + 1 == end) literal = false;
-      if (literal) {
-        tok[0] = static_cast<char>(c);
-      } else {
-        tok[0] = '=';
-        tok[1] = HEX[c >> 4];
-        tok[2] = HEX[c & 15];
-        tlen = 3;
-      }
-      const bool last = k + 1 == end;
-      // Lines are at most 76 characters; a soft break needs one for the trailing '='.
-      if (col + tlen > (last ? 76u : 75u)) {
-        out.push_back('=');
-        out.append(eol);
-        col = 0;
-        // A moved "From " or "." line start is now at column 0 again; re-check for 'F'.
-        if (c == 'F' && k + 5 <= end && data.substr(k, 5) == "From " && tlen == 1) {
-          tok[0] = '=';
-          tok[1] = HEX[c >> 4];
-          tok[2] = HEX[c & 15];
-          tlen = 3;
+    std::size_t k = i;
+    while (k < end) {
+      if (col > 0 && col < 75) {
+        // Run of bytes that are literal mid-line and cannot reach a soft break; never the
+        // line's last byte (trailing whitespace and the 76th column are handled below).
+        const std::size_t lim = std::min(end - 1, k + (75 - col));
+        std::size_t j = k;
+        while (j < lim && QP_MID[uc(d[j])]) ++j;
+        if (j > k) {
+          std::memcpy(o, d + k, j - k);
+          o += j - k;
+          col += j - k;
+          k = j;
+          continue;
         }
       }
-      out.append(tok, tlen);
+      const unsigned char c = uc(d[k]);
+      const bool last = k + 1 == end;
+      bool literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last);
+      // "From " at a line start is encoded so the part survives naive mbox writers unchanged
+      // ([RFC 2045] 6.7 note 8 recommends it); a lone "." likewise for SMTP.
+      if (col == 0 && c == 'F' && is_from(k, end)) literal = false;
+      if (col == 0 && c == '.' && last) literal = false;
+      std::size_t tlen = literal ? 1 : 3;
+      // Lines are at most 76 characters; a soft break needs one for the trailing '='.
+      if (col + tlen > (last ? 76u : 75u)) {
+        *o++ = '=';
+        std::memcpy(o, eol.data(), el);
+        o += el;
+        col = 0;
+        // A moved "From " line start is now at column 0 again; re-check for 'F'.
+        if (c == 'F' && tlen == 1 && is_from(k, end)) tlen = 3;
+      }
+      if (tlen == 1) {
+        *o++ = static_cast<char>(c);
+      } else {
+        o[0] = '=';
+        o[1] = HEX[c >> 4];
+        o[2] = HEX[c & 15];
+        o += 3;
+      }
       col += tlen;
+      ++k;
     }
     if (brk) {
-      out.append(eol);
-      i = end + (data[end] == '\r' ? 2 : 1);
-    } else {
-      i = end;
+      std::memcpy(o, eol.data(), el);
+      o += el;
     }
+    pos += static_cast<std::size_t>(o - o0);
+    i = next;
   }
+  out.resize(pos);
   return out;
 }
 
 bool fits_in_lines(ByteView data, bool allow_8bit) {
-  std::size_t line = 0;
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    unsigned char c = uc(data[i]);
-    if (c == '\n') {
-      line = 0;
-      continue;
+  // 0: ordinary byte; 1: '\n'; 2: '\r'; 3: never allowed (NUL, and 8-bit unless allowed).
+  static constexpr auto make = [](bool eight) {
+    std::array<unsigned char, 256> t{};
+    t[0] = 3;
+    t['\n'] = 1;
+    t['\r'] = 2;
+    if (!eight)
+      for (int c = 0x80; c < 256; ++c) t[static_cast<std::size_t>(c)] = 3;
+    return t;
+  };
+  static constexpr std::array<unsigned char, 256> T7 = make(false), T8 = make(true);
+  const std::array<unsigned char, 256> &t = allow_8bit ? T8 : T7;
+  const auto *p = reinterpret_cast<const unsigned char *>(data.data());
+  const auto *e = p + data.size();
+  const unsigned char *line = p;  // start of the current line
+  for (; p < e; ++p) {
+    const unsigned char k = t[*p];
+    if (k == 0) continue;
+    if (k == 1) {
+      if (p - line > 998) return false;
+      line = p + 1;
+    } else if (k == 2) {
+      if (p + 1 >= e || p[1] != '\n') return false;  // bare CR
+      if (p - line > 998) return false;  // the CR of CRLF does not count
+      ++p;
+      line = p + 1;
+    } else {
+      return false;
     }
-    if (c == '\r') {
-      if (i + 1 < data.size() && data[i + 1] == '\n') continue;
-      return false;  // bare CR
-    }
-    if (c == 0) return false;
-    if (c >= 0x80 && !allow_8bit) return false;
-    if (++line > 998) return false;
   }
-  return true;
+  return e - line <= 998;
 }
 
 namespace detail {

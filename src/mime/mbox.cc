@@ -1,5 +1,7 @@
 #include "mailmill/mime/mbox.h"
 
+#include <cstring>
+
 #include "mailmill/mime/encode.h"
 
 namespace mm::mime {
@@ -31,17 +33,30 @@ void append_mboxrd(Bytes &out, ByteView message, std::string_view envelope_sende
   out += ' ';
   out += format_mbox_date(date);
   out += '\n';
+  // Lines that need no change (LF-terminated, not quoted) are copied in runs; only a CR before
+  // LF is dropped and a ">*From " line gets one more '>'.
+  const char *d = message.data();
+  const std::size_t n = message.size();
+  std::size_t run = 0;  // start of the bytes not yet copied
   std::size_t i = 0;
-  while (i < message.size()) {
-    std::size_t nl = message.find('\n', i);
-    std::size_t end = nl == ByteView::npos ? message.size() : nl;
-    ByteView line = message.substr(i, end - i);
-    if (!line.empty() && line.back() == '\r' && nl != ByteView::npos) line.remove_suffix(1);
-    if (needs_quote(line)) out += '>';
-    out += line;
-    out += '\n';  // also terminates a last line that had no newline
-    i = nl == ByteView::npos ? message.size() : nl + 1;
+  while (i < n) {
+    const void *p = std::memchr(d + i, '\n', n - i);
+    const std::size_t nl = p == nullptr ? n : static_cast<std::size_t>(static_cast<const char *>(p) - d);
+    const bool cr = p != nullptr && nl > i && d[nl - 1] == '\r';
+    const std::size_t end = cr ? nl - 1 : nl;
+    if (needs_quote(message.substr(i, end - i))) {
+      out.append(d + run, i - run);
+      out += '>';
+      run = i;
+    }
+    if (cr) {
+      out.append(d + run, end - run);
+      run = nl;  // the LF itself is copied with the next run
+    }
+    i = p == nullptr ? n : nl + 1;
   }
+  out.append(d + run, n - run);
+  if (n > 0 && d[n - 1] != '\n') out += '\n';  // terminates a last line without a newline
   out += '\n';
 }
 

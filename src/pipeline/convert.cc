@@ -128,7 +128,9 @@ std::string fingerprint(const ConvertOptions &o, const std::vector<std::string> 
        "," + std::to_string(static_cast<int>(o.dedup_scope)) + "," +
        std::to_string(static_cast<int>(o.profile)) + "," + std::to_string(o.max_message_bytes) +
        "," + std::to_string(o.batch.max_bytes) + "," + std::to_string(o.batch.max_messages) +
-       "," + std::to_string(static_cast<int>(o.reader)) + "\n";
+       "," + std::to_string(static_cast<int>(o.reader)) + "," + o.pst.default_mailbox + "," +
+       std::to_string(o.pst.max_pst_bytes) + "," + o.pst.target_root_folder + "\n";
+  for (const auto &[src, mbx] : o.pst.mailbox_for_source) s += "map:" + src + "=" + mbx + "\n";
   for (const auto &in : inputs) {
     struct stat st {};
     ::stat(in.c_str(), &st);

@@ -78,6 +78,20 @@ std::optional<u32> next_utf8(std::string_view s, std::size_t &i) {
   return cp;
 }
 
+/// Index of the first byte >= 0x80 at or after `i` (s.size() when none); 8 bytes at a time.
+std::size_t ascii_prefix(std::string_view s, std::size_t i) {
+  const std::size_t n = s.size();
+  const char *d = s.data();
+  while (i + 8 <= n) {
+    u64 w;
+    std::memcpy(&w, d + i, 8);
+    if ((w & 0x8080808080808080ULL) != 0) break;
+    i += 8;
+  }
+  while (i < n && static_cast<u8>(d[i]) < 0x80) ++i;
+  return i;
+}
+
 struct CodepageInfo {
   u32 codepage;
   const char *iconv_name;
@@ -185,26 +199,87 @@ std::string latin1_to_utf8(ByteView bytes) {
 }  // namespace
 
 std::string utf16le_to_utf8(ByteView utf16, bool stop_at_nul) {
-  std::string out;
-  out.reserve(utf16.size() / 2 + utf16.size() / 4);
-  const std::size_t units = utf16.size() / 2;
-  for (std::size_t i = 0; i < units; ++i) {
-    const u32 u = load_le16(utf16.data() + 2 * i);
-    if (u == 0 && stop_at_nul) break;
-    if (u >= 0xD800 && u <= 0xDBFF) {
-      if (i + 1 < units) {
-        const u32 v = load_le16(utf16.data() + 2 * (i + 1));
-        if (v >= 0xDC00 && v <= 0xDFFF) {
-          append_utf8(out, 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00));
-          ++i;
-          continue;
-        }
+  const auto *in = reinterpret_cast<const unsigned char *>(utf16.data());
+  std::size_t units = utf16.size() / 2;
+  if (stop_at_nul) {
+    for (std::size_t i = 0; i < units; ++i) {
+      if (in[2 * i] == 0 && in[2 * i + 1] == 0) {
+        units = i;
+        break;
       }
-      append_utf8(out, REPLACEMENT);
-    } else if (u >= 0xDC00 && u <= 0xDFFF) {
-      append_utf8(out, REPLACEMENT);
+    }
+  }
+  // Pass 1: the exact output size. Runs of ASCII code units are skipped four at a time.
+  std::size_t size = 0;
+  std::size_t i = 0;
+  while (i < units) {
+    while (i + 4 <= units) {
+      u64 w;
+      std::memcpy(&w, in + 2 * i, 8);
+      if ((w & 0xFF80FF80FF80FF80ULL) != 0) break;
+      i += 4;
+      size += 4;
+    }
+    if (i >= units) break;
+    const u32 u = load_le16(in + 2 * i);
+    if (u < 0x80) {
+      size += 1;
+    } else if (u < 0x800) {
+      size += 2;
+    } else if (u >= 0xD800 && u <= 0xDBFF && i + 1 < units &&
+               load_le16(in + 2 * (i + 1)) >= 0xDC00 && load_le16(in + 2 * (i + 1)) <= 0xDFFF) {
+      size += 4;
+      ++i;
     } else {
-      append_utf8(out, u);
+      size += 3;  // BMP character, or U+FFFD for an unpaired surrogate
+    }
+    ++i;
+  }
+  // Pass 2: write into the pre-sized string.
+  std::string out(size, '\0');
+  char *o = out.data();
+  i = 0;
+  while (i < units) {
+    while (i + 4 <= units) {
+      u64 w;
+      std::memcpy(&w, in + 2 * i, 8);
+      if ((w & 0xFF80FF80FF80FF80ULL) != 0) break;
+      o[0] = static_cast<char>(in[2 * i]);
+      o[1] = static_cast<char>(in[2 * i + 2]);
+      o[2] = static_cast<char>(in[2 * i + 4]);
+      o[3] = static_cast<char>(in[2 * i + 6]);
+      o += 4;
+      i += 4;
+    }
+    if (i >= units) break;
+    u32 cp = load_le16(in + 2 * i);
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      const u32 v = i + 1 < units ? load_le16(in + 2 * (i + 1)) : 0;
+      if (cp <= 0xDBFF && v >= 0xDC00 && v <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (v - 0xDC00);
+        ++i;
+      } else {
+        cp = REPLACEMENT;
+      }
+    }
+    ++i;
+    if (cp < 0x80) {
+      *o++ = static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      o[0] = static_cast<char>(0xC0 | (cp >> 6));
+      o[1] = static_cast<char>(0x80 | (cp & 0x3F));
+      o += 2;
+    } else if (cp < 0x10000) {
+      o[0] = static_cast<char>(0xE0 | (cp >> 12));
+      o[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      o[2] = static_cast<char>(0x80 | (cp & 0x3F));
+      o += 3;
+    } else {
+      o[0] = static_cast<char>(0xF0 | (cp >> 18));
+      o[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      o[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      o[3] = static_cast<char>(0x80 | (cp & 0x3F));
+      o += 4;
     }
   }
   return out;
@@ -387,37 +462,44 @@ std::optional<u32> charset_to_codepage(std::string_view charset) {
 }
 
 bool is_ascii(std::string_view s) {
-  for (char c : s) {
-    if (static_cast<u8>(c) >= 0x80) return false;
-  }
-  return true;
+  return ascii_prefix(s, 0) == s.size();
 }
 
 bool is_valid_utf8(std::string_view s) {
   std::size_t i = 0;
-  while (i < s.size()) {
-    if (static_cast<u8>(s[i]) < 0x80) {
-      ++i;
-      continue;
-    }
+  while (true) {
+    i = ascii_prefix(s, i);
+    if (i >= s.size()) return true;
     if (!next_utf8(s, i)) return false;
   }
-  return true;
 }
 
 std::string sanitize_utf8(std::string_view s) {
-  if (is_valid_utf8(s)) return std::string(s);
-  std::string out;
-  out.reserve(s.size() + 8);
+  // Validate first: almost every string is already valid and is copied once.
   std::size_t i = 0;
-  while (i < s.size()) {
+  while (true) {
+    i = ascii_prefix(s, i);
+    if (i >= s.size()) return std::string(s);
     const std::size_t start = i;
-    if (std::optional<u32> cp = next_utf8(s, i)) {
-      out.append(s.substr(start, i - start));
-    } else {
-      append_utf8(out, REPLACEMENT);
+    if (!next_utf8(s, i)) {
+      i = start;
+      break;
     }
   }
+  std::string out;
+  out.reserve(s.size() + 8);
+  std::size_t run = 0;  // start of the valid bytes not yet copied
+  while (i < s.size()) {
+    i = ascii_prefix(s, i);
+    if (i >= s.size()) break;
+    const std::size_t start = i;
+    if (!next_utf8(s, i)) {
+      out.append(s.substr(run, start - run));
+      append_utf8(out, REPLACEMENT);
+      run = i;
+    }
+  }
+  out.append(s.substr(run));
   return out;
 }
 

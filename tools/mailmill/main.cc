@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,7 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   pipeline::ConvertOptions opts;
   std::string format = "mbox", reader = "auto", dedup = "content", scope = "global",
               profile = "generic", max_memory = "1G", batch_bytes = "1G", max_msg;
+  std::string mailbox_map, pst_max = "20000000000";
   bool quiet = false;
   po::options_description desc("mailmill convert INPUT... -o OUTDIR [options]");
   desc.add_options()
@@ -110,8 +113,9 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "command again after an interruption resumes; a new command adds to it, deduplicating "
        "against what is already there")
       ("format,f", po::value(&format)->default_value("mbox"),
-       "mbox (mboxrd, one file per folder), eml (one file per message) or batch "
-       "(zstd-compressed mbox batches for upload)")
+       "mbox (mboxrd, one file per folder), eml (one file per message), batch "
+       "(zstd-compressed mbox batches for upload) or pst (Microsoft 365 PST Import Service: "
+       "pst/<mailbox>/*.pst and pst/mapping.csv; use with --profile m365)")
       ("report,r", po::value(&opts.report_path),
        "write a JSON report: totals {seen, written, duplicates, skipped, failed}, per-stage "
        "timings and, per input and folder, every skipped or failed item with its reason")
@@ -131,9 +135,20 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "--format batch: messages per batch")
       ("profile", po::value(&profile)->default_value("generic"),
        "upload profile: generic (no size limit), gmail (25 MB, Workspace migration), "
-       "gmail-api (150 MB), imap (--max-message-bytes, default 50 MB); sets folder labels "
+       "gmail-api (150 MB), imap (--max-message-bytes, default 50 MB), m365 (--format pst: "
+       "150 MB per item); sets folder labels "
        "in batch manifests; a larger message goes to oversize/ and the report")
       ("max-message-bytes", po::value(&max_msg), "override the profile's per-message limit")
+      ("mailbox", po::value(&opts.pst.default_mailbox),
+       "--format pst: target mailbox (user@example.com) of inputs not in --mailbox-map")
+      ("mailbox-map", po::value(&mailbox_map),
+       "--format pst: CSV of \"source_path,mailbox[,archive]\" lines (archive: true/false; a "
+       "header line is allowed; a folder applies to the inputs inside it)")
+      ("pst-max-bytes", po::value(&pst_max)->default_value("20000000000"),
+       "--format pst: split PSTs at this size (the import service takes at most 20 GB)")
+      ("target-root-folder", po::value(&opts.pst.target_root_folder)->default_value("/"),
+       "--format pst: TargetRootFolder of the mapping file (\"/\" merges into the mailbox's "
+       "own folders)")
       ("reader", po::value(&reader)->default_value("auto"),
        "PST reader: auto (native, libpff if the file looks damaged), native, or libpff")
       ("quiet,q", po::bool_switch(&quiet), "no progress line, only errors and the summary");
@@ -153,7 +168,7 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   if (opts.inputs.empty()) throw po::error("no INPUT given (a PST/OST file or a folder)");
   static const std::map<std::string, pipeline::OutputFormat> formats = {
       {"mbox", pipeline::OutputFormat::Mbox}, {"eml", pipeline::OutputFormat::Eml},
-      {"batch", pipeline::OutputFormat::Batch}};
+      {"batch", pipeline::OutputFormat::Batch}, {"pst", pipeline::OutputFormat::Pst}};
   static const std::map<std::string, pipeline::DedupMode> dedups = {
       {"none", pipeline::DedupMode::None}, {"message-id", pipeline::DedupMode::MessageId},
       {"content", pipeline::DedupMode::Content}, {"raw", pipeline::DedupMode::Raw}};
@@ -162,7 +177,8 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
       {"folder", pipeline::DedupScope::Folder}};
   static const std::map<std::string, pipeline::Profile> profiles = {
       {"generic", pipeline::Profile::Generic}, {"gmail", pipeline::Profile::Gmail},
-      {"gmail-api", pipeline::Profile::GmailApi}, {"imap", pipeline::Profile::Imap}};
+      {"gmail-api", pipeline::Profile::GmailApi}, {"imap", pipeline::Profile::Imap},
+      {"m365", pipeline::Profile::Generic}};  // m365: limits come from opts.pst
   auto pick = [](const auto &table, const std::string &v, const char *name) {
     auto it = table.find(v);
     if (it == table.end())
@@ -176,6 +192,23 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   opts.max_memory = parse_size(max_memory, "max-memory");
   opts.batch.max_bytes = parse_size(batch_bytes, "batch-bytes");
   if (!max_msg.empty()) opts.max_message_bytes = parse_size(max_msg, "max-message-bytes");
+  bool pst = opts.format == pipeline::OutputFormat::Pst;
+  if ((profile == "m365" && !pst) || (pst && profile != "m365" && profile != "generic"))
+    throw po::error("--profile m365 goes with --format pst, and --format pst with --profile m365");
+  if (opts.format == pipeline::OutputFormat::Pst) {
+    opts.pst.max_pst_bytes = parse_size(pst_max, "pst-max-bytes");
+    if (opts.pst.max_pst_bytes == 0) throw po::error("--pst-max-bytes must be more than 0");
+    if (!mailbox_map.empty()) {
+      std::ifstream in(mailbox_map, std::ios::binary);
+      if (!in) throw po::error("cannot read --mailbox-map " + mailbox_map);
+      std::stringstream text;
+      text << in.rdbuf();
+      Status st = sink::parse_mailbox_map(text.str(), opts.pst);
+      if (!st) throw po::error(mailbox_map + ": " + st.problem().detail);
+    }
+    if (opts.pst.default_mailbox.empty() && opts.pst.mailbox_for_source.empty())
+      throw po::error("--format pst needs --mailbox ADDR or --mailbox-map FILE.csv");
+  }
   if (opts.jobs < 0) throw po::error("--jobs must be 0 (all cores) or more");
   if (opts.batch.max_messages < 1) throw po::error("--batch-messages must be at least 1");
   opts.reader = parse_reader(reader);

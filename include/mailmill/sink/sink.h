@@ -50,7 +50,8 @@ class Sink {
   virtual ~Sink() = default;
   /// Registers an input and returns its key: a unique, sanitized directory name derived from
   /// the file name ("archive.pst" -> "archive", a second "archive.pst" -> "archive (2)").
-  std::string add_source(const std::string &input_path);
+  /// Overrides (the PST sink records per-input settings) must call this base version.
+  virtual std::string add_source(const std::string &input_path);
   /// Keeps `key` from being handed out (used by an earlier run in the same folder).
   void reserve_source_key(const std::string &key);
   /// Claims the names of a folder (directory, and for mbox its file) ahead of any write, so

@@ -3,9 +3,11 @@
 #include "mailmill/format/pst/native_store.h"
 
 #include <algorithm>
+#include <map>
 
 #include "ltp.h"
 #include "mailmill/mapi/tags.h"
+#include "mailmill/mapi/to_model.h"
 #include "mailmill/util/text.h"
 #include "ndb.h"
 
@@ -60,6 +62,10 @@ class NativeStore final : public mapi::MailStore {
       u32 cp = 1252;
       if (auto v = props->get_i32(mapi::pid::MESSAGE_CODEPAGE); v && *v > 0) {
         cp = static_cast<u32>(*v);
+      } else if (store->info_.format == mapi::PstFormat::Ansi) {
+        // ANSI stores hold folder names and 8-bit strings in the writer's codepage, which
+        // the store does not record: infer it from the messages' own codepage properties.
+        cp = store->guess_ansi_codepage().value_or(1252);
       }
       store->info_.default_codepage = cp;
       store->info_.display_name = props->get_string(mapi::pid::DISPLAY_NAME, cp).value_or("");
@@ -174,6 +180,26 @@ class NativeStore final : public mapi::MailStore {
   std::shared_ptr<const PstFile> file() const { return file_; }
 
  private:
+  // Majority vote over the first messages' PR_MESSAGE_CODEPAGE, PR_INTERNET_CPID and
+  // PR_MESSAGE_LOCALE_ID (an LCID's ANSI codepage). Bounded: looks at 64 messages at most.
+  std::optional<u32> guess_ansi_codepage() {
+    std::map<u32, int> votes;
+    int seen = 0;
+    for (const NbtEntry &e : file_->nodes()) {
+      if ((e.nid & 0x1F) != NID_TYPE_NORMAL_MESSAGE) continue;
+      if (++seen > 64) break;
+      Result<mapi::PropertyBag> pc = read_node_pc(e.nid);
+      if (!pc) continue;
+      std::optional<u32> cp = mapi::item_ansi_codepage(*pc);
+      if (cp) ++votes[*cp];
+    }
+    std::optional<u32> best;
+    int best_n = 0;
+    for (const auto &[cp, n] : votes)
+      if (n > best_n) best = cp, best_n = n;
+    return best;
+  }
+
   Result<mapi::PropertyBag> read_node_pc(u32 nid) {
     const NbtEntry *n = file_->find_node(nid);
     if (n == nullptr) {
