@@ -862,13 +862,18 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   if (built.envelope_sender.find(' ') != std::string::npos) built.envelope_sender.clear();
 
   std::vector<std::string> h;
-  bool have_from = false, have_date = false, have_mid = false;
+  bool have_from = false, have_date = false, have_mid = false, have_subject = false,
+       have_to = false, have_cc = false, have_keywords = false;
   std::string mid;
   if (!msg.transport_headers.empty()) {
     for (HeaderField &f : split_transport(msg.transport_headers, ctx)) {
       if (replaced_field(f.lname)) continue;
       if (f.lname == "from") have_from = true;
       if (f.lname == "date") have_date = true;
+      if (f.lname == "subject") have_subject = true;
+      if (f.lname == "to") have_to = true;
+      if (f.lname == "cc" || f.lname == "bcc") have_cc = true;
+      if (f.lname == "keywords") have_keywords = true;
       if (f.lname == "message-id") {
         have_mid = true;
         if (mid.empty()) mid = field_value(f);
@@ -893,16 +898,26 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
     if (!msg.from.x500.empty()) h.push_back("X-Mailmill-X500-From: " + one_line(msg.from.x500));
     if (!same && !msg.sender.x500.empty())
       h.push_back("X-Mailmill-X500-Sender: " + one_line(msg.sender.x500));
+  }
+  // Transport headers are kept as they are, but a block without Subject, or without any
+  // recipient field (a truncated or relay-only block), gets them from the MAPI properties.
+  // Bcc only when there is no transport header block at all: it is never transmitted.
+  const bool add_recipients = !have_to && !have_cc;
+  if (!have_subject) {
     std::string subject = text::sanitize_utf8(one_line(msg.subject));
     if (!subject.empty()) h.push_back(unstructured("Subject", subject, eol));
+  }
+  {
     struct {
       model::RecipientType type;
       const char *name;
       const std::string *display;
-    } lists[] = {{model::RecipientType::To, "To", &msg.display_to},
-                 {model::RecipientType::Cc, "Cc", &msg.display_cc},
-                 {model::RecipientType::Bcc, "Bcc", &msg.display_bcc}};
+      bool wanted;
+    } lists[] = {{model::RecipientType::To, "To", &msg.display_to, add_recipients},
+                 {model::RecipientType::Cc, "Cc", &msg.display_cc, add_recipients},
+                 {model::RecipientType::Bcc, "Bcc", &msg.display_bcc, synthesize_all}};
     for (const auto &l : lists) {
+      if (!l.wanted) continue;
       std::string v;
       for (const model::Recipient &r : msg.recipients) {
         if (r.type != l.type) continue;
@@ -945,6 +960,9 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
     if (msg.sensitivity == 1) h.push_back("Sensitivity: Personal");
     else if (msg.sensitivity == 2) h.push_back("Sensitivity: Private");
     else if (msg.sensitivity == 3) h.push_back("Sensitivity: Company-Confidential");
+  }
+  // Categories are the user's own, never transmitted: always carried as Keywords.
+  if (!have_keywords) {
     std::string kw;
     for (const std::string &c : msg.categories) {
       std::string cat = text::sanitize_utf8(one_line(c));

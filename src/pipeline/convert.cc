@@ -8,6 +8,7 @@
 #include <tbb/info.h>
 #include <tbb/parallel_pipeline.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -308,7 +309,10 @@ class Run {
         fp.ledger = &result_.ledger.add_folder(sl, fp.path);
         Result<std::vector<u64>> items = sp->primary->items_in(fi.node_id);
         if (items) {
+          // One order for every reader: node-id order (libpff lists items that way, the
+          // native reader in contents-table order); names and mbox order depend on it.
           fp.nids = std::move(*items);
+          std::sort(fp.nids.begin(), fp.nids.end());
         } else {
           fp.contents_problem = items.problem();
           sl.folder_errors.push_back(ItemNote{fi.node_id, "", "",
@@ -514,7 +518,6 @@ class Run {
                   std::to_string(*kept), &item);
           continue;
         }
-        new_keys_.emplace_back(key, item.seq);
       }
       Bytes spilled;
       if (item.spilled) spilled = load_spilled(*u, item);
@@ -578,6 +581,9 @@ class Run {
         location = sink_->write_message(dest, m);
       }
       written_bytes_ += item.size;
+      // The key joins the journal with its item, after any commit point passed above, so a
+      // resumed run never finds an item's own key committed without the item.
+      if (use) new_keys_.emplace_back(key, item.seq);
       account(sp, fp, item.seq, item.index, Outcome::Written, item.note, location, &item);
     }
     write_time_ += std::chrono::duration<double>(Clock::now() - t0).count();

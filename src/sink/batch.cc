@@ -108,14 +108,19 @@ class BatchSink final : public Sink {
         finished_[rel] = size;
         ++number_;
       }
+    // A committed batch keeps its three files: batch-N.mbox.zst, batch-N.mbox.zst.sha256 and
+    // batch-N.manifest.jsonl, which share the stem "batch-N".
     std::error_code ec;
+    std::vector<fs::path> remove;
     for (const auto &e : fs::directory_iterator(dir_, ec)) {
-      std::string rel = "batches/" + e.path().filename().string();
+      std::string name = e.path().filename().string();
+      std::string stem = name.substr(0, name.find('.'));
       bool keep = false;
       for (const auto &[c, size] : committed)
-        if (rel.rfind(c, 0) == 0) keep = true;  // the batch and its sidecar files
-      if (!keep) fs::remove(e.path(), ec);
+        if (c == "batches/" + stem + ".mbox.zst") keep = true;
+      if (!keep) remove.push_back(e.path());
     }
+    for (const auto &p : remove) fs::remove(p, ec);
   }
 
   void finish() override {

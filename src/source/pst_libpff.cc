@@ -13,6 +13,7 @@
 
 #include "libpff_impl.h"
 #include "mailmill/mapi/tags.h"
+#include "mailmill/mapi/to_model.h"
 #include "mailmill/source/open.h"
 #include "mailmill/util/text.h"
 
@@ -222,7 +223,43 @@ class LibpffStore final : public mapi::MailStore {
       }
     }
     load_name_map();
+    if (info_.format == mapi::PstFormat::Ansi && store.ok() &&
+        !store->get_i32(mapi::pid::MESSAGE_CODEPAGE))
+      guess_ansi_codepage();
     return {};
+  }
+
+  // Same rule as the native reader: ANSI stores do not record their codepage, so take the
+  // majority of the first messages' own codepage properties (mapi::item_ansi_codepage).
+  void guess_ansi_codepage() {
+    Result<std::vector<mapi::FolderInfo>> fs = folders();
+    if (!fs) return;
+    std::map<u32, int> votes;
+    int seen = 0;
+    for (const mapi::FolderInfo &f : *fs) {
+      Result<std::vector<u64>> items = items_in(f.node_id);
+      if (!items) continue;
+      for (u64 nid : *items) {
+        if (++seen > 64) break;
+        Result<mapi::RawMessage> m = read_item(nid);
+        if (!m) continue;
+        if (std::optional<u32> cp = mapi::item_ansi_codepage(m->props)) ++votes[*cp];
+      }
+      if (seen > 64) break;
+    }
+    int best = 0;
+    for (const auto &[cp, n] : votes)
+      if (n > best) {
+        best = n;
+        info_.default_codepage = cp;
+      }
+    if (best > 0 && info_.default_codepage != 1252) {
+      Result<mapi::PropertyBag> props = store_properties();
+      if (props)
+        if (std::optional<std::string> name =
+                raw_string(*props, mapi::pid::DISPLAY_NAME, info_.default_codepage))
+          info_.display_name = *name;
+    }
   }
 
   const mapi::StoreInfo &info() const override { return info_; }

@@ -1,0 +1,698 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: mailmill against readpst, pffexport and the read/hash floor.
+
+One command, nothing built here:
+
+    python3 bench/compare.py [--mailmill build/tools/mailmill] [--workdir /tmp/mailmill-bench]
+                             [--quick] [--only A|B] [--skip-slow] [--repeat N]
+
+It generates two deterministic corpora with `mailmill generate` (reused when the PST, its
+ground-truth JSONL and the options sidecar FILE.opts all match):
+
+    A  message-heavy:    200,000 messages, ~2.4 GB, 5 % with attachments
+    B  attachment-heavy:   4,000 messages, ~5 GB, every message with attachments up to 12 MB
+
+(--quick: A = 5,000 messages, B = 50 messages, for a smoke run.) On each corpus, with the same
+input file and the same output disk, every variant runs into a fresh output folder under
+/usr/bin/time (wall, user+sys CPU, peak RSS). The page cache cannot be dropped without root,
+so the input is read once with `cat` before anything is timed: every tool sees a warm cache.
+`sync` runs (untimed) after each variant so that one tool's write-back does not land in the
+next tool's timing.
+
+Outputs under WORKDIR: results.json, results.svg, results.md, logs/ (each run's stdout and
+stderr) and reports/ (mailmill --report files). The Markdown table goes to stdout as well.
+
+Correctness, cheaply: every mailmill report must be balanced with seen == the generated item
+count (lines of the ground-truth JSONL); message counts of readpst (\"From \" separator lines in
+mbox, .eml files), pffexport (Message* folders) and mailmill (report, and \"From \" lines of its
+mboxrd output) are printed side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MB = 1_000_000  # MB/s means 10^6 bytes per second
+MIB = 1024 * 1024
+
+# Generator options per corpus. Tuned so that A is ~2.4 GB and B ~5 GB (see bench/RESULTS.md
+# for the measured sizes); --quick keeps the options and cuts the message count.
+CORPORA = {
+    "A": {
+        "title": "A: message-heavy",
+        "full_messages": 200_000,
+        "quick_messages": 5_000,
+        "options": [
+            "--seed", "1", "--folders", "20",
+            "--attachment-ratio", "0.09", "--attachment-min", "1000",
+            "--attachment-max", "200000", "--html-ratio", "0.5",
+            "--non-ascii-ratio", "0.2", "--transport-headers-ratio", "0.5",
+            "--embedded-ratio", "0.02",
+        ],
+    },
+    "B": {
+        "title": "B: attachment-heavy",
+        "full_messages": 4_000,
+        "quick_messages": 50,
+        "options": [
+            "--seed", "2", "--folders", "10",
+            "--attachment-ratio", "0.25", "--attachment-min", "100000",
+            "--attachment-max", "12000000", "--html-ratio", "0.3",
+            "--non-ascii-ratio", "0.2", "--transport-headers-ratio", "0.5",
+            "--embedded-ratio", "0.0",
+        ],
+    },
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def sh_out(cmd: list[str]) -> str:
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=30)
+        return p.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine_info(workdir: Path) -> dict:
+    info: dict = {"hostname": platform.node(), "kernel": platform.release()}
+    lscpu = sh_out(["lscpu"])
+    m = re.search(r"^Model name:\s*(.+)$", lscpu, re.M)
+    info["cpu"] = m.group(1).strip() if m else platform.processor()
+    info["cores"] = os.cpu_count()
+    m = re.search(r"^Hypervisor vendor:\s*(.+)$", lscpu, re.M)
+    if m:
+        info["hypervisor"] = m.group(1).strip()
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+        info["memory_gib"] = round(kb / 1024 / 1024, 1)
+    except (OSError, AttributeError):
+        pass
+    df = sh_out(["df", "-hT", str(workdir)]).splitlines()
+    if len(df) >= 2:
+        parts = df[1].split()
+        info["disk"] = {"device": parts[0], "fstype": parts[1], "size": parts[2],
+                        "avail": parts[4], "mount": parts[-1]}
+        dev = os.path.basename(parts[0])
+        base = re.sub(r"p?\d+$", "", dev) if not dev.startswith("vd") else re.sub(r"\d+$", "", dev)
+        rot = Path(f"/sys/block/{base}/queue/rotational")
+        if rot.exists():
+            info["disk"]["rotational"] = rot.read_text().strip() == "1"
+    return info
+
+
+def tool_versions(mailmill: str) -> dict:
+    v = {
+        "mailmill": sh_out([mailmill, "--version"]),
+        "readpst": (sh_out(["readpst", "-V"]).splitlines() or [""])[0],
+        "pffexport": (sh_out(["pffexport", "-V"]).splitlines() or [""])[0],
+        "openssl": sh_out(["openssl", "version"]),
+        "mailmill source": (sh_out(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
+                            if (REPO / ".git").exists() else ""),
+    }
+    return v
+
+
+def loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError):
+        return -1.0
+
+
+def tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def count_from_lines(path: Path, suffix: str | None = None) -> int:
+    """Lines starting with "From " in every file under path (optionally only *suffix)."""
+    n = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            if suffix and not name.endswith(suffix):
+                continue
+            p = os.path.join(root, name)
+            if not os.path.isfile(p):
+                continue
+            with open(p, "rb") as f:
+                # "\n" before the file start counts a first line "From "; the last 5 bytes
+                # carry over so a "\nFrom " split across two reads is counted exactly once.
+                tail = b"\n"
+                while True:
+                    chunk = f.read(16 * MIB)
+                    if not chunk:
+                        break
+                    data = tail + chunk
+                    n += data.count(b"\nFrom ")
+                    tail = data[-5:]
+    return n
+
+
+def count_files(path: Path, suffix: str) -> int:
+    n = 0
+    for _root, _dirs, files in os.walk(path):
+        n += sum(1 for f in files if f.endswith(suffix))
+    return n
+
+
+def count_pff_messages(path: Path) -> int:
+    """pffexport's MessageNNNNN folders, not counting embedded messages (those sit below an
+    Attachments folder)."""
+    rx = re.compile(r"Message\d+")
+    n = 0
+    for root, dirs, _files in os.walk(path):
+        if "Attachments" in Path(root).parts:
+            continue
+        n += sum(1 for d in dirs if rx.fullmatch(d))
+    return n
+
+
+def rmtree(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- corpora
+
+def ensure_corpus(key: str, mailmill: str, workdir: Path, quick: bool) -> dict:
+    spec = CORPORA[key]
+    n = spec["quick_messages"] if quick else spec["full_messages"]
+    name = f"{key}-quick" if quick else key
+    pst = workdir / f"{name}.pst"
+    truth = workdir / f"{name}.pst.jsonl"
+    opts_file = workdir / f"{name}.pst.opts"
+    options = ["--messages", str(n)] + spec["options"]
+    want = json.dumps({"generate": options}, sort_keys=True)
+    if (pst.exists() and truth.exists() and opts_file.exists()
+            and opts_file.read_text().strip() == want):
+        log(f"corpus {key}: reusing {pst} ({pst.stat().st_size / 1e9:.2f} GB)")
+    else:
+        for p in (pst, truth, opts_file):
+            if p.exists():
+                p.unlink()
+        cmd = [mailmill, "generate", "-o", str(pst), "--truth", str(truth)] + options
+        log(f"corpus {key}: generating: {shlex.join(cmd)}")
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            sys.exit(f"mailmill generate failed ({p.returncode}):\n{p.stdout}")
+        log(f"corpus {key}: {p.stdout.strip()} ({time.monotonic() - t0:.0f} s)")
+        opts_file.write_text(want + "\n")
+    with open(truth, "rb") as f:
+        items = sum(1 for _ in f)
+    kinds: dict[str, int] = {}
+    with open(truth, "rb") as f:
+        for line in f:
+            m = re.search(rb'"kind"\s*:\s*"([^"]+)"', line)
+            k = m.group(1).decode() if m else "?"
+            kinds[k] = kinds.get(k, 0) + 1
+    return {"key": key, "title": spec["title"], "path": str(pst), "truth": str(truth),
+            "bytes": pst.stat().st_size, "items": items, "kinds": kinds,
+            "generate_options": options}
+
+
+# ----------------------------------------------------------------------------- variants
+
+def variants(mailmill: str, skip_slow: bool, readpst_parallel: bool) -> list[dict]:
+    """Each variant: name, format (what it is compared with), family, argv template
+    ({IN}, {OUT}, {REPORT}), and how its output is counted."""
+    v = [
+        {"name": "cat > /dev/null", "family": "floor", "format": None,
+         "argv": ["sh", "-c", 'exec cat "$0" > /dev/null', "{IN}"], "count": None},
+        {"name": "openssl dgst -sha256", "family": "floor", "format": None,
+         "argv": ["openssl", "dgst", "-sha256", "{IN}"], "count": None},
+        {"name": "readpst -j 0 -r (mbox)", "family": "readpst", "format": "mbox",
+         "argv": ["readpst", "-j", "0", "-r", "-o", "{OUT}", "{IN}"], "count": "from",
+         "reference": True},
+        {"name": "readpst -j 0 -e (EML)", "family": "readpst", "format": "eml",
+         "argv": ["readpst", "-j", "0", "-e", "-o", "{OUT}", "{IN}"], "count": "eml",
+         "reference": True},
+    ]
+    if readpst_parallel:
+        v += [
+            {"name": "readpst -r (mbox, default forks)", "family": "readpst", "format": "mbox",
+             "argv": ["readpst", "-r", "-o", "{OUT}", "{IN}"], "count": "from"},
+            {"name": "readpst -e (EML, default forks)", "family": "readpst", "format": "eml",
+             "argv": ["readpst", "-e", "-o", "{OUT}", "{IN}"], "count": "eml"},
+        ]
+    if not skip_slow:
+        v.append({"name": "pffexport -t", "family": "pffexport", "format": "eml",
+                  "argv": ["pffexport", "-q", "-t", "{OUT}/export", "{IN}"],
+                  "count": "pff"})
+    for fmt, label in (("mbox", "mbox"), ("eml", "EML"), ("batch", "batch")):
+        for jobs in ("1", "0"):
+            v.append({
+                "name": f"mailmill {label} -j {jobs}", "family": "mailmill",
+                "format": "mbox" if fmt == "batch" else fmt, "mm_format": fmt, "jobs": jobs,
+                "argv": [mailmill, "convert", "{IN}", "-o", "{OUT}", "--format", fmt,
+                         "--jobs", jobs, "--quiet", "--report", "{REPORT}"],
+                "count": "from" if fmt == "mbox" else ("eml" if fmt == "eml" else None),
+            })
+    if not skip_slow:
+        v.append({"name": "mailmill mbox -j 0 --reader libpff", "family": "mailmill-libpff",
+                  "format": "mbox", "mm_format": "mbox", "jobs": "0",
+                  "argv": [mailmill, "convert", "{IN}", "-o", "{OUT}", "--format", "mbox",
+                           "--jobs", "0", "--quiet", "--reader", "libpff",
+                           "--report", "{REPORT}"],
+                  "count": "from"})
+    return v
+
+
+def slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-").lower()
+
+
+def run_variant(var: dict, corpus: dict, workdir: Path, keep: bool, rep: int) -> dict:
+    key = corpus["key"]
+    name = slug(var["name"])
+    out = workdir / "out" / f"{key}-{name}"
+    report = workdir / "reports" / f"{key}-{name}.json"
+    logf = workdir / "logs" / f"{key}-{name}{'' if rep == 0 else f'.{rep}'}.log"
+    timef = workdir / "logs" / f"{key}-{name}.time"
+    rmtree(out)
+    out.mkdir(parents=True)
+    if report.exists():
+        report.unlink()
+    subs = {"{IN}": corpus["path"], "{OUT}": str(out), "{REPORT}": str(report)}
+    argv = [subs.get(a, a) for a in var["argv"]]
+    argv = [a.replace("{OUT}", str(out)) for a in argv]
+    cmd = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(timef)] + argv
+    load = loadavg()
+    log(f"{key}: {var['name']}: {shlex.join(argv)}")
+    with open(logf, "wb") as lf:
+        p = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    lines = [l for l in timef.read_text().splitlines() if l.strip()]
+    wall, user, sys_, rss = lines[-1].split()
+    r = {
+        "corpus": key, "variant": var["name"], "family": var["family"],
+        "format": var["format"], "command": shlex.join(argv), "exit": p.returncode,
+        "wall_s": float(wall), "user_s": float(user), "sys_s": float(sys_),
+        "cpu_s": round(float(user) + float(sys_), 2), "peak_rss_mib": round(int(rss) / 1024, 1),
+        "loadavg_before": load, "reference": bool(var.get("reference")),
+        "jobs": var.get("jobs"), "mm_format": var.get("mm_format"),
+    }
+    subprocess.run(["sync"])  # untimed: flush this run's dirty pages before the next one
+    r["output_bytes"] = tree_bytes(out)
+    c = var.get("count")
+    if c == "from":
+        r["count_from_lines"] = count_from_lines(out, ".mbox" if var["family"].startswith(
+            "mailmill") else None)
+    elif c == "eml":
+        r["count_eml_files"] = count_files(out, ".eml")
+    elif c == "pff":
+        r["count_pff_messages"] = count_pff_messages(out)
+    if report.exists():
+        try:
+            rj = json.loads(report.read_text())
+            warn: dict[str, int] = {}
+            for src in rj.get("sources", []):
+                for f in src.get("folders", []):
+                    for w in f.get("warnings", []):
+                        warn[w.get("code", "?")] = warn.get(w.get("code", "?"), 0) + 1
+            r["report"] = {"totals": rj.get("totals"), "balanced": rj.get("balanced"),
+                           "seconds": rj.get("seconds"), "stages": rj.get("stages"),
+                           "warnings": warn}
+        except (OSError, ValueError) as e:
+            r["report"] = {"error": str(e)}
+    if var["family"].startswith("mailmill"):
+        rep_ = r.get("report") or {}
+        t = rep_.get("totals") or {}
+        r["check"] = {
+            "report_present": bool(t),
+            "balanced": bool(rep_.get("balanced")),
+            "seen_equals_generated": t.get("seen") == corpus["items"],
+        }
+        r["check"]["ok"] = all(r["check"].values()) and p.returncode == 0
+    if p.returncode != 0:
+        tail = logf.read_bytes()[-2000:].decode("utf-8", "replace")
+        log(f"  exit {p.returncode}; log tail:\n{tail}")
+    log(f"  wall {r['wall_s']:.2f} s, cpu {r['cpu_s']:.2f} s, rss {r['peak_rss_mib']:.0f} MiB, "
+        f"out {r['output_bytes'] / 1e9:.2f} GB, load before {load:.2f}")
+    if not keep:
+        rmtree(out)
+        subprocess.run(["sync"])
+    return r
+
+
+# ----------------------------------------------------------------------------- reporting
+
+def derive(results: list[dict], corpora: dict) -> None:
+    """MB/s, messages/s and the ratio to readpst -j 0 of the same format."""
+    refs = {(r["corpus"], r["format"]): r["wall_s"] for r in results
+            if r.get("reference") and r["exit"] == 0}
+    for r in results:
+        c = corpora[r["corpus"]]
+        w = max(r["wall_s"], 0.005)
+        r["mb_per_s"] = round(c["bytes"] / MB / w, 1)
+        r["messages_per_s"] = (round(c["items"] / w, 1)
+                               if r["family"] not in ("floor",) else None)
+        ref = refs.get((r["corpus"], r["format"])) if r["format"] else None
+        r["ratio_to_readpst"] = round(ref / w, 2) if ref and not r.get("reference") else (
+            1.0 if r.get("reference") else None)
+
+
+def fmt_num(x, nd=1) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:,.{nd}f}"
+    return f"{x:,}"
+
+
+def ratio_label(r: dict) -> str:
+    if r["ratio_to_readpst"] is None:
+        return "—"
+    base = {"mbox": "-r", "eml": "-e"}[r["format"]]
+    s = f"{r['ratio_to_readpst']:.2f}×"
+    if r.get("reference"):
+        return "1.00× (ref)"
+    return f"{s} (vs {base})"
+
+
+def markdown(results: list[dict], corpora: dict) -> str:
+    out = []
+    for key, c in corpora.items():
+        out.append(f"**Corpus {c['title']}**: `{os.path.basename(c['path'])}`, "
+                   f"{c['bytes'] / 1e9:.2f} GB, {c['items']:,} items "
+                   f"(generator: `{' '.join(c['generate_options'])}`)")
+        out.append("")
+        out.append("| Tool / variant | Wall s | CPU s | Peak RSS MiB | MB/s | msg/s "
+                   "| × readpst (same format) | exit |")
+        out.append("|---|--:|--:|--:|--:|--:|--:|--:|")
+        for r in results:
+            if r["corpus"] != key:
+                continue
+            name = r["variant"]
+            if r["family"].startswith("mailmill"):
+                name = f"**{name}**"
+            out.append(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                       f"{r['peak_rss_mib']:.0f} | {fmt_num(r['mb_per_s'])} | "
+                       f"{fmt_num(r['messages_per_s'], 0)} | {ratio_label(r)} | {r['exit']} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def counts_table(results: list[dict], corpora: dict) -> str:
+    out = ["| Corpus | Variant | Generated | Tool's count | How counted | Output GB "
+           "| mailmill report (seen = written + dup + skipped + failed) | Warnings | Check |",
+           "|---|---|--:|--:|---|--:|---|---|---|"]
+    for r in results:
+        if r["family"] == "floor":
+            continue
+        c = corpora[r["corpus"]]
+        if "count_from_lines" in r:
+            cnt, how = r["count_from_lines"], '"From " lines in mbox'
+        elif "count_eml_files" in r:
+            cnt, how = r["count_eml_files"], ".eml files"
+        elif "count_pff_messages" in r:
+            cnt, how = r["count_pff_messages"], "Message* folders"
+        else:
+            cnt, how = None, "(report only)"
+        rep = ""
+        t = (r.get("report") or {}).get("totals")
+        if t:
+            rep = (f"{t['seen']} = {t['written']} + {t['duplicates']} + {t['skipped']} + "
+                   f"{t['failed']} ({'balanced' if r['report'].get('balanced') else 'UNBALANCED'})")
+        warn = ""
+        w = (r.get("report") or {}).get("warnings")
+        if w is not None:
+            warn = ", ".join(f"{v} {k}" for k, v in sorted(w.items())) or "none"
+        chk = ""
+        if "check" in r:
+            chk = "ok" if r["check"]["ok"] else "FAIL " + ",".join(
+                k for k, v in r["check"].items() if not v and k != "ok")
+        out.append(f"| {r['corpus']} | {r['variant']} | {c['items']:,} | {fmt_num(cnt)} | {how} "
+                   f"| {r['output_bytes'] / 1e9:.3f} | {rep} | {warn} | {chk} |")
+    return "\n".join(out)
+
+
+def stages_table(results: list[dict]) -> str:
+    names = ["read", "convert", "build", "hash", "write"]
+    out = ["| Corpus | Variant | Wall s | " + " | ".join(names) + " |",
+           "|---|---|--:|" + "--:|" * len(names)]
+    for r in results:
+        st = (r.get("report") or {}).get("stages")
+        if not st:
+            continue
+        cells = [f"{st[n]['seconds']:.2f}" if n in st else "—" for n in names]
+        out.append(f"| {r['corpus']} | {r['variant']} | {r['wall_s']:.2f} | "
+                   + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def targets(results: list[dict], corpora: dict) -> list[dict]:
+    def find(corpus, name):
+        for r in results:
+            if r["corpus"] == corpus and r["variant"] == name and r["exit"] == 0:
+                return r
+        return None
+
+    t = []
+    for key, need in (("A", 5.0), ("B", 2.0)):
+        if key not in corpora:
+            continue
+        for label, mm, ref in (("mbox", "mailmill mbox -j 0", "readpst -j 0 -r (mbox)"),
+                               ("EML", "mailmill EML -j 0", "readpst -j 0 -e (EML)")):
+            a, b = find(key, mm), find(key, ref)
+            if a and b:
+                x = b["wall_s"] / max(a["wall_s"], 0.005)
+                t.append({"target": f"{key}: mailmill {label} ≥ {need:g}× faster than {ref}",
+                          "figure": f"{x:.2f}× ({b['wall_s']:.1f} s / {a['wall_s']:.1f} s)",
+                          "met": x >= need})
+        for label in ("mbox", "EML", "batch"):
+            j1, j0 = find(key, f"mailmill {label} -j 1"), find(key, f"mailmill {label} -j 0")
+            if j1 and j0:
+                x = j1["wall_s"] / max(j0["wall_s"], 0.005)
+                t.append({"target": f"{key}: {label} speed-up -j 1 → -j 0 ({os.cpu_count()} "
+                                    f"cores) ≥ 1.8×",
+                          "figure": f"{x:.2f}× ({j1['wall_s']:.1f} s → {j0['wall_s']:.1f} s)",
+                          "met": x >= 1.8})
+        mm = [r for r in results if r["corpus"] == key and r["family"] == "mailmill"]
+        if mm:
+            worst = max(mm, key=lambda r: r["peak_rss_mib"])
+            t.append({"target": f"{key}: mailmill peak RSS ≤ 256 MiB (native reader, all runs)",
+                      "figure": f"max {worst['peak_rss_mib']:.0f} MiB ({worst['variant']})",
+                      "met": worst["peak_rss_mib"] <= 256})
+    return t
+
+
+def svg_chart(results: list[dict], corpora: dict) -> str:
+    colors = {"mailmill": "#1f77b4", "mailmill-libpff": "#7fb2de", "readpst": "#ff7f0e",
+              "pffexport": "#d62728", "floor": "#9a9a9a"}
+    bar_h, gap, label_w, chart_w, right_w = 18, 6, 300, 540, 230
+    width = label_w + chart_w + right_w
+    y = 50
+    parts = []
+    for key, c in corpora.items():
+        rows = [r for r in results if r["corpus"] == key]
+        if not rows:
+            continue
+        vmax = max(r["mb_per_s"] for r in rows) or 1
+        parts.append(f'<text x="10" y="{y}" font-weight="bold" font-size="15">'
+                     f'Corpus {esc(c["title"])}: {c["bytes"] / 1e9:.2f} GB, '
+                     f'{c["items"]:,} items (MB/s = input size / wall time; longer is '
+                     f'faster)</text>')
+        y += 12
+        top = y
+        for r in rows:
+            w = max(1.0, chart_w * r["mb_per_s"] / vmax)
+            col = colors.get(r["family"], "#555")
+            parts.append(f'<text x="{label_w - 8}" y="{y + bar_h - 5}" text-anchor="end" '
+                         f'font-size="12">{esc(r["variant"])}</text>')
+            parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                         f'fill="{col}"><title>{esc(r["variant"])}: {r["mb_per_s"]} MB/s, '
+                         f'{r["wall_s"]} s</title></rect>')
+            extra = f"  ({r['ratio_to_readpst']:.2f}× readpst)" if (
+                r.get("ratio_to_readpst") and not r.get("reference")) else ""
+            parts.append(f'<text x="{label_w + w + 5:.1f}" y="{y + bar_h - 5}" '
+                         f'font-size="11">{r["mb_per_s"]:,.1f} MB/s{esc(extra)}</text>')
+            y += bar_h + gap
+        parts.append(f'<line x1="{label_w}" y1="{top - 2}" x2="{label_w}" y2="{y - gap + 2}" '
+                     f'stroke="#333"/>')
+        y += 30
+    legend_y = y
+    lx = 10
+    for fam, col in colors.items():
+        parts.append(f'<rect x="{lx}" y="{legend_y - 11}" width="12" height="12" fill="{col}"/>')
+        parts.append(f'<text x="{lx + 16}" y="{legend_y}" font-size="12">{fam}</text>')
+        lx += 140
+    height = legend_y + 20
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="sans-serif">'
+            f'<rect width="100%" height="100%" fill="white"/>'
+            f'<text x="10" y="22" font-size="17" font-weight="bold">mailmill end-to-end '
+            f'throughput (MB/s of PST input, warm page cache)</text>')
+    return head + "".join(parts) + "</svg>\n"
+
+
+def esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ----------------------------------------------------------------------------- main
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mailmill", default=str(REPO / "build" / "tools" / "mailmill"),
+                    help="mailmill binary (default: build/tools/mailmill in the repo)")
+    ap.add_argument("--workdir", default="/tmp/mailmill-bench",
+                    help="corpora, outputs and results (needs ~20 GB free for the full run)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small corpora (A = 5,000 messages, B = 50) for a smoke run")
+    ap.add_argument("--only", choices=["A", "B"], help="run one corpus only")
+    ap.add_argument("--skip-slow", action="store_true",
+                    help="skip pffexport and the mailmill --reader libpff run")
+    ap.add_argument("--readpst-parallel", action="store_true",
+                    help="also run readpst with its default forking (-j unset: 4 x cores "
+                         "child processes, one per folder); the targets use -j 0 "
+                         "(no children)")
+    ap.add_argument("--variants", help="comma-separated substrings: run only variants whose "
+                    "name contains one of them (the readpst references always run)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each variant N times and keep the fastest wall time")
+    ap.add_argument("--generate-only", action="store_true",
+                    help="generate (or check) the corpora and stop")
+    ap.add_argument("--keep-outputs", action="store_true",
+                    help="keep every output folder (default: deleted after counting)")
+    args = ap.parse_args()
+
+    mailmill = os.path.abspath(args.mailmill)
+    if not os.access(mailmill, os.X_OK):
+        sys.exit(f"mailmill binary not found: {mailmill} (build it first, or pass --mailmill)")
+    for tool in ("readpst", "openssl", "/usr/bin/time") + (() if args.skip_slow else
+                                                            ("pffexport",)):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed")
+    workdir = Path(args.workdir).resolve()
+    for d in ("out", "logs", "reports"):
+        (workdir / d).mkdir(parents=True, exist_ok=True)
+
+    free = shutil.disk_usage(workdir).free
+    need = 2e9 if args.quick else 20e9
+    if free < need:
+        log(f"WARNING: only {free / 1e9:.1f} GB free under {workdir}; the "
+            f"{'quick' if args.quick else 'full'} run needs about {need / 1e9:.0f} GB")
+    else:
+        log(f"{free / 1e9:.1f} GB free under {workdir} (need ~{need / 1e9:.0f} GB)")
+
+    started = _dt.datetime.now().astimezone()
+    info = {"date": started.isoformat(timespec="seconds"),
+            "command": shlex.join([sys.executable, *sys.argv]),
+            "machine": machine_info(workdir), "versions": tool_versions(mailmill),
+            "warm_cache": "each input is read with cat before timing; the page cache is not "
+                          "dropped (needs root)",
+            "quick": args.quick}
+    keys = [args.only] if args.only else ["A", "B"]
+    corpora = {k: ensure_corpus(k, mailmill, workdir, args.quick) for k in keys}
+    if args.generate_only:
+        for c in corpora.values():
+            print(f"{c['key']}: {c['path']} {c['bytes']:,} bytes, {c['items']:,} items "
+                  f"{c['kinds']}")
+        return 0
+
+    results: list[dict] = []
+    for key in keys:
+        c = corpora[key]
+        log(f"corpus {key}: warming the page cache (cat, untimed)")
+        subprocess.run(["sh", "-c", 'cat "$0" > /dev/null', c["path"]])
+        for var in variants(mailmill, args.skip_slow, args.readpst_parallel):
+            if args.variants and not var.get("reference") and not any(
+                    s.strip() in var["name"] for s in args.variants.split(",")):
+                continue
+            best = None
+            for rep in range(max(1, args.repeat)):
+                r = run_variant(var, c, workdir, args.keep_outputs, rep)
+                if best is None or (r["exit"] == 0 and r["wall_s"] < best["wall_s"]):
+                    best = r
+            best["runs"] = max(1, args.repeat)
+            results.append(best)
+            derive(results, corpora)
+            save(workdir, info, corpora, results)
+
+    derive(results, corpora)
+    tg = targets(results, corpora)
+    save(workdir, info, corpora, results, tg)
+    md = render_md(info, corpora, results, tg)
+    (workdir / "results.md").write_text(md)
+    print(md)
+    log(f"wrote {workdir / 'results.json'}, {workdir / 'results.svg'}, {workdir / 'results.md'}")
+    bad = [r for r in results if "check" in r and not r["check"]["ok"]]
+    return 1 if bad else 0
+
+
+def render_md(info, corpora, results, tg) -> str:
+    m = info["machine"]
+    disk = m.get("disk", {})
+    lines = [
+        f"Measured {info['date']} with `{info['command']}`.",
+        "",
+        f"Machine: {m.get('cpu')} ({m.get('cores')} cores"
+        f"{', ' + m['hypervisor'] + ' VM' if m.get('hypervisor') else ''}), "
+        f"{m.get('memory_gib')} GiB RAM, disk {disk.get('device')} ({disk.get('fstype')}, "
+        f"{disk.get('size')}), kernel {m.get('kernel')}.",
+        "Tools: " + "; ".join(f"{k}: {v}" for k, v in info["versions"].items() if v) + ".",
+        "Warm page cache (the input is read with `cat` first; the cache is not dropped). "
+        "Input, outputs and work folder on the same disk. MB/s = input PST bytes / wall "
+        "time (10^6 bytes); msg/s = generated items / wall time; × readpst = readpst -j 0 "
+        "wall time / this wall time for the same output format (batch is compared with "
+        "mbox, pffexport with EML).",
+        "",
+        markdown(results, corpora),
+        "Message counts:",
+        "",
+        counts_table(results, corpora),
+        "",
+        "mailmill stage seconds from --report (summed over worker threads, so with -j 0 they "
+        "can exceed the wall time):",
+        "",
+        stages_table(results),
+        "",
+    ]
+    if tg:
+        lines += ["Targets:", "", "| Target | Figure | Met |", "|---|---|---|"]
+        lines += [f"| {t['target']} | {t['figure']} | {'yes' if t['met'] else '**no**'} |"
+                  for t in tg]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save(workdir: Path, info: dict, corpora: dict, results: list[dict], tg=None) -> None:
+    data = dict(info)
+    data["corpora"] = corpora
+    data["results"] = results
+    if tg is not None:
+        data["targets"] = tg
+    tmp = workdir / "results.json.tmp"
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(workdir / "results.json")
+    (workdir / "results.svg").write_text(svg_chart(results, corpora))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
