@@ -509,21 +509,87 @@ std::string format_param(std::string_view name, std::string_view value_utf8,
   return out;
 }
 
+namespace {
+
+inline char *put2(char *o, unsigned v) {
+  o[0] = static_cast<char>('0' + v / 10);
+  o[1] = static_cast<char>('0' + v % 10);
+  return o + 2;
+}
+
+inline char *put4(char *o, i64 y) {
+  const auto v = static_cast<unsigned>(y);
+  o = put2(o, v / 100);
+  return put2(o, v % 100);
+}
+
+inline char *put3(char *o, const char *s) {
+  std::memcpy(o, s, 3);
+  return o + 3;
+}
+
+}  // namespace
+
 std::string format_rfc5322_date(i64 unix_seconds) {
   Civil c = to_civil(unix_seconds);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %u %s %04lld %02u:%02u:%02u +0000", WDAY[c.weekday], c.day,
-                MON[c.month - 1], static_cast<long long>(c.year), c.hour, c.minute, c.second);
-  return buf;
+  if (c.year < 0 || c.year > 9999) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s, %u %s %04lld %02u:%02u:%02u +0000", WDAY[c.weekday],
+                  c.day, MON[c.month - 1], static_cast<long long>(c.year), c.hour, c.minute,
+                  c.second);
+    return buf;
+  }
+  // "Www, D Mmm YYYY hh:mm:ss +0000" without printf.
+  char buf[40];
+  char *o = put3(buf, WDAY[c.weekday]);
+  *o++ = ',';
+  *o++ = ' ';
+  if (c.day >= 10) o = put2(o, c.day);
+  else *o++ = static_cast<char>('0' + c.day);
+  *o++ = ' ';
+  o = put3(o, MON[c.month - 1]);
+  *o++ = ' ';
+  o = put4(o, c.year);
+  *o++ = ' ';
+  o = put2(o, c.hour);
+  *o++ = ':';
+  o = put2(o, c.minute);
+  *o++ = ':';
+  o = put2(o, c.second);
+  std::memcpy(o, " +0000", 6);
+  o += 6;
+  return std::string(buf, static_cast<std::size_t>(o - buf));
 }
 
 std::string format_mbox_date(i64 unix_seconds) {
   Civil c = to_civil(unix_seconds);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s %s %2u %02u:%02u:%02u %04lld", WDAY[c.weekday],
-                MON[c.month - 1], c.day, c.hour, c.minute, c.second,
-                static_cast<long long>(c.year));
-  return buf;
+  if (c.year < 0 || c.year > 9999) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s %s %2u %02u:%02u:%02u %04lld", WDAY[c.weekday],
+                  MON[c.month - 1], c.day, c.hour, c.minute, c.second,
+                  static_cast<long long>(c.year));
+    return buf;
+  }
+  // "Www Mmm DD hh:mm:ss YYYY" (day space-padded) without printf.
+  char buf[32];
+  char *o = put3(buf, WDAY[c.weekday]);
+  *o++ = ' ';
+  o = put3(o, MON[c.month - 1]);
+  *o++ = ' ';
+  if (c.day >= 10) o = put2(o, c.day);
+  else {
+    *o++ = ' ';
+    *o++ = static_cast<char>('0' + c.day);
+  }
+  *o++ = ' ';
+  o = put2(o, c.hour);
+  *o++ = ':';
+  o = put2(o, c.minute);
+  *o++ = ':';
+  o = put2(o, c.second);
+  *o++ = ' ';
+  o = put4(o, c.year);
+  return std::string(buf, static_cast<std::size_t>(o - buf));
 }
 
 }  // namespace mm::mime

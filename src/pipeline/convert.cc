@@ -130,7 +130,8 @@ std::string fingerprint(const ConvertOptions &o, const std::vector<std::string> 
        std::to_string(static_cast<int>(o.profile)) + "," + std::to_string(o.max_message_bytes) +
        "," + std::to_string(o.batch.max_bytes) + "," + std::to_string(o.batch.max_messages) +
        "," + std::to_string(static_cast<int>(o.reader)) + "," + o.pst.default_mailbox + "," +
-       std::to_string(o.pst.max_pst_bytes) + "," + o.pst.target_root_folder + "\n";
+       std::to_string(o.pst.max_pst_bytes) + "," + o.pst.target_root_folder +
+       (o.recover ? ",recover" : "") + "\n";
   for (const auto &[src, mbx] : o.pst.mailbox_for_source) s += "map:" + src + "=" + mbx + "\n";
   for (const auto &in : inputs) {
     struct stat st {};
@@ -273,7 +274,8 @@ class Run {
     u64 seq = run_.first_seq;
     for (const std::string &path : inputs_) {
       SourceLedger &sl = result_.ledger.add_source(path);
-      Result<std::unique_ptr<mapi::MailStore>> opened = source::open_store(path, opts_.reader);
+      Result<std::unique_ptr<mapi::MailStore>> opened =
+          source::open_store(path, opts_.reader, source::OpenOptions{opts_.recover});
       if (!opened) {
         sl.error_code = problem_code_name(opened.problem().code);
         sl.error = opened.problem().detail;
@@ -384,7 +386,7 @@ class Run {
     for (auto e = mine.begin(); e != mine.end();) e = e->first < s ? mine.erase(e) : std::next(e);
     SourcePlan &sp = *sources_[s];
     Result<std::unique_ptr<mapi::MailStore>> h = sp.primary->open_another();
-    if (!h) h = source::open_store(sp.path, sp.reader);
+    if (!h) h = source::open_store(sp.path, sp.reader, source::OpenOptions{opts_.recover});
     if (!h) {
       why = h.problem();
       return nullptr;
@@ -403,7 +405,10 @@ class Run {
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
     StageTimes &times = times_.local();
     u64 held = 0;
-    const u64 budget = std::max<u64>(opts_.max_memory / tokens_, 1 << 20);
+    // Finished output may take an eighth of --max-memory across all units in flight; the rest
+    // is headroom for the items being converted (an item's raw properties, its model and its
+    // encoded output coexist briefly) and for the readers.
+    const u64 budget = std::max<u64>(opts_.max_memory / (8 * tokens_), 1 << 20);
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];
       item.seq = u.first_seq + (i - u.begin);

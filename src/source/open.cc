@@ -71,9 +71,12 @@ Result<u64> preflight(const std::string &path) {
 
 }  // namespace detail
 
-Result<std::unique_ptr<mapi::MailStore>> open_store(const std::string &path, Reader reader) {
+Result<std::unique_ptr<mapi::MailStore>> open_store(const std::string &path, Reader reader,
+                                                    const OpenOptions &opts) {
   Result<u64> pre = detail::preflight(path);
   if (!pre.ok()) return pre.problem();
+  // Only libpff can scan for deleted and orphan items, so --recover always reads with it.
+  if (opts.recover) return open_libpff(path, opts);
   switch (reader) {
     case Reader::Native:
       return pst::open_native(path);

@@ -7,6 +7,7 @@
 #include <libpff.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <map>
 #include <unordered_map>
@@ -281,10 +282,15 @@ class LibpffStore final : public mapi::MailStore {
     fill_folder_props(root.get(), info);
     out.push_back(std::move(info));
     walk_folder(root.get(), *id, {}, 1, out);
+    if (recover_) append_recovery_folders(*id, out);
     return out;
   }
 
   Result<std::vector<u64>> items_in(u64 folder_id) override {
+    if (recover_ && is_recovery_folder_id(folder_id)) {
+      ensure_recovery();
+      return recovery_ids_[static_cast<int>(recovery_kind(folder_id))];
+    }
     if (folder_id > 0xFFFFFFFFu) {
       return problem(ProblemCode::ItemUnreadable, "not a libpff folder id: " + hex_id(folder_id));
     }
@@ -338,6 +344,9 @@ class LibpffStore final : public mapi::MailStore {
                                std::to_string(unreadable_item_index(node_id)) + " of folder " +
                                hex_id(unreadable_item_folder(node_id)));
     }
+    if (recover_ && is_recovery_id(node_id) && !is_recovery_folder_id(node_id)) {
+      return read_recovery_item(node_id);
+    }
     if (node_id > 0xFFFFFFFFu) {
       return problem(ProblemCode::ItemUnreadable, "not a libpff node id: " + hex_id(node_id));
     }
@@ -365,7 +374,176 @@ class LibpffStore final : public mapi::MailStore {
 
   const char *reader_name() const override { return "libpff"; }
 
+  /// Turns on the recovery folders (--recover). Called after init(), so the ANSI codepage
+  /// guess only looks at live items; the scan itself runs on first use (ensure_recovery).
+  void enable_recovery() { recover_ = true; }
+
  private:
+  // ---- --recover: libpff's recovered (deleted) and orphan item lists ------------------------
+  //
+  // The scan (libpff_file_recover_items) reads the whole file, so it runs lazily: the primary
+  // handle runs it when listing folders, and a worker handle only when it is given a recovery
+  // id. The lists come out in the same order for every handle on the same file (the scan is
+  // deterministic), which keeps the ids stable between handles and runs.
+
+  static const char *kind_name(RecoveryKind kind) {
+    return kind == RecoveryKind::Orphan ? "orphan item" : "recovered item";
+  }
+
+  int list_count(RecoveryKind kind, PffError &err) {
+    int n = 0;
+    int rc = kind == RecoveryKind::Orphan
+                 ? libpff_file_get_number_of_orphan_items(file_.get(), &n, err.out())
+                 : libpff_file_get_number_of_recovered_items(file_.get(), &n, err.out());
+    return rc == 1 ? std::max(n, 0) : -1;
+  }
+
+  Result<ItemPtr> list_item(RecoveryKind kind, u32 index) {
+    PffError err;
+    libpff_item_t *raw = nullptr;
+    int i = static_cast<int>(index);
+    int rc = kind == RecoveryKind::Orphan
+                 ? libpff_file_get_orphan_item_by_index(file_.get(), i, &raw, err.out())
+                 : libpff_file_get_recovered_item_by_index(file_.get(), i, &raw, err.out());
+    if (rc != 1 || raw == nullptr) {
+      return problem(ProblemCode::ItemUnreadable, std::string("libpff could not open ") +
+                                                      kind_name(kind) + " #" +
+                                                      std::to_string(index) + ": " + err.text());
+    }
+    return ItemPtr(raw);
+  }
+
+  // Which recovery-list entries are items to export. libpff's scan also turns up internal
+  // nodes (e.g. 0xe01, 0x201 in tika__testPST.pst) whose item type it cannot determine; those
+  // are kept only when their node id says "message" ([MS-PST] 2.2.2.1: low 5 bits 0x04 normal
+  // or 0x08 associated message), so a deleted message libpff cannot read is still counted as
+  // failed. The node-id type alone is not enough: libpff reads e.g. node 0x808e of
+  // pstsdk__sample1.pst as an e-mail, and pffexport exports it.
+  enum class EntryKind : u8 { Message, Folder, Other };
+
+  static EntryKind entry_kind(libpff_item_t *item) {
+    PffError err;
+    uint8_t type = 0;
+    if (libpff_item_get_type(item, &type, err.out()) == 1) {
+      switch (type) {
+        case LIBPFF_ITEM_TYPE_FOLDER:
+          return EntryKind::Folder;
+        case LIBPFF_ITEM_TYPE_UNDEFINED:
+        case LIBPFF_ITEM_TYPE_ATTACHMENT:
+        case LIBPFF_ITEM_TYPE_ATTACHMENTS:
+        case LIBPFF_ITEM_TYPE_RECIPIENTS:
+        case LIBPFF_ITEM_TYPE_SUB_ASSOCIATED_CONTENTS:
+        case LIBPFF_ITEM_TYPE_SUB_FOLDERS:
+        case LIBPFF_ITEM_TYPE_SUB_MESSAGES:
+          break;
+        default:
+          return EntryKind::Message;
+      }
+    }
+    Result<u32> nid = item_identifier(item);
+    if (!nid.ok()) return EntryKind::Message;  // unknown: count it (it will fail to read)
+    const u32 nid_type = *nid & 0x1Fu;
+    return nid_type == 0x04 || nid_type == 0x08 ? EntryKind::Message : EntryKind::Other;
+  }
+
+  // Lists the ids of one kind. An entry libpff cannot open still gets an id (read_item then
+  // reports libpff's error, so the item is counted as failed). An entry that is a folder is not
+  // a message: its sub-messages are listed instead (deleted folders usually list none, or
+  // stale entries that fail to open, e.g. tika__testPST.pst). Non-message entries are left out.
+  void list_recovery(RecoveryKind kind) {
+    std::vector<u64> &ids = recovery_ids_[static_cast<int>(kind)];
+    PffError err;
+    int n = list_count(kind, err);
+    if (n < 0) {
+      info_.warnings.push_back(problem(ProblemCode::SourceCorrupt,
+                                       std::string("libpff cannot count the ") + kind_name(kind) +
+                                           "s: " + err.text()));
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const u32 index = static_cast<u32>(i);
+      Result<ItemPtr> item = list_item(kind, index);
+      if (!item.ok()) {
+        ids.push_back(make_recovery_item_id(kind, index));
+        continue;
+      }
+      EntryKind ek = entry_kind(item->get());
+      if (ek == EntryKind::Message) ids.push_back(make_recovery_item_id(kind, index));
+      if (ek != EntryKind::Folder) continue;
+      int subs = 0;
+      if (libpff_folder_get_number_of_sub_messages(item->get(), &subs, err.out()) != 1) continue;
+      subs = std::min(subs, 0x0FFFFFFE);
+      for (int k = 0; k < subs; ++k) {
+        ids.push_back(make_recovery_item_id(kind, index, static_cast<u32>(k) + 1));
+      }
+    }
+  }
+
+  void ensure_recovery() {
+    if (recovery_scanned_) return;
+    recovery_scanned_ = true;
+    PffError err;
+    // Flags 0: only unallocated space is searched (libpff's default, as pffexport -m recovered).
+    if (libpff_file_recover_items(file_.get(), 0, err.out()) == 1) {
+      list_recovery(RecoveryKind::Recovered);
+    } else {
+      recovery_error_ = "libpff could not scan for deleted items: " + err.text();
+      info_.warnings.push_back(problem(ProblemCode::SourceCorrupt, recovery_error_));
+    }
+    // Orphans are found while libpff builds its item tree at open; they need no scan.
+    list_recovery(RecoveryKind::Orphan);
+  }
+
+  void append_recovery_folders(u32 root_id, std::vector<mapi::FolderInfo> &out) {
+    ensure_recovery();
+    for (RecoveryKind kind : {RecoveryKind::Recovered, RecoveryKind::Orphan}) {
+      const std::vector<u64> &ids = recovery_ids_[static_cast<int>(kind)];
+      if (ids.empty()) continue;
+      mapi::FolderInfo f;
+      f.node_id = make_recovery_folder_id(kind);
+      f.parent_id = root_id;
+      f.path = {kind == RecoveryKind::Orphan ? ORPHAN_FOLDER_NAME : RECOVERED_FOLDER_NAME};
+      f.container_class = "IPF.Note";
+      f.content_count = static_cast<i64>(ids.size());
+      out.push_back(std::move(f));
+    }
+  }
+
+  // Reads one recovered or orphan item. Recovered items are often partial; whatever the normal
+  // message reader gets becomes the message, and RawMessage::node_id is the synthetic id (the
+  // libpff identifier of a deleted item may equal a live item's).
+  Result<mapi::RawMessage> read_recovery_item(u64 id) {
+    ensure_recovery();
+    const RecoveryKind kind = recovery_kind(id);
+    const u32 index = recovery_index(id);
+    const u32 sub = recovery_sub(id);
+    std::string what = std::string(kind_name(kind)) + " #" + std::to_string(index);
+    if (kind == RecoveryKind::Recovered && !recovery_error_.empty()) {
+      return problem(ProblemCode::ItemUnreadable, what + ": " + recovery_error_);
+    }
+    Result<ItemPtr> item = list_item(kind, index);
+    if (!item.ok()) return item.problem();
+    ItemPtr msg;
+    if (sub == 0) {
+      msg = std::move(*item);
+    } else {
+      what += " message #" + std::to_string(sub - 1);
+      PffError err;
+      libpff_item_t *raw = nullptr;
+      if (libpff_folder_get_sub_message(item->get(), static_cast<int>(sub - 1), &raw,
+                                        err.out()) != 1 ||
+          raw == nullptr) {
+        return problem(ProblemCode::ItemUnreadable,
+                       "libpff could not open " + what + ": " + err.text());
+      }
+      msg.reset(raw);
+    }
+    Result<mapi::RawMessage> m = read_message(msg.get(), 0);
+    if (!m.ok()) return problem(ProblemCode::ItemUnreadable, what + ": " + m.problem().detail);
+    m->node_id = id;
+    return m;
+  }
+
   void fill_folder_props(libpff_item_t *folder, mapi::FolderInfo &info) {
     mapi::PropertyBag bag;
     if (!read_props(folder, bag, nullptr, scratch_)) return;
@@ -664,11 +842,16 @@ class LibpffStore final : public mapi::MailStore {
   std::unordered_map<u32, std::pair<u32, int>> locations_;    // item nid -> (folder, index)
   ItemPtr cached_folder_;                                       // last folder read_item used
   u32 cached_folder_id_ = 0;
+  bool recover_ = false;                 // --recover: list the recovery folders
+  bool recovery_scanned_ = false;        // ensure_recovery() ran on this handle
+  std::string recovery_error_;           // why libpff_file_recover_items failed ("" = it did not)
+  std::array<std::vector<u64>, 2> recovery_ids_;  // by RecoveryKind: recovered, orphan
 };
 
 }  // namespace
 
-Result<std::unique_ptr<mapi::MailStore>> open_libpff(const std::string &path) {
+Result<std::unique_ptr<mapi::MailStore>> open_libpff(const std::string &path,
+                                                     const OpenOptions &opts) {
   Result<u64> size = detail::preflight(path);
   if (!size.ok()) return size.problem();
   PffError err;
@@ -685,6 +868,7 @@ Result<std::unique_ptr<mapi::MailStore>> open_libpff(const std::string &path) {
   auto store = std::make_unique<LibpffStore>(std::move(file), path);
   Status st = store->init(*size);
   if (!st) return st.problem();
+  if (opts.recover) store->enable_recovery();
   return std::unique_ptr<mapi::MailStore>(std::move(store));
 }
 

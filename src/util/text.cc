@@ -209,36 +209,12 @@ std::string utf16le_to_utf8(ByteView utf16, bool stop_at_nul) {
       }
     }
   }
-  // Pass 1: the exact output size. Runs of ASCII code units are skipped four at a time.
-  std::size_t size = 0;
-  std::size_t i = 0;
-  while (i < units) {
-    while (i + 4 <= units) {
-      u64 w;
-      std::memcpy(&w, in + 2 * i, 8);
-      if ((w & 0xFF80FF80FF80FF80ULL) != 0) break;
-      i += 4;
-      size += 4;
-    }
-    if (i >= units) break;
-    const u32 u = load_le16(in + 2 * i);
-    if (u < 0x80) {
-      size += 1;
-    } else if (u < 0x800) {
-      size += 2;
-    } else if (u >= 0xD800 && u <= 0xDBFF && i + 1 < units &&
-               load_le16(in + 2 * (i + 1)) >= 0xDC00 && load_le16(in + 2 * (i + 1)) <= 0xDFFF) {
-      size += 4;
-      ++i;
-    } else {
-      size += 3;  // BMP character, or U+FFFD for an unpaired surrogate
-    }
-    ++i;
-  }
-  // Pass 2: write into the pre-sized string.
-  std::string out(size, '\0');
+  // Sized for ASCII (one byte per unit); grown once to the worst case (3 bytes per remaining
+  // unit: a surrogate pair gives 4 bytes for 2 units) at the first non-ASCII unit.
+  std::string out(units, '\0');
   char *o = out.data();
-  i = 0;
+  bool grown = false;
+  std::size_t i = 0;
   while (i < units) {
     while (i + 4 <= units) {
       u64 w;
@@ -253,6 +229,12 @@ std::string utf16le_to_utf8(ByteView utf16, bool stop_at_nul) {
     }
     if (i >= units) break;
     u32 cp = load_le16(in + 2 * i);
+    if (cp >= 0x80 && !grown) {
+      const std::size_t pos = static_cast<std::size_t>(o - out.data());
+      out.resize(pos + 3 * (units - i));
+      o = out.data() + pos;
+      grown = true;
+    }
     if (cp >= 0xD800 && cp <= 0xDFFF) {
       const u32 v = i + 1 < units ? load_le16(in + 2 * (i + 1)) : 0;
       if (cp <= 0xDBFF && v >= 0xDC00 && v <= 0xDFFF) {
@@ -282,6 +264,7 @@ std::string utf16le_to_utf8(ByteView utf16, bool stop_at_nul) {
       o += 4;
     }
   }
+  out.resize(static_cast<std::size_t>(o - out.data()));
   return out;
 }
 

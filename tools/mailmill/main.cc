@@ -151,6 +151,11 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "own folders)")
       ("reader", po::value(&reader)->default_value("auto"),
        "PST reader: auto (native, libpff if the file looks damaged), native, or libpff")
+      ("recover", po::bool_switch(&opts.recover),
+       "also export the items libpff can recover: deleted items still in the file and "
+       "orphan items, as the extra folders \"[Recovered items]\" and \"[Orphan items]\" "
+       "(only when non-empty); each is counted in the report (written, or failed with "
+       "libpff's error). Reads every input with libpff, whatever --reader says")
       ("quiet,q", po::bool_switch(&quiet), "no progress line, only errors and the summary");
   po::options_description hidden;
   hidden.add_options()("input", po::value(&opts.inputs)->composing());

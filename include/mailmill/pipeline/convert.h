@@ -52,6 +52,7 @@ struct ConvertOptions {
   sink::PstSinkOptions pst;         ///< --format pst (Microsoft 365 import)
   Profile profile = Profile::Generic;
   u64 max_message_bytes = 0;        ///< 0 = the profile's limit (none for generic)
+  bool recover = false;             ///< --recover: also export libpff's recovered/orphan items
 };
 
 struct StageStats {

@@ -75,9 +75,12 @@ inline std::string shell_quote(const std::string &s) {
 
 /// Runs `pffexport -m items -f all` on `pst` into `dir`; returns the out.export path (may not
 /// exist when pffexport fails).
-inline fs::path run_pffexport(const std::string &pst, const fs::path &dir) {
+/// Runs pffexport into `dir`; `codepage` (Windows number, 0 = pffexport's default 1252) is
+/// passed as -c windows-N so ANSI names decode the way our reader decodes them.
+inline fs::path run_pffexport(const std::string &pst, const fs::path &dir, unsigned codepage = 0) {
   fs::path target = dir / "out";
-  std::string cmd = std::string(MM_PFFEXPORT) + " -q -m items -f all -t " +
+  std::string cp = codepage && codepage != 1252 ? " -c windows-" + std::to_string(codepage) : "";
+  std::string cmd = std::string(MM_PFFEXPORT) + cp + " -q -m items -f all -t " +
                     shell_quote(target.string()) + " " + shell_quote(pst) + " >/dev/null 2>&1";
   int rc = std::system(cmd.c_str());
   (void)rc;
