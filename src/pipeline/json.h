@@ -54,25 +54,35 @@ class JsonWriter {
     }
   }
   void str(std::string_view raw) {
-    std::string s = text::sanitize_utf8(raw);
+    // Runs of bytes that need no escaping are copied in one go (manifests write millions of
+    // strings); invalid UTF-8 is replaced first so the document always parses.
+    std::string fixed;
+    std::string_view s = raw;
+    if (!text::is_valid_utf8(raw)) {
+      fixed = text::sanitize_utf8(raw);
+      s = fixed;
+    }
     out_ += '"';
-    for (unsigned char c : s) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(s.data() + run, i - run);
+      run = i + 1;
       switch (c) {
         case '"': out_ += "\\\""; break;
         case '\\': out_ += "\\\\"; break;
         case '\n': out_ += "\\n"; break;
         case '\r': out_ += "\\r"; break;
         case '\t': out_ += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out_ += buf;
-          } else {
-            out_ += static_cast<char>(c);
-          }
+        default: {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out_ += buf;
+        }
       }
     }
+    out_.append(s.data() + run, s.size() - run);
     out_ += '"';
   }
   std::string out_;
