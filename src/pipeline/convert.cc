@@ -408,7 +408,8 @@ class Run {
     // Finished output may take an eighth of --max-memory across all units in flight; the rest
     // is headroom for the items being converted (an item's raw properties, its model and its
     // encoded output coexist briefly) and for the readers.
-    const u64 budget = std::max<u64>(opts_.max_memory / (8 * tokens_), 1 << 20);
+    const u64 budget = std::max<u64>(opts_.max_memory / (16 * tokens_), 1 << 20);
+    u64 since_release = 0;
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];
       item.seq = u.first_seq + (i - u.begin);
@@ -428,6 +429,12 @@ class Run {
                         : opts_.format == OutputFormat::Pst ? Produce::Model
                                                             : Produce::MimeLf;
       process_item(*store, fp.nids[i], produce, item, times);
+      // Large items touch many mapped pages; drop them as we go (see write()).
+      since_release += item.size;
+      if (since_release > (8ull << 20)) {
+        store->release_memory();
+        since_release = 0;
+      }
       // Bound memory: past this unit's share of --max-memory, finished bytes wait in an
       // unlinked temporary file until the writer takes them.
       if (held + item.size > budget && item.size > 0) {
