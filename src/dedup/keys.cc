@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "mailmill/mime/build.h"
@@ -42,31 +43,62 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Line-ending and trailing-whitespace normalization: copies that differ only in how a writer
-// wrapped up lines hash the same.
-std::string normalize_body(std::string_view body) {
-  std::string out;
-  out.reserve(body.size());
+// Streams fields into one SHA-256 context (no concatenated copy of the message).
+class Hasher {
+ public:
+  Hasher() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Hasher() { EVP_MD_CTX_free(ctx_); }
+  Hasher(const Hasher &) = delete;
+  Hasher &operator=(const Hasher &) = delete;
+  void add(std::string_view v) {
+    if (!v.empty()) EVP_DigestUpdate(ctx_, v.data(), v.size());
+  }
+  void field(std::string_view v) {
+    add(v);
+    add(std::string_view("\0", 1));
+  }
+  Digest finish() {
+    Digest d{};
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, d.data(), &len);
+    return d;
+  }
+
+ private:
+  EVP_MD_CTX *ctx_;
+};
+
+// Line-ending and trailing-whitespace normalization, streamed: copies that differ only in how
+// a writer wrapped up lines hash the same. Leading and trailing blank lines are dropped; runs
+// of blank lines inside are kept (they are emitted when the next non-blank line arrives).
+void hash_normalized_body(Hasher &h, std::string_view body) {
+  bool started = false;
+  std::size_t pending_newlines = 0;
   std::size_t i = 0;
-  while (i < body.size()) {
-    std::size_t end = body.find_first_of("\r\n", i);
-    std::string_view line = body.substr(i, end == std::string_view::npos ? end : end - i);
+  while (i <= body.size()) {
+    std::size_t end = i;
+    while (end < body.size() && body[end] != '\r' && body[end] != '\n') {
+      const void *p = std::memchr(body.data() + end, '\n', body.size() - end);
+      std::size_t nl = p ? static_cast<std::size_t>(static_cast<const char *>(p) - body.data())
+                         : body.size();
+      const void *q = std::memchr(body.data() + end, '\r', nl - end);
+      end = q ? static_cast<std::size_t>(static_cast<const char *>(q) - body.data()) : nl;
+    }
+    std::string_view line = body.substr(i, end - i);
     while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\0'))
       line.remove_suffix(1);
-    out.append(line);
-    if (end == std::string_view::npos) break;
-    out += '\n';
+    if (!line.empty()) {
+      if (started)
+        for (std::size_t k = 0; k < pending_newlines; ++k) h.add("\n");
+      h.add(line);
+      started = true;
+      pending_newlines = 0;
+    }
+    if (end >= body.size()) break;
+    ++pending_newlines;
     i = end + ((body[end] == '\r' && end + 1 < body.size() && body[end + 1] == '\n') ? 2 : 1);
   }
-  std::string_view t = out;
-  while (!t.empty() && t.front() == '\n') t.remove_prefix(1);
-  while (!t.empty() && t.back() == '\n') t.remove_suffix(1);
-  return std::string(t);
-}
-
-void field(std::string &buf, std::string_view v) {
-  buf.append(v);
-  buf += '\0';
+  h.add(std::string_view("\0", 1));
 }
 
 }  // namespace
@@ -87,26 +119,26 @@ std::string to_hex(const u8 *data, std::size_t n) {
 }
 
 Digest content_hash(const model::Message &msg) {
-  std::string buf;
-  field(buf, "mm-content-v1");
-  field(buf, model::item_kind_name(msg.kind));
-  field(buf, address_key(msg.from.empty() ? msg.sender : msg.from));
+  Hasher h;
+  h.field("mm-content-v1");
+  h.field(model::item_kind_name(msg.kind));
+  h.field(address_key(msg.from.empty() ? msg.sender : msg.from));
   std::vector<std::string> rcpts;
   rcpts.reserve(msg.recipients.size());
   for (const auto &r : msg.recipients)
     rcpts.push_back(std::to_string(static_cast<int>(r.type)) + ":" + address_key(r.address));
   std::sort(rcpts.begin(), rcpts.end());
-  for (const auto &r : rcpts) field(buf, r);
-  field(buf, "");  // end of recipients
+  for (const auto &r : rcpts) h.field(r);
+  h.field("");  // end of recipients
   std::optional<i64> date = mime::message_date(msg);
-  field(buf, date ? std::to_string(*date) : std::string());
-  field(buf, trim(msg.subject));
+  h.field(date ? std::to_string(*date) : std::string());
+  h.field(trim(msg.subject));
   if (msg.body_text)
-    field(buf, normalize_body(*msg.body_text));
+    hash_normalized_body(h, *msg.body_text);
   else if (msg.body_html)
-    field(buf, normalize_body(*msg.body_html));
+    hash_normalized_body(h, *msg.body_html);
   else
-    field(buf, "");
+    h.field("");
   std::vector<std::string> atts;
   atts.reserve(msg.attachments.size());
   for (const auto &a : msg.attachments) {
@@ -116,8 +148,8 @@ Digest content_hash(const model::Message &msg) {
       atts.push_back("a" + to_hex(sha256(a.data)));
   }
   std::sort(atts.begin(), atts.end());
-  for (const auto &a : atts) field(buf, a);
-  return sha256(buf);
+  for (const auto &a : atts) h.field(a);
+  return h.finish();
 }
 
 }  // namespace mm::dedup
