@@ -20,6 +20,7 @@
 #include "json_read.h"
 #include "mailmill/dedup/index.h"
 #include "mailmill/mime/build.h"
+#include "mailmill/mime/mbox.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/source/discover.h"
 #include "manifest.h"
@@ -429,6 +430,16 @@ class Run {
                         : opts_.format == OutputFormat::Pst ? Produce::Model
                                                             : Produce::MimeLf;
       process_item(*store, fp.nids[i], produce, item, times);
+      // mbox framing (From_ line, >From quoting) is per-message work: do it here, in
+      // parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
+      if (frame_ && item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime &&
+          !item.model && !(limit_ && item.size > limit_)) {
+        Bytes f;
+        f.reserve(item.bytes.size() + item.bytes.size() / 32 + 128);
+        mime::append_mboxrd(f, item.bytes, item.envelope_sender, item.date);
+        item.bytes.swap(f);
+        item.framed = true;
+      }
       // Large items touch many mapped pages; drop them as we go (see write()).
       since_release += item.size;
       if (since_release > (8ull << 20)) {
@@ -444,6 +455,7 @@ class Run {
           item.spill_offset = static_cast<u64>(std::ftell(out->spill));
           if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), out->spill) == item.bytes.size()) {
             item.spilled = true;
+            item.spill_len = item.bytes.size();
             Bytes().swap(item.bytes);
             continue;
           }
@@ -463,7 +475,7 @@ class Run {
   }
 
   Bytes load_spilled(const UnitOut &u, const ItemOut &item) {
-    Bytes b(item.size, '\0');
+    Bytes b(item.spill_len, '\0');
     std::fseek(u.spill, static_cast<long>(item.spill_offset), SEEK_SET);
     if (std::fread(b.data(), 1, b.size(), u.spill) != b.size())
       throw FatalError("cannot read back a spilled message from the temporary file");
@@ -590,6 +602,8 @@ class Run {
         m.label = fp.label;
         m.raw_sha256 = dedup::to_hex(item.raw);
         m.message_id = item.message_id;
+        m.framed = item.framed;
+        m.size = item.size;
         location = sink_->write_message(dest, m);
       }
       written_bytes_ += item.size;
@@ -657,6 +671,8 @@ class Run {
   }
 
   void run_pipeline() {
+    frame_ = opts_.format == OutputFormat::Mbox || opts_.format == OutputFormat::Batch;
+    limit_ = profile_limit(opts_);
     int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
     tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
                                 static_cast<std::size_t>(jobs));
@@ -714,6 +730,8 @@ class Run {
   tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
   tbb::enumerable_thread_specific<StageTimes> times_;
   std::size_t tokens_ = 2;
+  bool frame_ = false;
+  u64 limit_ = 0;
   Progress *progress_ = nullptr;
   i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
   u64 written_bytes_ = 0, released_at_ = 0;

@@ -24,8 +24,10 @@ struct ItemOut {
   enum class Form : u8 { Mime, Ics, Vcf } form = Form::Mime;
   Bytes bytes;            ///< the output bytes (empty when spilled)
   u64 spill_offset = 0;   ///< where the bytes are in the unit's spill file when spilled
+  u64 spill_len = 0;
   u64 size = 0;           ///< byte count of the output
   bool spilled = false;
+  bool framed = false;    ///< `bytes` is a complete mboxrd entry (mbox and batch output)
   std::string envelope_sender;
   i64 date = 0;
   std::string title;      ///< subject or contact name, for file names

@@ -84,15 +84,16 @@ class BatchSink final : public Sink {
   std::string write_message(const Destination &dest, const OutMessage &msg) override {
     if (!file_) open_batch();
     scratch_.clear();
-    mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
-    compress(scratch_, ZSTD_e_continue);
-    raw_bytes_ += scratch_.size();
+    if (!msg.framed) mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
+    ByteView entry = msg.framed ? msg.bytes : ByteView(scratch_);
+    compress(entry, ZSTD_e_continue);
+    raw_bytes_ += entry.size();
     ++count_;
     manifest_ += "{\"batch_index\":" + std::to_string(count_) + ",\"seq\":" +
                  std::to_string(msg.seq) + ",\"label\":" + json_string(msg.label) +
                  ",\"message_id\":" + json_string(msg.message_id) +
                  ",\"raw_sha256\":" + json_string(msg.raw_sha256) +
-                 ",\"bytes\":" + std::to_string(msg.bytes.size()) + "}\n";
+                 ",\"bytes\":" + std::to_string(msg.framed ? msg.size : msg.bytes.size()) + "}\n";
     return "batches/" + name_ + "#" + std::to_string(count_);
   }
 

@@ -125,10 +125,11 @@ class MboxSink final : public Sink {
       if (!o.file) fail_io("cannot create", o.path);
     }
     scratch_.clear();
-    mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
-    if (std::fwrite(scratch_.data(), 1, scratch_.size(), o.file) != scratch_.size())
+    if (!msg.framed) mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
+    ByteView entry = msg.framed ? msg.bytes : ByteView(scratch_);
+    if (std::fwrite(entry.data(), 1, entry.size(), o.file) != entry.size())
       fail_io("cannot write", o.path);
-    o.size += scratch_.size();
+    o.size += entry.size();
     ++o.count;
     return o.rel + "#" + std::to_string(o.count);
   }

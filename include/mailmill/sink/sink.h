@@ -43,6 +43,10 @@ struct OutMessage {
   std::string label;              ///< folder label for upload profiles (batch manifests)
   std::string raw_sha256;         ///< hex sha256 of `bytes` (batch manifests)
   std::string message_id;
+  /// True when `bytes` is already a complete mboxrd entry (From_ line, quoting, separator),
+  /// framed by the pipeline's parallel stage; mbox-based sinks then write it as it is.
+  bool framed = false;
+  u64 size = 0;  ///< size of the message itself (without framing) when `framed`
 };
 
 class Sink {
