@@ -118,3 +118,24 @@ def embedded_messages(msg):
 def normalize_text(s):
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in s.split("\n")).strip("\n")
+
+
+def split_mboxrd(data):
+    """Messages of an mboxrd file as the bytes mailmill hashed: From_ line dropped, '>From '
+    lines unquoted, the blank separator line after each message removed."""
+    msgs = []
+    for line in data.splitlines(keepends=True):
+        if line.startswith(b"From "):
+            if msgs and msgs[-1].endswith(b"\n\n"):
+                msgs[-1] = msgs[-1][:-1]
+            msgs.append(bytearray())
+            continue
+        if not msgs:
+            continue
+        stripped = line.lstrip(b">")
+        if len(stripped) < len(line) and stripped.startswith(b"From "):
+            line = line[1:]
+        msgs[-1] += line
+    if msgs and msgs[-1].endswith(b"\n"):
+        msgs[-1] = msgs[-1][:-1]
+    return [bytes(m) for m in msgs]

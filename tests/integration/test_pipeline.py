@@ -123,23 +123,7 @@ listed = collections.Counter()
 big_single = 0
 
 
-def split_mboxrd(data):
-    msgs = []
-    for line in data.splitlines(keepends=True):
-        if line.startswith(b"From "):
-            if msgs and msgs[-1].endswith(b"\n\n"):
-                msgs[-1] = msgs[-1][:-1]
-            msgs.append(bytearray())
-            continue
-        if not msgs:
-            continue
-        stripped = line.lstrip(b">")
-        if len(stripped) < len(line) and stripped.startswith(b"From "):
-            line = line[1:]
-        msgs[-1] += line
-    if msgs and msgs[-1].endswith(b"\n"):
-        msgs[-1] = msgs[-1][:-1]
-    return [bytes(m) for m in msgs]
+split_mboxrd = mmtest.split_mboxrd
 
 
 for b in batches:
