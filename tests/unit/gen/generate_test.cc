@@ -12,26 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "mailmill/gen/generate.h"
 
 namespace mm::gen {
 namespace {
 
-std::string make_tmp_dir() {
-  char tmpl[] = "/tmp/mm_gen_XXXXXX";
-  const char *d = mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
-int run(const std::string &cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-std::string q(const std::string &s) { return "'" + s + "'"; }
-bool read_file(const std::string &path, std::string &out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
+std::string make_tmp_dir() { return testing::make_tmp_dir("mm_gen"); }
+using testing::run;
+using testing::q;
+using testing::read_file;
 std::string sha256_hex(const std::string &data) {
   unsigned char md[32];
   unsigned int len = 0;

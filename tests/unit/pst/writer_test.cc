@@ -13,30 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
 #include "mailmill/format/pst/writer.h"
 
 namespace mm::pst {
 namespace {
 
-std::string make_tmp_dir() {
-  char tmpl[] = "/tmp/mm_writer_XXXXXX";
-  const char *d = mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
-
-int run(const std::string &cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-std::string q(const std::string &s) { return "'" + s + "'"; }
-
-bool read_file(const std::string &path, std::string &out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
+std::string make_tmp_dir() { return testing::make_tmp_dir("mm_writer"); }
+using testing::run;
+using testing::q;
+using testing::read_file;
 std::vector<std::string> list_dir(const std::string &path) {
   std::vector<std::string> out;
   if (DIR *d = opendir(path.c_str())) {

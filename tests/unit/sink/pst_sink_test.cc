@@ -1,5 +1,6 @@
 // The Microsoft 365 PST sink: mapping CSV bytes, --mailbox-map parsing, splitting at the size
 // limit (checked with pffinfo/pffexport as independent readers), folder depth, resume.
+#include "test_support.h"
 #include "mailmill/sink/pst_sink.h"
 
 #include <gtest/gtest.h>
@@ -18,15 +19,9 @@ namespace mm::sink {
 namespace {
 namespace fs = std::filesystem;
 
-std::string make_tmp_dir() {
-  char tmpl[] = "/tmp/mm_pstsink_XXXXXX";
-  const char *d = mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
-
-int run(const std::string &cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-std::string q(const std::string &s) { return "'" + s + "'"; }
-
+std::string make_tmp_dir() { return testing::make_tmp_dir("mm_pstsink"); }
+using testing::run;
+using testing::q;
 std::string slurp(const fs::path &p) {
   std::ifstream f(p, std::ios::binary);
   std::ostringstream ss;
