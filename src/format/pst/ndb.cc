@@ -425,6 +425,7 @@ Status PstFile::read_data_tree(u64 bid, std::vector<BlockRef> &out) const {
 }
 
 // XBLOCK (cLevel 1) lists data blocks; XXBLOCK (cLevel 2) lists XBLOCKs ([MS-PST] 2.2.2.8.3.2).
+// `depth` counts the tree levels above this block: a block at depth d may have cLevel <= 2 - d.
 Status PstFile::read_data_tree_rec(u64 bid, int depth, std::vector<BlockRef> &out) const {
   Result<BlockRef> blk = read_block(bid);
   if (!blk) return blk.problem();
@@ -454,7 +455,7 @@ Status PstFile::read_data_tree_rec(u64 bid, int depth, std::vector<BlockRef> &ou
     if (level == XXBLOCK_LEVEL && !bid_is_internal(child)) {
       return corrupt("XXBLOCK " + hex(bid) + " lists a data block", -1);
     }
-    if (Status s = read_data_tree_rec(child, depth + level, out); !s) return s;
+    if (Status s = read_data_tree_rec(child, depth + 1, out); !s) return s;
   }
   return {};
 }
