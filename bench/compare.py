@@ -431,6 +431,8 @@ def counts_table(results: list[dict], corpora: dict) -> str:
             cnt, how = r["count_eml_files"], ".eml files"
         elif "count_pff_messages" in r:
             cnt, how = r["count_pff_messages"], "Message* folders"
+        elif r.get("note"):
+            cnt, how = None, "see note"
         else:
             cnt, how = None, "(report only)"
         rep = ""
@@ -449,6 +451,11 @@ def counts_table(results: list[dict], corpora: dict) -> str:
         out.append(f"| {r['corpus']} | {r['variant']} | {c['items']:,} | {fmt_num(cnt)} | {how} "
                    f"| {r['output_bytes'] / 1e9:.3f} | {rep} | {warn} | {chk} |")
     return "\n".join(out)
+
+
+def notes(results: list[dict]) -> list[str]:
+    out = [f"Note ({r['corpus']}, {r['variant']}): {r['note']}." for r in results if r.get("note")]
+    return out + [""] if out else []
 
 
 def stages_table(results: list[dict]) -> str:
@@ -578,10 +585,28 @@ def main() -> int:
                     help="run each variant N times and keep the fastest wall time")
     ap.add_argument("--generate-only", action="store_true",
                     help="generate (or check) the corpora and stop")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse measurements in WORKDIR/results.json of the same corpora (and, "
+                         "for mailmill variants, the same mailmill binary) instead of running "
+                         "them again")
+    ap.add_argument("--render-only", action="store_true",
+                    help="re-render results.md and results.svg from WORKDIR/results.json")
     ap.add_argument("--keep-outputs", action="store_true",
                     help="keep every output folder (default: deleted after counting)")
     args = ap.parse_args()
 
+    if args.render_only:
+        workdir = Path(args.workdir).resolve()
+        data = json.loads((workdir / "results.json").read_text())
+        corpora, results = data["corpora"], data["results"]
+        derive(results, corpora)
+        tg = targets(results, corpora)
+        info = {k: v for k, v in data.items() if k not in ("corpora", "results", "targets")}
+        save(workdir, info, corpora, results, tg)
+        md = render_md(info, corpora, results, tg)
+        (workdir / "results.md").write_text(md)
+        print(md)
+        return 0
     mailmill = os.path.abspath(args.mailmill)
     if not os.access(mailmill, os.X_OK):
         sys.exit(f"mailmill binary not found: {mailmill} (build it first, or pass --mailmill)")
@@ -607,7 +632,7 @@ def main() -> int:
             "machine": machine_info(workdir), "versions": tool_versions(mailmill),
             "warm_cache": "each input is read with cat before timing; the page cache is not "
                           "dropped (needs root)",
-            "quick": args.quick}
+            "quick": args.quick, "mailmill_sha256": file_sha256(mailmill)}
     keys = [args.only] if args.only else ["A", "B"]
     corpora = {k: ensure_corpus(k, mailmill, workdir, args.quick) for k in keys}
     if args.generate_only:
@@ -616,18 +641,34 @@ def main() -> int:
                   f"{c['kinds']}")
         return 0
 
+    prior = load_prior(workdir, corpora, info["mailmill_sha256"]) if args.resume else {}
     results: list[dict] = []
     for key in keys:
         c = corpora[key]
         log(f"corpus {key}: warming the page cache (cat, untimed)")
         subprocess.run(["sh", "-c", 'cat "$0" > /dev/null', c["path"]])
-        for var in variants(mailmill, args.skip_slow, args.readpst_parallel):
-            if args.variants and not var.get("reference") and not any(
-                    s.strip() in var["name"] for s in args.variants.split(",")):
+        wanted = {v["name"] for v in variants(mailmill, args.skip_slow, args.readpst_parallel)
+                  if not args.variants or v.get("reference") or any(
+                      s.strip() in v["name"] for s in args.variants.split(","))}
+        # Canonical order: every variant; run the wanted ones, keep earlier measurements
+        # (--resume) of the others.
+        for var in variants(mailmill, False, True):
+            old = prior.get((key, var["name"]))
+            if var["name"] not in wanted:
+                if old:
+                    results.append(old)
+                continue
+            if old and old["exit"] == 0:
+                log(f"{key}: {var['name']}: reusing the measurement of "
+                    f"{old.get('measured_at', 'an earlier run')} (--resume)")
+                results.append(old)
                 continue
             best = None
             for rep in range(max(1, args.repeat)):
                 r = run_variant(var, c, workdir, args.keep_outputs, rep)
+                r["measured_at"] = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+                if r["family"].startswith("mailmill"):
+                    r["mailmill_sha256"] = info["mailmill_sha256"]
                 if best is None or (r["exit"] == 0 and r["wall_s"] < best["wall_s"]):
                     best = r
             best["runs"] = max(1, args.repeat)
@@ -668,6 +709,7 @@ def render_md(info, corpora, results, tg) -> str:
         "",
         counts_table(results, corpora),
         "",
+        *notes(results),
         "mailmill stage seconds from --report (summed over worker threads, so with -j 0 they "
         "can exceed the wall time):",
         "",
@@ -680,6 +722,34 @@ def render_md(info, corpora, results, tg) -> str:
                   for t in tg]
         lines.append("")
     return "\n".join(lines)
+
+
+def file_sha256(path: str) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MIB), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_prior(workdir: Path, corpora: dict, mm_sha: str) -> dict:
+    try:
+        old = json.loads((workdir / "results.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    prior = {}
+    for r in old.get("results", []):
+        c_old = old.get("corpora", {}).get(r["corpus"])
+        c_new = corpora.get(r["corpus"])
+        if not c_old or not c_new or c_old.get("generate_options") != c_new["generate_options"] \
+                or c_old.get("bytes") != c_new["bytes"]:
+            continue
+        if r["family"].startswith("mailmill") and r.get("mailmill_sha256") != mm_sha:
+            continue
+        r.setdefault("measured_at", old.get("date"))
+        prior[(r["corpus"], r["variant"])] = r
+    return prior
 
 
 def save(workdir: Path, info: dict, corpora: dict, results: list[dict], tg=None) -> None:

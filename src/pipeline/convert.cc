@@ -676,7 +676,8 @@ class Run {
     int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
     tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
                                 static_cast<std::size_t>(jobs));
-    tokens_ = static_cast<std::size_t>(2 * jobs);
+    // Enough units in flight that workers keep going while the writer waits on the disk.
+    tokens_ = static_cast<std::size_t>(4 * jobs);
     Progress progress(log_, opts_.progress, total_items_);
     progress_ = &progress;
     std::size_t next = 0;
