@@ -642,6 +642,17 @@ def main() -> int:
         return 0
 
     prior = load_prior(workdir, corpora, info["mailmill_sha256"]) if args.resume else {}
+    # --resume with --only: the other corpus's measurements stay in results.json.
+    carried, all_corpora = [], dict(corpora)
+    if args.resume:
+        try:
+            old = json.loads((workdir / "results.json").read_text())
+            for k, c in old.get("corpora", {}).items():
+                if k not in corpora:
+                    all_corpora[k] = c
+                    carried += [r for r in old.get("results", []) if r["corpus"] == k]
+        except (OSError, ValueError):
+            pass
     results: list[dict] = []
     for key in keys:
         c = corpora[key]
@@ -657,11 +668,13 @@ def main() -> int:
             if var["name"] not in wanted:
                 if old:
                     results.append(old)
+                    save(workdir, info, all_corpora, results + carried)
                 continue
             if old and old["exit"] == 0:
                 log(f"{key}: {var['name']}: reusing the measurement of "
                     f"{old.get('measured_at', 'an earlier run')} (--resume)")
                 results.append(old)
+                save(workdir, info, all_corpora, results + carried)
                 continue
             best = None
             for rep in range(max(1, args.repeat)):
@@ -674,8 +687,10 @@ def main() -> int:
             best["runs"] = max(1, args.repeat)
             results.append(best)
             derive(results, corpora)
-            save(workdir, info, corpora, results)
+            save(workdir, info, all_corpora, results + carried)
 
+    results = sorted(results + carried, key=lambda r: r["corpus"])
+    corpora = dict(sorted(all_corpora.items()))
     derive(results, corpora)
     tg = targets(results, corpora)
     save(workdir, info, corpora, results, tg)

@@ -207,7 +207,9 @@ class Run {
     state_ = std::make_unique<StateStore>(opts_.out_dir);
     open_sink();
     start_run();
+    auto t_plan = Clock::now();
     plan();
+    result_.plan_seconds = std::chrono::duration<double>(Clock::now() - t_plan).count();
     run_pipeline();
     sink_->finish();
     commit(last_seq_);
@@ -759,6 +761,8 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
     std::ofstream f(opts.report_path, std::ios::binary | std::ios::trunc);
     f << result.ledger.to_json(opts.command_line, result.seconds, [&](JsonWriter &j) {
       j.key("resumed").value(result.resumed);
+      // Opening every input and listing its folders and items, before any item is read.
+      j.key("open_seconds").value(result.plan_seconds);
       j.key("stages").begin_object();
       auto stage = [&](const char *name, const StageStats &s) {
         j.key(name).begin_object();

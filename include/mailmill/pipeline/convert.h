@@ -66,6 +66,7 @@ struct ConvertResult {
   double seconds = 0;
   int exit_code = EXIT_ALL_CONVERTED;
   bool resumed = false;
+  double plan_seconds = 0;  ///< opening the inputs and listing folders and items
   StageStats read, convert, build, hash, write;
 };
 
