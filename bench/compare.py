@@ -9,8 +9,9 @@ One command, nothing built here:
 It generates two deterministic corpora with `mailmill generate` (reused when the PST, its
 ground-truth JSONL and the options sidecar FILE.opts all match):
 
-    A  message-heavy:    200,000 messages, ~2.4 GB, 5 % with attachments
-    B  attachment-heavy:   4,000 messages, ~5 GB, every message with attachments up to 12 MB
+    A  message-heavy:    200,000 messages, 2.45 GB, 9 % with 1-3 attachments of 1 kB-200 kB
+    B  attachment-heavy:   4,000 messages, 4.80 GB, 25 % with 1-3 attachments of 100 kB-12 MB
+                           (with every message carrying attachments it would be ~20 GB)
 
 (--quick: A = 5,000 messages, B = 50 messages, for a smoke run.) On each corpus, with the same
 input file and the same output disk, every variant runs into a fresh output folder under
