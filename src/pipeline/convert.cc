@@ -328,6 +328,9 @@ class Run {
         sink_->register_folder(sink::Destination{sp->key, fp.info.path});
         sp->folders.push_back(std::move(fp));
       }
+      // Opening walked the B-tree pages and listing read every contents table; with the
+      // kernel's fault-around that maps far more of the file than was read. Drop it.
+      sp->primary->release_memory();
       std::size_t s = sources_.size();
       for (std::size_t f = 0; f < sp->folders.size(); ++f) {
         FolderPlan &fp = sp->folders[f];
