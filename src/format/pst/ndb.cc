@@ -261,6 +261,9 @@ Status PstFile::walk_page(u64 ib, u64 bid, u8 ptype, int expect_level, u64 &visi
   if (++visited > std::min<u64>(MAX_INDEX_PAGES, map_->size / page_size + 1)) {
     return corrupt(std::string(what) + " references more pages than the file holds", ib);
   }
+  // Index pages are spread over the file and each touch maps a fault-around window: drop the
+  // mapped pages now and then so opening a big file does not make the whole file resident.
+  if (visited % 2048 == 0) release_pages();
 
   const u8 *page = map_->base + ib;
   u64 trailer = 0, cent = 0, cbent = 0, clevel = 0, entries_size = 0;
