@@ -7,6 +7,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include "mailmill/util/types.h"
 
 namespace mm::testing {
 
@@ -33,6 +36,28 @@ inline bool read_file(const std::string &path, std::string &out) {
   ss << f.rdbuf();
   out = ss.str();
   return true;
+}
+
+/// Little-endian bytes of a 64-bit value (FILETIMEs and PT_I8 values in property tests).
+inline std::string le64(u64 v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  return s;
+}
+
+/// A multi-valued variable-size property value: count, offsets, data ([MS-PST] 2.3.3.4.2).
+inline std::string mv(const std::vector<std::string> &items) {
+  std::string head(4 + 4 * items.size(), '\0');
+  auto put32 = [&head](std::size_t at, u32 v) {
+    for (int i = 0; i < 4; ++i) head[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  };
+  put32(0, static_cast<u32>(items.size()));
+  std::string data;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    put32(4 + 4 * i, static_cast<u32>(head.size() + data.size()));
+    data += items[i];
+  }
+  return head + data;
 }
 
 }  // namespace mm::testing

@@ -1,3 +1,4 @@
+#include "test_support.h"
 #include "mailmill/mapi/to_model.h"
 
 #include <gtest/gtest.h>
@@ -11,25 +12,8 @@
 namespace mm::mapi {
 namespace {
 
-std::string le64(u64 v) {
-  std::string s(8, '\0');
-  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-  return s;
-}
-
-std::string mv(const std::vector<std::string> &items) {
-  std::string head(4 + 4 * items.size(), '\0');
-  auto put32 = [&head](std::size_t at, u32 v) {
-    for (int i = 0; i < 4; ++i) head[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-  };
-  put32(0, static_cast<u32>(items.size()));
-  std::string data;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    put32(4 + 4 * i, static_cast<u32>(head.size() + data.size()));
-    data += items[i];
-  }
-  return head + data;
-}
+using testing::le64;
+using testing::mv;
 
 // unix seconds -> FILETIME bytes
 std::string ft(i64 unix_secs) {
