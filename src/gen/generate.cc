@@ -273,8 +273,9 @@ Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
       u64 ext = r.below(std::size(kExt));
       a.filename = std::string(intl && r.chance(0.5) ? "fichier_été_" : "file_") + std::to_string(i) + kExt[ext];
       a.mime_type = kMime[ext];
-      a.data.resize(size);
-      r.fill(a.data.data(), size);
+      Bytes data(size, '\0');
+      r.fill(data.data(), size);
+      a.data = std::move(data);
       m.attachments.push_back(std::move(a));
     }
   }

@@ -118,6 +118,20 @@ void PropertyBag::set_view(u32 tag, std::string_view value, std::shared_ptr<cons
   slot(tag)->value = value;
 }
 
+std::shared_ptr<const void> PropertyBag::share_storage() const {
+  struct Storage {
+    std::vector<std::unique_ptr<char[]>> arena;
+    std::vector<std::shared_ptr<const void>> pins;
+  };
+  auto s = std::make_shared<Storage>();
+  s->arena = std::move(arena_);
+  s->pins = std::move(pins_);
+  arena_.clear();
+  pins_.clear();
+  pins_.push_back(s);
+  return s;
+}
+
 void PropertyBag::set_i32(u32 tag, i32 v) { set(tag, le_bytes(static_cast<u32>(v), 4)); }
 
 void PropertyBag::set_i64(u32 tag, i64 v) { set(tag, le_bytes(static_cast<u64>(v), 8)); }

@@ -654,14 +654,14 @@ class Converter {
       } else if (method == pid::ATTACH_OLE) {
         a.kind = model::AttachmentKind::Ole;
         if (data) {
-          a.data = Bytes(*data);
+          a.data = Blob(*data, ra.props.share_storage());
         } else {
           a.problem =
               Problem{ProblemCode::AttachmentNotExportable, "OLE attachment has no data", -1};
         }
       } else if (data) {
         a.kind = model::AttachmentKind::ByValue;
-        a.data = Bytes(*data);
+        a.data = Blob(*data, ra.props.share_storage());
       } else {
         a.kind = model::AttachmentKind::Unreadable;
         a.problem = Problem{ProblemCode::AttachmentUnreadable,

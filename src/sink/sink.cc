@@ -1,9 +1,11 @@
 #include "mailmill/sink/sink.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "mailmill/mime/mbox.h"
+#include "mailmill/util/append_file.h"
 #include "mailmill/util/result.h"
 #include "sink_impl.h"
 
@@ -109,10 +111,6 @@ namespace {
 class MboxSink final : public Sink {
  public:
   explicit MboxSink(fs::path root) : Sink(std::move(root)) {}
-  ~MboxSink() override {
-    for (auto &[k, o] : files_)
-      if (o.file) std::fclose(o.file);
-  }
 
   void register_folder(const Destination &dest) override { entry_for(dest); }
 
@@ -121,14 +119,14 @@ class MboxSink final : public Sink {
     if (!o.file) {
       if (on_new_tracked_file) on_new_tracked_file(o.rel);
       make_dirs(o.path.parent_path());
-      o.file = std::fopen(o.path.c_str(), "ab");
-      if (!o.file) fail_io("cannot create", o.path);
+      o.file = std::make_unique<util::AppendFile>(o.path, util::AppendFile::Open::Append,
+                                                  util::default_io_mode(), kChunk);
     }
+    activate(o);
     scratch_.clear();
     if (!msg.framed) mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
     ByteView entry = msg.framed ? msg.bytes : ByteView(scratch_);
-    if (std::fwrite(entry.data(), 1, entry.size(), o.file) != entry.size())
-      fail_io("cannot write", o.path);
+    o.file->append(entry);
     o.size += entry.size();
     ++o.count;
     return o.rel + "#" + std::to_string(o.count);
@@ -136,7 +134,7 @@ class MboxSink final : public Sink {
 
   void flush() override {
     for (auto &[k, o] : files_)
-      if (o.file && std::fflush(o.file) != 0) fail_io("cannot write", o.path);
+      if (o.file) o.file->sync_tail();
   }
 
   std::map<std::string, u64> tracked_sizes() const override {
@@ -149,18 +147,21 @@ class MboxSink final : public Sink {
   void resume(const std::map<std::string, u64> &committed) override { committed_ = committed; }
 
   void finish() override {
+    active_.clear();
     for (auto &[k, o] : files_) {
-      if (o.file && std::fclose(o.file) != 0) {
-        o.file = nullptr;
-        fail_io("cannot close", o.path);
-      }
-      o.file = nullptr;
+      if (o.file) o.file->close();
+      o.file.reset();
     }
   }
 
  private:
+  // Output goes out in 4 MiB direct-I/O chunks; only the few most recently written files keep
+  // a buffer, so a store with thousands of folders does not hold thousands of chunks.
+  static constexpr std::size_t kChunk = 4u << 20;
+  static constexpr std::size_t kActiveFiles = 4;
+
   struct File {
-    std::FILE *file = nullptr;
+    std::unique_ptr<util::AppendFile> file;
     fs::path path;
     std::string rel;
     u64 size = 0;
@@ -228,7 +229,19 @@ class MboxSink final : public Sink {
     return n;
   }
 
+  void activate(File &o) {
+    auto it = std::find(active_.begin(), active_.end(), &o);
+    if (it == active_.begin() && it != active_.end()) return;
+    if (it != active_.end()) active_.erase(it);
+    active_.insert(active_.begin(), &o);
+    if (active_.size() > kActiveFiles) {
+      active_.back()->file->release_buffer();
+      active_.pop_back();
+    }
+  }
+
   std::map<std::string, File> files_;
+  std::vector<File *> active_;  // most recently written first; pointers into files_ (stable)
   std::map<std::string, u64> committed_;
   Bytes scratch_;
 };

@@ -107,6 +107,11 @@ class PropertyBag {
   /// Multi-valued strings as UTF-8.
   std::optional<std::vector<std::string>> get_strings(u16 id, u32 codepage) const;
 
+  /// Returns a handle that keeps the bytes of every value alive after the bag is gone, so
+  /// that views taken from it (attachment data handed to the model) need no copy.
+  /// Logically const: the values and their bytes stay as they are.
+  std::shared_ptr<const void> share_storage() const;
+
   /// All properties sorted by id.
   std::span<const Property> all() const { return props_; }
   std::size_t size() const { return props_.size(); }
@@ -115,8 +120,9 @@ class PropertyBag {
  private:
   Property *slot(u32 tag);
   std::vector<Property> props_;  // sorted by id
-  std::vector<std::unique_ptr<char[]>> arena_;
-  std::vector<std::shared_ptr<const void>> pins_;
+  // mutable: share_storage() moves them into a shared holder without changing any value.
+  mutable std::vector<std::unique_ptr<char[]>> arena_;
+  mutable std::vector<std::shared_ptr<const void>> pins_;
 };
 
 /// A named-property name ([MS-OXCDATA] 2.6.1): a GUID and either a numeric LID or a string.

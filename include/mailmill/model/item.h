@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mailmill/util/blob.h"
 #include "mailmill/util/result.h"
 #include "mailmill/util/types.h"
 
@@ -60,7 +61,7 @@ struct Attachment {
   std::string content_id;    ///< without angle brackets
   std::string content_location;
   bool is_inline = false;    ///< hidden/inline (PR_ATTACHMENT_HIDDEN or flags) with a Content-ID
-  Bytes data;                ///< ByValue/Ole bytes
+  Blob data;                 ///< ByValue/Ole bytes (usually a view into what the reader read)
   std::unique_ptr<Message> embedded;  ///< Embedded kind only
   std::string reference_path;         ///< Reference kind: the path/URL stored
   std::optional<i64> creation_time;   ///< unix seconds

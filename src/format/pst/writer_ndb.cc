@@ -22,7 +22,7 @@ using ltp::store64;
 constexpr u64 kFirstAMap = 0x4400;
 constexpr u64 kAMapCoverage = 496 * 8 * 64;  // 253,952 bytes per AMap
 constexpr u64 kDListOffset = 0x4200;
-constexpr u64 kFlushAt = 8u << 20;
+constexpr std::size_t kChunk = 8u << 20;  // direct-I/O chunk (util::AppendFile)
 constexpr u64 kXEntries = (BLOCK_MAX_DATA_UNICODE - XBLOCK_HDR_SIZE) / 8;                // 1021
 constexpr u64 kSlEntries = (BLOCK_MAX_DATA_UNICODE - SBLOCK_HDR_SIZE_UNICODE) / SLENTRY_SIZE_UNICODE;  // 340
 constexpr u64 kSiEntries = (BLOCK_MAX_DATA_UNICODE - SBLOCK_HDR_SIZE_UNICODE) / SIENTRY_SIZE_UNICODE;  // 510
@@ -34,10 +34,6 @@ bool has_pmap(u64 r) { return r % 8 == 0; }
 bool has_fmap(u64 r) { return r >= 128 && (r - 128) % 496 == 0; }
 bool has_fpmap(u64 r) { return r >= 1024 && (r - 1024) % (496 * 8) == 0; }
 
-[[noreturn]] void io_fail(const char *what) {
-  throw FatalError(std::string("PST write failed (") + what + "): " + std::strerror(errno));
-}
-
 }  // namespace
 
 u64 NdbWriter::map_bytes(u64 r) {
@@ -45,55 +41,23 @@ u64 NdbWriter::map_bytes(u64 r) {
 }
 
 Result<std::unique_ptr<NdbWriter>> NdbWriter::open(const std::string &path, u8 crypt_method) {
-  std::FILE *f = std::fopen(path.c_str(), "wb");
-  if (!f) {
-    return Problem{ProblemCode::OutputWriteFailed, "cannot create " + path + ": " + std::strerror(errno)};
-  }
   std::unique_ptr<NdbWriter> w(new NdbWriter());
-  w->f_ = f;
-  w->fd_ = fileno(f);
+  try {
+    w->file_ = std::make_unique<util::AppendFile>(path, util::AppendFile::Open::Truncate,
+                                                  util::default_io_mode(), kChunk);
+  } catch (const FatalError &e) {
+    return Problem{ProblemCode::OutputWriteFailed, e.what()};
+  }
   w->crypt_ = crypt_method;
   // Header + DList area and region 0's map pages are filled in at finish().
   w->eof_ = kFirstAMap + map_bytes(0);
-  w->flushed_ = 0;
-  w->buf_.assign(w->eof_, '\0');
+  w->file_->append_zeros(w->eof_);
   return w;
 }
 
-NdbWriter::~NdbWriter() {
-  if (f_) std::fclose(f_);
-}
-
 void NdbWriter::emit(ByteView data) {
-  buf_.append(data.data(), data.size());
+  file_->append(data);
   eof_ += data.size();
-  if (buf_.size() >= kFlushAt) flush();
-}
-
-void NdbWriter::flush() {
-  u64 done = 0;
-  while (done < buf_.size()) {
-    ssize_t n = ::pwrite(fd_, buf_.data() + done, buf_.size() - done, static_cast<off_t>(flushed_ + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_fail("write");
-    }
-    done += static_cast<u64>(n);
-  }
-  flushed_ += buf_.size();
-  buf_.clear();
-}
-
-void NdbWriter::pwrite_at(u64 off, ByteView data) {
-  u64 done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      io_fail("pwrite");
-    }
-    done += static_cast<u64>(n);
-  }
 }
 
 // Returns the offset for `size` bytes aligned to `align`, skipping map pages and never
@@ -107,7 +71,7 @@ u64 NdbWriter::allocate(u64 size, u64 align) {
     if (pos < data_start) {
       pos = data_start;  // map pages (written at finish) are allocated, not free
       if (eof_ < start) gaps_.push_back({eof_, start});
-      buf_.append(pos - eof_, '\0');
+      file_->append_zeros(pos - eof_);
       eof_ = pos;
       continue;
     }
@@ -119,7 +83,7 @@ u64 NdbWriter::allocate(u64 size, u64 align) {
   }
   if (pos > eof_) {
     gaps_.push_back({eof_, pos});
-    buf_.append(pos - eof_, '\0');
+    file_->append_zeros(pos - eof_);
     eof_ = pos;
   }
   return pos;
@@ -330,7 +294,7 @@ void NdbWriter::finish(const u32 (&rgnid)[32]) {
     pages.push_back(std::move(p));
   }
   Bref nbt_root = write_btree_level(pages, PTYPE_NBT, 0);
-  flush();
+  file_->sync_tail();
   const u64 eof = eof_;
 
   // Allocation maps. Every byte below EOF is allocated except the recorded gaps; the space of
@@ -358,12 +322,12 @@ void NdbWriter::finish(const u32 (&rgnid)[32]) {
     }
     fmap_values[r] = static_cast<u8>(std::min<u64>(best, 255));
     write_page(page, PTYPE_AMAP, start, start);
-    pwrite_at(start, page);
+    file_->pwrite_at(start, page);
     u64 off = start + PAGE_SIZE;
     if (has_pmap(r)) {
       Bytes pm(PAGE_SIZE, '\xFF');
       write_page(pm, PTYPE_PMAP, off, off);
-      pwrite_at(off, pm);
+      file_->pwrite_at(off, pm);
       off += PAGE_SIZE;
     }
     if (has_fmap(r)) {
@@ -371,13 +335,13 @@ void NdbWriter::finish(const u32 (&rgnid)[32]) {
       for (u64 k = 0; k < 496 && r + k < regions; ++k) fm[k] = static_cast<char>(fmap_values[r + k]);
       // Values of regions after this one are filled below once known.
       write_page(fm, PTYPE_FMAP, off, off);
-      pwrite_at(off, fm);
+      file_->pwrite_at(off, fm);
       off += PAGE_SIZE;
     }
     if (has_fpmap(r)) {
       Bytes fp(PAGE_SIZE, '\xFF');
       write_page(fp, PTYPE_FPMAP, off, off);
-      pwrite_at(off, fp);
+      file_->pwrite_at(off, fp);
     }
   }
   // Second pass for FMap pages so that they carry the values of the regions they describe.
@@ -386,7 +350,7 @@ void NdbWriter::finish(const u32 (&rgnid)[32]) {
     Bytes fm(PAGE_SIZE, '\0');
     for (u64 k = 0; k < 496 && r + k < regions; ++k) fm[k] = static_cast<char>(fmap_values[r + k]);
     write_page(fm, PTYPE_FMAP, off, off);
-    pwrite_at(off, fm);
+    file_->pwrite_at(off, fm);
   }
 
   // Density list: empty (Outlook rebuilds it), valid trailer.
@@ -394,7 +358,7 @@ void NdbWriter::finish(const u32 (&rgnid)[32]) {
     Bytes dl(PAGE_SIZE, '\0');
     u64 bid = next_page_bid_++;
     write_page(dl, PTYPE_DL, bid, kDListOffset);
-    pwrite_at(kDListOffset, dl);
+    file_->pwrite_at(kDListOffset, dl);
   }
 
   // Header.
@@ -426,13 +390,8 @@ void NdbWriter::finish(const u32 (&rgnid)[32]) {
   store64(p + HDRU_OFF_BID_NEXT_B, next_bid_);
   store32(p + HDR_OFF_CRC_PARTIAL, pst_crc(0, ByteView(p + HDR_CRC_PARTIAL_START, HDR_CRC_PARTIAL_LEN)));
   store32(p + HDRU_OFF_CRC_FULL, pst_crc(0, ByteView(p + HDRU_CRC_FULL_START, HDRU_CRC_FULL_LEN)));
-  pwrite_at(0, h);
-  if (std::fflush(f_) != 0) io_fail("flush");
-  if (std::fclose(f_) != 0) {
-    f_ = nullptr;
-    io_fail("close");
-  }
-  f_ = nullptr;
+  file_->pwrite_at(0, h);
+  file_->close();
 }
 
 }  // namespace mm::pst

@@ -8,6 +8,7 @@
 
 #include "layout.h"
 #include "ltp_build.h"
+#include "mailmill/util/append_file.h"
 #include "mailmill/util/result.h"
 
 namespace mm::pst {
@@ -16,7 +17,6 @@ class NdbWriter {
  public:
   /// Opens `path` for writing; OutputWriteFailed on failure.
   static Result<std::unique_ptr<NdbWriter>> open(const std::string &path, u8 crypt_method);
-  ~NdbWriter();
 
   /// Writes a node's data tree and subnode tree and records its NBT entry.
   void add_node(u32 nid, u32 parent_nid, const ltp::NodeOut &node);
@@ -42,16 +42,11 @@ class NdbWriter {
   Bref write_btree_level(std::vector<Bytes> &entries_by_page, u8 ptype, u8 level);
   u64 write_page(Bytes &page, u8 ptype, u64 bid, u64 ib);
   void emit(ByteView data);
-  void flush();
-  void pwrite_at(u64 off, ByteView data);
   static u64 map_bytes(u64 region);
 
-  std::FILE *f_ = nullptr;
-  int fd_ = -1;
+  std::unique_ptr<util::AppendFile> file_;  // appended in order; maps and header patched last
   u8 crypt_ = NDB_CRYPT_NONE;
   u64 eof_ = 0;       // next free offset (logical end of file)
-  u64 flushed_ = 0;   // bytes of [0, eof_) already in the file
-  Bytes buf_;         // pending bytes for [flushed_, eof_)
   u64 next_bid_ = 0x100;
   u64 next_page_bid_ = 0x10;
   std::vector<BbtEntry> bbt_;

@@ -50,7 +50,7 @@ TEST(ContentHash, SeesRealDifferences) {
   b.subject = "Quarterly numbers (2)";
   EXPECT_NE(content_hash(a), content_hash(b));
   b = sample();
-  b.attachments[0].data += "x";
+  b.attachments[0].data = b.attachments[0].data.str() + "x";
   EXPECT_NE(content_hash(a), content_hash(b));
   b = sample();
   b.submit_time = 1700000001;

@@ -248,12 +248,12 @@ TEST(BuildMessage, InlineImagesRelatedAndFilesMixed) {
   std::vector<Fact> atts = p.attachments();
   ASSERT_EQ(atts.size(), 3u);
   EXPECT_EQ(atts[0].values[0], "pic.png");
-  EXPECT_EQ(atts[0].values[2], sha256_hex(m.attachments[0].data));
+  EXPECT_EQ(atts[0].values[2], sha256_hex(m.attachments[0].data.str()));
   EXPECT_EQ(atts[0].values[3], "inline");
   EXPECT_EQ(atts[1].values[0], "report.pdf");
-  EXPECT_EQ(atts[1].values[2], sha256_hex(m.attachments[1].data));
+  EXPECT_EQ(atts[1].values[2], sha256_hex(m.attachments[1].data.str()));
   EXPECT_EQ(atts[1].values[3], "attachment");
-  EXPECT_EQ(atts[2].values[2], sha256_hex(m.attachments[2].data));
+  EXPECT_EQ(atts[2].values[2], sha256_hex(m.attachments[2].data.str()));
   EXPECT_NE(b.find("Content-ID: <img1@x>"), Bytes::npos);
   EXPECT_NE(b.find("type=\"text/html\""), Bytes::npos);
 }
@@ -274,7 +274,7 @@ TEST(BuildMessage, NonAsciiFilenamesRoundTrip) {
   EXPECT_EQ(atts[0].values[0], jp);
   EXPECT_EQ(atts[0].values[1],
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-  EXPECT_EQ(atts[0].values[2], sha256_hex(m.attachments[0].data));
+  EXPECT_EQ(atts[0].values[2], sha256_hex(m.attachments[0].data.str()));
   EXPECT_EQ(atts[1].values[0], "Gr\xC3\xBC\xC3\x9F" "e.txt");
   EXPECT_EQ(atts[1].values[1], "text/plain");
   EXPECT_EQ(atts[1].values[2], sha256_hex("hi\r\n"));  // bytes exact, base64

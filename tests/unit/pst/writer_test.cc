@@ -201,7 +201,7 @@ TEST_P(WriterEnc, FolderTreeNonAsciiAttachmentsRoundTrip) {
           at.filename = "att" + std::to_string(a) + (a ? "_é.bin" : ".dat");
           at.mime_type = "application/octet-stream";
           at.data = pattern(a ? 70000 + k : 1000 + k, k * 10 + a);
-          e.attachments.push_back({at.filename, at.data});
+          e.attachments.push_back({at.filename, at.data.str()});
           m.attachments.push_back(std::move(at));
         }
       }
@@ -279,7 +279,7 @@ TEST(PstWriter, TwentyMegabyteAttachmentUsesXXBlock) {
   model::Attachment a;
   a.filename = "big.bin";
   a.data = pattern(20u << 20, 99);
-  Bytes copy = a.data;
+  Bytes copy = a.data.str();
   m.attachments.push_back(std::move(a));
   ASSERT_TRUE((*w)->add_message(0, m).ok());
   ASSERT_TRUE((*w)->finish().ok());
@@ -330,14 +330,14 @@ TEST(WriterSlow, FileOver4GiB) {
   ASSERT_TRUE(f.ok());
   model::Attachment a;
   a.filename = "chunk.bin";
-  a.data = pattern(150u << 20, 5);
+  Bytes chunk = pattern(150u << 20, 5);
   int i = 0;
   while ((*w)->bytes_written() < (4500ull << 20)) {
     model::Message m = make_msg("Huge " + std::to_string(i), "huge body " + std::to_string(i));
     m.attachments.push_back(model::Attachment{});
     m.attachments.back().filename = a.filename;
-    m.attachments.back().data = a.data;
-    m.attachments.back().data[0] = static_cast<char>(i);
+    chunk[0] = static_cast<char>(i);
+    m.attachments.back().data = Blob(chunk, nullptr);  // add_message copies it out at once
     ASSERT_TRUE((*w)->add_message(*f, m).ok());
     ++i;
   }
@@ -346,7 +346,7 @@ TEST(WriterSlow, FileOver4GiB) {
   model::Attachment la;
   la.filename = "tail.bin";
   la.data = pattern(123457, 77);
-  Bytes copy = la.data;
+  Bytes copy = la.data.str();
   last.attachments.push_back(std::move(la));
   ASSERT_TRUE((*w)->add_message(*f2, last).ok());
   ASSERT_TRUE((*w)->finish().ok());

@@ -45,14 +45,15 @@ model::Message make_msg(const std::string &subject, std::size_t body_bytes,
   if (attach_bytes) {
     model::Attachment a;
     a.filename = "data.bin";
-    a.data.resize(attach_bytes);
+    Bytes data(attach_bytes, '\0');
     u32 x = static_cast<u32>(subject.size() * 2654435761u + 7);
-    for (auto &c : a.data) {
+    for (auto &c : data) {
       x ^= x << 13;
       x ^= x >> 17;
       x ^= x << 5;
       c = static_cast<char>(x);
     }
+    a.data = std::move(data);
     m.attachments.push_back(std::move(a));
     m.flags.has_attachments = true;
   }

@@ -1,0 +1,171 @@
+#include "mailmill/util/append_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "mailmill/util/result.h"
+
+namespace mm::util {
+namespace {
+
+// Direct I/O needs offsets, sizes and buffer addresses aligned to the device's logical block
+// size; 4096 covers every current device.
+constexpr std::size_t kAlign = 4096;
+
+std::atomic<IoMode> g_default{IoMode::Auto};
+
+[[noreturn]] void fail(const char *what, const std::filesystem::path &p) {
+  throw FatalError(std::string(what) + " " + p.string() + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+void set_default_io_mode(IoMode mode) { g_default.store(mode); }
+IoMode default_io_mode() { return g_default.load(); }
+
+void AppendFile::Free::operator()(char *p) const { std::free(p); }
+
+AppendFile::AppendFile(const std::filesystem::path &path, Open how, IoMode mode, std::size_t chunk)
+    : path_(path), chunk_(std::max(kAlign, chunk / kAlign * kAlign)) {
+  int flags = O_RDWR | O_CREAT | O_CLOEXEC | (how == Open::Truncate ? O_TRUNC : 0);
+  fd_ = ::open(path.c_str(), flags, 0644);
+  if (fd_ < 0) fail("cannot create", path);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    ::close(fd_);
+    fail("cannot stat", path);
+  }
+  const u64 end = static_cast<u64>(st.st_size);
+  if (mode == IoMode::Auto) fd_direct_ = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (fd_direct_ >= 0) {
+    // Keep chunks aligned: the partial block at the end is read back on the first append.
+    base_ = end / kAlign * kAlign;
+    len_ = static_cast<std::size_t>(end - base_);
+    loaded_ = len_ == 0;
+  } else {
+    base_ = end;
+  }
+}
+
+AppendFile::~AppendFile() {
+  try {
+    close();
+  } catch (...) {
+    // Destructors must not throw; callers that care call close() themselves.
+  }
+}
+
+void AppendFile::write_all(int fd, const char *p, std::size_t n, u64 off) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (fd == fd_direct_ && errno == EINVAL) {
+        // The file system accepted the flag at open but not the write: go buffered for good.
+        ::close(fd_direct_);
+        fd_direct_ = -1;
+        fd = fd_;
+        continue;
+      }
+      fail("cannot write", path_);
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    off += static_cast<u64>(w);
+  }
+}
+
+void AppendFile::ensure_buffer() {
+  if (!buf_) {
+    void *p = nullptr;
+    if (posix_memalign(&p, kAlign, chunk_) != 0) throw std::bad_alloc();
+    buf_.reset(static_cast<char *>(p));
+  }
+  if (!loaded_) {
+    std::size_t got = 0;
+    while (got < len_) {
+      ssize_t r = ::pread(fd_, buf_.get() + got, len_ - got, static_cast<off_t>(base_ + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) fail("cannot read back the end of", path_);
+      got += static_cast<std::size_t>(r);
+    }
+    loaded_ = true;
+  }
+}
+
+void AppendFile::write_chunk() {
+  write_all(fd_direct_ >= 0 ? fd_direct_ : fd_, buf_.get(), len_, base_);
+  base_ += len_;
+  len_ = 0;
+}
+
+void AppendFile::append(ByteView data) {
+  if (fd_ < 0) throw FatalError("write after close: " + path_.string());
+  const char *p = data.data();
+  std::size_t n = data.size();
+  while (n > 0) {
+    ensure_buffer();
+    std::size_t k = std::min(chunk_ - len_, n);
+    std::memcpy(buf_.get() + len_, p, k);
+    len_ += k;
+    p += k;
+    n -= k;
+    if (len_ == chunk_) write_chunk();
+  }
+}
+
+void AppendFile::append_zeros(u64 n) {
+  while (n > 0) {
+    ensure_buffer();
+    std::size_t k = static_cast<std::size_t>(std::min<u64>(chunk_ - len_, n));
+    std::memset(buf_.get() + len_, 0, k);
+    len_ += k;
+    n -= k;
+    if (len_ == chunk_) write_chunk();
+  }
+}
+
+void AppendFile::sync_tail() {
+  if (fd_ < 0 || len_ == 0 || !loaded_) return;
+  write_all(fd_, buf_.get(), len_, base_);
+  if (fd_direct_ < 0) {
+    // Buffered: nothing needs the tail again.
+    base_ += len_;
+    len_ = 0;
+  }
+}
+
+void AppendFile::release_buffer() {
+  sync_tail();
+  buf_.reset();
+  if (len_ > 0) loaded_ = false;
+}
+
+void AppendFile::pwrite_at(u64 offset, ByteView data) {
+  write_all(fd_, data.data(), data.size(), offset);
+  // Keep a buffered copy of the same range in step, or the next chunk would undo the patch.
+  if (buf_ && loaded_ && len_ > 0) {
+    u64 lo = std::max(offset, base_), hi = std::min(offset + data.size(), base_ + len_);
+    if (lo < hi) std::memcpy(buf_.get() + (lo - base_), data.data() + (lo - offset), hi - lo);
+  }
+}
+
+void AppendFile::close() {
+  if (fd_ < 0) return;
+  sync_tail();
+  buf_.reset();
+  if (fd_direct_ >= 0) ::close(fd_direct_);
+  fd_direct_ = -1;
+  int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) fail("cannot close", path_);
+}
+
+}  // namespace mm::util
