@@ -9,6 +9,7 @@
 #include "encode_impl.h"
 #include "mailmill/mime/encode.h"
 #include "mailmill/mime/limits.h"
+#include "mailmill/mime/mbox.h"
 #include "mailmill/mime/rtf.h"
 #include "mailmill/util/text.h"
 
@@ -290,9 +291,16 @@ std::string attachment_type(const model::Attachment &att) {
 // ---------------------------------------------------------------------------------------------
 // Entities
 
+/// A MIME entity before serialization. Leaves carry their encoded body, or (attachments) the
+/// raw bytes to base64-encode straight into the output; multiparts carry their parts. Nothing
+/// is serialized twice: the whole tree is written once, into one buffer of the exact size.
 struct Entity {
   std::vector<std::string> fields;  ///< complete fields without the final eol
-  Bytes body;                       ///< encoded body using the output eol
+  Bytes body;                       ///< encoded body using the output eol (text leaves)
+  ByteView b64;                     ///< raw bytes encoded as base64 when written (lazy_b64)
+  bool lazy_b64 = false;
+  std::vector<Entity> parts;        ///< multipart children
+  std::string boundary;             ///< non-empty for multiparts
 };
 
 struct Ctx {
@@ -303,24 +311,75 @@ struct Ctx {
 };
 
 std::size_t serialized_size(const Entity &e, std::string_view eol) {
-  std::size_t n = e.body.size() + eol.size();
+  std::size_t n = eol.size();
   for (const std::string &f : e.fields) n += f.size() + eol.size();
-  return n;
+  if (e.lazy_b64) return n + base64_encoded_size(e.b64.size(), eol);
+  if (e.boundary.empty()) return n + e.body.size();
+  const std::size_t bl = e.boundary.size();
+  for (const Entity &c : e.parts) n += 2 + bl + eol.size() + serialized_size(c, eol) + eol.size();
+  return n + 2 + bl + 2 + eol.size();
 }
 
-void serialize_into(Bytes &out, const Entity &e, std::string_view eol) {
-  for (const std::string &f : e.fields) {
-    out += f;
-    out += eol;
+/// Appends serialized bytes to a buffer, hashing them as they go (while still in cache) and
+/// remembering where base64 bodies lie (no mboxrd quoting can be needed inside them).
+class Emitter {
+ public:
+  Emitter(Bytes &out, EVP_MD_CTX *hash) : out_(out), hash_(hash) {}
+  void put(ByteView s) {
+    out_.append(s);
+    if (hash_) EVP_DigestUpdate(hash_, s.data(), s.size());
   }
-  out += eol;
-  out += e.body;
+  void put_base64(ByteView raw, std::string_view eol) {
+    const std::size_t begin = out_.size();
+    // 57 * 1024 input bytes: whole lines, about 78 KB of output per step.
+    constexpr std::size_t kStep = 57 * 1024;
+    for (std::size_t off = 0; off < raw.size() || off == 0; off += kStep) {
+      ByteView piece = raw.substr(off, kStep);
+      const std::size_t at = out_.size();
+      out_.resize(at + base64_encoded_size(piece.size(), eol));
+      base64_encode_to(out_.data() + at, piece, eol);
+      if (hash_) EVP_DigestUpdate(hash_, out_.data() + at, out_.size() - at);
+      if (raw.empty()) break;
+    }
+    b64_ranges.emplace_back(begin, out_.size());
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> b64_ranges;
+
+ private:
+  Bytes &out_;
+  EVP_MD_CTX *hash_;
+};
+
+void serialize_into(Emitter &out, const Entity &e, std::string_view eol) {
+  for (const std::string &f : e.fields) {
+    out.put(f);
+    out.put(eol);
+  }
+  out.put(eol);
+  if (e.lazy_b64) {
+    out.put_base64(e.b64, eol);
+  } else if (e.boundary.empty()) {
+    out.put(e.body);
+  } else {
+    for (const Entity &c : e.parts) {
+      out.put("--");
+      out.put(e.boundary);
+      out.put(eol);
+      serialize_into(out, c, eol);
+      out.put(eol);
+    }
+    out.put("--");
+    out.put(e.boundary);
+    out.put("--");
+    out.put(eol);
+  }
 }
 
 Bytes serialize(const Entity &e, std::string_view eol) {
   Bytes out;
   out.reserve(serialized_size(e, eol));
-  serialize_into(out, e, eol);
+  Emitter em(out, nullptr);
+  serialize_into(em, e, eol);
   return out;
 }
 
@@ -402,64 +461,53 @@ Entity attachment_entity(const model::Attachment &att, bool inline_part, const C
     if (cid.front() == '<' && cid.back() == '>') cid = cid.substr(1, cid.size() - 2);
     e.fields.push_back("Content-ID: <" + cid + ">");
   }
-  e.body = base64_encode(att.data, eol);
+  e.b64 = att.data;  // encoded into the output when the message is written
+  e.lazy_b64 = true;
   return e;
 }
 
-/// Deterministic boundary from the content and nesting level, checked against every part so
+/// What a part contributes to its parent's boundary: its header fields and text body, its own
+/// boundary for a multipart (which already covers its parts), and only the size of a base64
+/// attachment body, which cannot contain any boundary: ours contain '_', outside the base64
+/// alphabet. Hashing attachment bytes here would cost a pass over every attachment.
+void fingerprint(const Entity &e, Sha256 &h) {
+  for (const std::string &f : e.fields) h.add(f);
+  if (e.lazy_b64) h.add("base64:" + std::to_string(e.b64.size()));
+  else if (!e.boundary.empty()) h.add(e.boundary);
+  else h.add(e.body);
+}
+
+bool contains(const Entity &e, std::string_view needle) {
+  for (const std::string &f : e.fields)
+    if (f.find(needle) != std::string::npos) return true;
+  if (e.lazy_b64) return false;
+  if (e.boundary.empty()) return e.body.find(needle) != std::string::npos;
+  return std::any_of(e.parts.begin(), e.parts.end(),
+                     [&](const Entity &c) { return contains(c, needle); });
+}
+
+/// Deterministic boundary from the parts and the nesting level, checked against every part so
 /// it can never occur inside them ([RFC 2046] 5.1.1).
 Entity multipart(std::string_view subtype, std::vector<Entity> &&children, std::string_view extra,
                  int level, const Ctx &ctx) {
   const std::string &eol = ctx.eol;
   // The boundary's length does not depend on the attempt: "=_mm_<level>_" + 16 hex digits.
   const std::string prefix = "=_mm_" + std::to_string(level) + "_";
-  const std::size_t blen = prefix.size() + 16;
-  // The body is written once, with placeholders where the boundary goes; each part is
-  // serialized straight into it and hashed and searched in place.
-  std::size_t total = 2 + blen + 2 + eol.size();
-  for (const Entity &c : children) total += 2 + blen + eol.size() + serialized_size(c, eol) + eol.size();
   Entity e;
-  Bytes &body = e.body;
-  body.reserve(total);
-  std::vector<std::size_t> marks;  // offsets of boundary placeholders
-  std::vector<std::pair<std::size_t, std::size_t>> parts;  // [begin, end) of each part
-  marks.reserve(children.size() + 1);
-  parts.reserve(children.size());
-  for (Entity &c : children) {
-    body += "--";
-    marks.push_back(body.size());
-    body.append(blen, '-');
-    body += eol;
-    const std::size_t begin = body.size();
-    serialize_into(body, c, eol);
-    parts.emplace_back(begin, body.size());
-    Bytes().swap(c.body);  // release the child's copy early
-    body += eol;
-  }
-  body += "--";
-  marks.push_back(body.size());
-  body.append(blen, '-');
-  body += "--";
-  body += eol;
-
-  std::string boundary;
-  const std::string_view all(body);
   for (int attempt = 0;; ++attempt) {
     Sha256 h;
     h.add(subtype);
     h.add(std::to_string(level));
     h.add(std::to_string(attempt));
-    for (const auto &[b, en] : parts) h.add(all.substr(b, en - b));
-    boundary = prefix + h.hex(16);
-    bool clash = std::any_of(parts.begin(), parts.end(), [&](const auto &p) {
-      return all.substr(p.first, p.second - p.first).find(boundary) != std::string_view::npos;
-    });
+    for (const Entity &c : children) fingerprint(c, h);
+    e.boundary = prefix + h.hex(16);
+    bool clash = std::any_of(children.begin(), children.end(),
+                             [&](const Entity &c) { return contains(c, e.boundary); });
     if (!clash) break;
   }
-  for (std::size_t m : marks) std::memcpy(body.data() + m, boundary.data(), blen);
-
+  e.parts = std::move(children);
   std::string ct = "Content-Type: multipart/" + std::string(subtype) + ";" + eol +
-                   " boundary=\"" + boundary + "\"";
+                   " boundary=\"" + e.boundary + "\"";
   if (!extra.empty()) ct += ";" + eol + " " + std::string(extra);
   e.fields.push_back(std::move(ct));
   return e;
@@ -712,6 +760,66 @@ void hash_message(const model::Message &msg, Sha256 &h) {
 
 Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, int depth);
 
+/// Serializes the finished tree into `built.bytes` in one pass, hashing the message as it is
+/// written; with opts.mboxrd the bytes are framed in the same buffer. Quoting is needed only
+/// where a text line starts with ">*From " (or a CR precedes a LF): the text outside base64
+/// bodies is checked, and only then is the entry rewritten by append_mboxrd.
+void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::string_view eol,
+               bool top) {
+  Bytes &out = built.bytes;
+  if (!top) {  // an embedded message: its parent hashes and frames it
+    out = serialize(root, eol);
+    built.message_size = out.size();
+    return;
+  }
+  out.clear();
+  std::size_t size = serialized_size(root, eol);
+  if (opts.mboxrd) {
+    out.reserve(size + 128);
+    append_from_line(out, built.envelope_sender, built.date);
+  } else {
+    out.reserve(size + 1);
+  }
+  const std::size_t begin = out.size();
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  Emitter em(out, ctx);
+  serialize_into(em, root, eol);
+  // An mbox entry always ends its message with a newline: hash what a reader gets back.
+  if (opts.mboxrd && (out.size() == begin || out.back() != '\n')) em.put("\n");
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, built.sha256.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  built.message_size = out.size() - begin;
+  if (!opts.mboxrd) return;
+
+  bool rewrite = false;
+  std::size_t seg = begin;
+  auto check = [&](std::size_t from, std::size_t to) {
+    const char *d = out.data();
+    if (std::memchr(d + from, '\r', to - from) != nullptr) return true;
+    for (std::size_t i = from; i < to;) {
+      if (mboxrd_needs_quote(ByteView(d + i, std::min<std::size_t>(out.size() - i, 64)))) return true;
+      const void *nl = std::memchr(d + i, '\n', to - i);
+      if (nl == nullptr) break;
+      i = static_cast<std::size_t>(static_cast<const char *>(nl) - d) + 1;
+    }
+    return false;
+  };
+  for (const auto &[b, e] : em.b64_ranges) {
+    if (!rewrite) rewrite = check(seg, b);
+    seg = e;
+  }
+  if (!rewrite) rewrite = check(seg, out.size());
+  if (rewrite) {
+    Bytes message = out.substr(begin);
+    out.clear();
+    append_mboxrd(out, message, built.envelope_sender, built.date);
+  } else {
+    out += '\n';
+  }
+}
+
 }  // namespace
 
 std::optional<i64> message_date(const model::Message &msg) {
@@ -786,6 +894,7 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
         }
         BuildOptions sub = opts;
         sub.flags = FlagStyle::None;  // mailbox state belongs to the outer item only
+        sub.mboxrd = false;
         Result<Built> inner = build_impl(*att.embedded, sub, depth + 1);
         if (!inner.ok()) return inner.problem();
         for (Problem &w : inner->warnings) {
@@ -979,7 +1088,7 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   h.push_back("MIME-Version: 1.0");
   for (std::string &f : root.fields) h.push_back(std::move(f));
   root.fields = std::move(h);
-  built.bytes = serialize(root, eol);
+  write_out(built, root, opts, eol, depth == 0);
   built.warnings = std::move(ctx.warnings);
   return built;
 }

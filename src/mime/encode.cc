@@ -6,6 +6,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "encode_impl.h"
 
 namespace mm::mime {
@@ -150,7 +154,50 @@ constexpr const char *MON[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 namespace {
 
 /// Encodes `groups` complete 3-byte groups from `in` to `out` (4 characters each).
+#if defined(__x86_64__)
+// AVX2 base64 of 8 groups (24 bytes -> 32 characters) per step, after W. Mula's published
+// method: each 32-bit lane gets the bytes (b, a, c, b) of a group (a, b, c); one multiply-high
+// and one multiply-low move the four 6-bit fields into the four bytes; a 16-entry table adds
+// the ASCII offset of each field's range. Reads 28 bytes per step, so callers leave at least
+// 4 readable bytes beyond the 24 encoded. Returns the groups left for the scalar loop.
+__attribute__((target("avx2"))) std::size_t b64_groups_avx2(const unsigned char *&in,
+                                                               std::size_t groups, char *&out) {
+  const __m256i shuf = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,  //
+                                        1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+  const __m256i mask_hi = _mm256_set1_epi32(0x0fc0fc00);
+  const __m256i mul_hi = _mm256_set1_epi32(0x04000040);
+  const __m256i mask_lo = _mm256_set1_epi32(0x003f03f0);
+  const __m256i mul_lo = _mm256_set1_epi32(0x01000010);
+  // Offsets by class: 0 -> 'a'-26, 1..10 -> '0'-52, 11 -> '+'-62, 12 -> '/'-63, 13 -> 'A'.
+  const __m256i lut = _mm256_setr_epi8(71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0,
+                                       71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0);
+  const __m256i c51 = _mm256_set1_epi8(51), c26 = _mm256_set1_epi8(26), c13 = _mm256_set1_epi8(13);
+  while (groups >= 10) {
+    __m256i v = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i *>(in))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i *>(in + 12)), 1);
+    v = _mm256_shuffle_epi8(v, shuf);
+    const __m256i hi = _mm256_mulhi_epu16(_mm256_and_si256(v, mask_hi), mul_hi);
+    const __m256i lo = _mm256_mullo_epi16(_mm256_and_si256(v, mask_lo), mul_lo);
+    const __m256i idx = _mm256_or_si256(hi, lo);
+    __m256i cls = _mm256_subs_epu8(idx, c51);
+    cls = _mm256_or_si256(cls, _mm256_and_si256(_mm256_cmpgt_epi8(c26, idx), c13));
+    const __m256i chars = _mm256_add_epi8(idx, _mm256_shuffle_epi8(lut, cls));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(out), chars);
+    in += 24;
+    out += 32;
+    groups -= 8;
+  }
+  return groups;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
 inline char *b64_groups(const unsigned char *in, std::size_t groups, char *out) {
+#if defined(__x86_64__)
+  if (kHaveAvx2 && groups >= 10) groups = b64_groups_avx2(in, groups, out);
+#endif
   for (std::size_t g = 0; g < groups; ++g, in += 3, out += 4) {
     const u32 v = (u32{in[0]} << 16) | (u32{in[1]} << 8) | in[2];
     out[0] = B64[v >> 18];
@@ -192,16 +239,15 @@ constexpr std::array<bool, 256> QP_MID = make_qp_mid();
 
 }  // namespace
 
-Bytes base64_encode(ByteView data, std::string_view eol) {
-  const std::size_t n = data.size();
+std::size_t base64_encoded_size(std::size_t n, std::string_view eol) {
   const std::size_t chars = (n + 2) / 3 * 4;
   // One eol after every 76 characters and after a shorter last line.
-  const std::size_t lines = eol.empty() ? 0 : (chars + 75) / 76;
-  Bytes out;
-  out.resize(chars + lines * eol.size());
-  char *o = out.data();
+  return chars + (eol.empty() ? 0 : (chars + 75) / 76 * eol.size());
+}
+
+char *base64_encode_to(char *o, ByteView data, std::string_view eol) {
   const auto *in = reinterpret_cast<const unsigned char *>(data.data());
-  std::size_t left = n;
+  std::size_t left = data.size();
   if (!eol.empty()) {
     // Full lines: 57 input bytes give exactly 76 characters.
     while (left >= 57) {
@@ -219,6 +265,13 @@ Bytes base64_encode(ByteView data, std::string_view eol) {
     std::memcpy(o, eol.data(), eol.size());
     o += eol.size();
   }
+  return o;
+}
+
+Bytes base64_encode(ByteView data, std::string_view eol) {
+  Bytes out;
+  out.resize(base64_encoded_size(data.size(), eol));
+  base64_encode_to(out.data(), data, eol);
   return out;
 }
 

@@ -10,12 +10,6 @@ namespace {
 
 /// mboxrd ([RFC 4155] appendix, "mboxrd"): a line of zero or more '>' followed by "From " gets
 /// one more '>' so readers can strip exactly one and restore the original.
-bool needs_quote(ByteView line) {
-  std::size_t i = 0;
-  while (i < line.size() && line[i] == '>') ++i;
-  return line.substr(i, 5) == "From ";
-}
-
 /// The From_ line cannot carry whitespace in the address (it separates the fields).
 bool usable_sender(std::string_view s) {
   if (s.empty()) return false;
@@ -26,13 +20,23 @@ bool usable_sender(std::string_view s) {
 
 }  // namespace
 
-void append_mboxrd(Bytes &out, ByteView message, std::string_view envelope_sender, i64 date) {
-  out.reserve(out.size() + message.size() + message.size() / 64 + 64);
+bool mboxrd_needs_quote(ByteView line) {
+  std::size_t i = 0;
+  while (i < line.size() && line[i] == '>') ++i;
+  return line.substr(i, 5) == "From ";
+}
+
+void append_from_line(Bytes &out, std::string_view envelope_sender, i64 date) {
   out += "From ";
   out += usable_sender(envelope_sender) ? envelope_sender : std::string_view("MAILER-DAEMON");
   out += ' ';
   out += format_mbox_date(date);
   out += '\n';
+}
+
+void append_mboxrd(Bytes &out, ByteView message, std::string_view envelope_sender, i64 date) {
+  out.reserve(out.size() + message.size() + message.size() / 64 + 64);
+  append_from_line(out, envelope_sender, date);
   // Lines that need no change (LF-terminated, not quoted) are copied in runs; only a CR before
   // LF is dropped and a ">*From " line gets one more '>'.
   const char *d = message.data();
@@ -44,7 +48,7 @@ void append_mboxrd(Bytes &out, ByteView message, std::string_view envelope_sende
     const std::size_t nl = p == nullptr ? n : static_cast<std::size_t>(static_cast<const char *>(p) - d);
     const bool cr = p != nullptr && nl > i && d[nl - 1] == '\r';
     const std::size_t end = cr ? nl - 1 : nl;
-    if (needs_quote(message.substr(i, end - i))) {
+    if (mboxrd_needs_quote(message.substr(i, end - i))) {
       out.append(d + run, i - run);
       out += '>';
       run = i;

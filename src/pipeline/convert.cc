@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -33,6 +34,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t UNIT_ITEMS = 32;
+constexpr u64 UNIT_BYTES = 4u << 20;  // output per work unit when items are large
 
 const char *format_name(mapi::PstFormat f) {
   switch (f) {
@@ -95,8 +97,11 @@ struct UnitOut {
   Unit unit;
   std::vector<ItemOut> items;
   std::FILE *spill = nullptr;  // bytes of spilled items
+  std::atomic<u64> *held_total = nullptr;  // the run's count of output bytes held in memory
+  u64 held = 0;                            // this unit's share of it
   ~UnitOut() {
     if (spill) std::fclose(spill);
+    if (held_total) held_total->fetch_sub(held);
   }
 };
 
@@ -410,11 +415,7 @@ class Run {
     Problem why;
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
     StageTimes &times = times_.local();
-    u64 held = 0;
-    // Finished output may take an eighth of --max-memory across all units in flight; the rest
-    // is headroom for the items being converted (an item's raw properties, its model and its
-    // encoded output coexist briefly) and for the readers.
-    const u64 budget = std::max<u64>(opts_.max_memory / (16 * tokens_), 1 << 20);
+    out->held_total = &held_bytes_;
     u64 since_release = 0;
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];
@@ -433,27 +434,53 @@ class Run {
       }
       Produce produce = opts_.format == OutputFormat::Eml   ? Produce::MimeCrlf
                         : opts_.format == OutputFormat::Pst ? Produce::Model
+                        : frame_                            ? Produce::Mboxrd
                                                             : Produce::MimeLf;
       process_item(*store, fp.nids[i], produce, item, times);
+      if (item.framed && limit_ && item.size > limit_) {
+        // Over the profile's limit: it goes whole to oversize/ as a file, so build it again
+        // unframed (rare; cheaper than unquoting).
+        ItemOut bare;
+        bare.seq = item.seq;
+        bare.index = item.index;
+        process_item(*store, fp.nids[i], Produce::MimeLf, bare, times);
+        item = std::move(bare);
+      }
       // mbox framing (From_ line, >From quoting) is per-message work: do it here, in
       // parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
       if (frame_ && item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime &&
           !item.model && !(limit_ && item.size > limit_)) {
-        Bytes f;
-        f.reserve(item.bytes.size() + item.bytes.size() / 32 + 128);
-        mime::append_mboxrd(f, item.bytes, item.envelope_sender, item.date);
-        item.bytes.swap(f);
-        item.framed = true;
+        if (!item.framed) {  // unless the builder framed it already
+          Bytes f;
+          f.reserve(item.bytes.size() + item.bytes.size() / 32 + 128);
+          mime::append_mboxrd(f, item.bytes, item.envelope_sender, item.date);
+          item.framed_size = f.size();
+          item.bytes.swap(f);
+          item.framed = true;
+        }
+        // Batches are made of one zstd frame per message (see sink/batch.cc), so compression
+        // is per-message work too, with this thread's own zstd context. The item keeps only
+        // its frame (sized exactly; the entry's buffer is freed).
+        if (compress_) {
+          item.bytes = Bytes(compressors_.local().compress(item.bytes));
+          item.compressed = true;
+        }
       }
+      done_items_seen_.fetch_add(1, std::memory_order_relaxed);
+      done_bytes_seen_.fetch_add(item.size, std::memory_order_relaxed);
       // Large items touch many mapped pages; drop them as we go (see write()).
       since_release += item.size;
       if (since_release > (8ull << 20)) {
         store->release_memory();
         since_release = 0;
       }
-      // Bound memory: past this unit's share of --max-memory, finished bytes wait in an
-      // unlinked temporary file until the writer takes them.
-      if (held + item.size > budget && item.size > 0) {
+      // Bound memory: finished output of all units in flight may take an eighth of
+      // --max-memory (the rest is headroom for the items being converted, whose raw
+      // properties, model and output coexist briefly, and for the readers); past that, an
+      // item's bytes wait in an unlinked temporary file until the writer takes them.
+      const u64 n = item.bytes.size();
+      if (n > 0 && held_bytes_.fetch_add(n) + n > opts_.max_memory / 8) {
+        held_bytes_.fetch_sub(n);
         if (!out->spill) out->spill = open_spill();
         if (out->spill) {
           std::fseek(out->spill, 0, SEEK_END);
@@ -461,12 +488,15 @@ class Run {
           if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), out->spill) == item.bytes.size()) {
             item.spilled = true;
             item.spill_len = item.bytes.size();
+            spilled_items_.fetch_add(1);
+            spilled_bytes_.fetch_add(n);
             Bytes().swap(item.bytes);
             continue;
           }
         }
+        held_bytes_.fetch_add(n);  // no temporary file: hold it anyway
       }
-      held += item.size;
+      out->held += n;
     }
     return out.release();
   }
@@ -595,7 +625,10 @@ class Run {
                                                      std::to_string(limit) + "; written to " +
                                                      location});
       } else {
-        sink_->before_write(item.size);
+        if (item.framed)
+          sink_->before_write_framed(item.size, item.framed_size);
+        else
+          sink_->before_write(item.size);
         maybe_commit();
         sink::OutMessage m;
         m.bytes = bytes;
@@ -609,6 +642,8 @@ class Run {
         m.message_id = item.message_id;
         m.framed = item.framed;
         m.size = item.size;
+        m.compressed = item.compressed;
+        m.framed_size = item.framed_size;
         location = sink_->write_message(dest, m);
       }
       written_bytes_ += item.size;
@@ -677,6 +712,7 @@ class Run {
 
   void run_pipeline() {
     frame_ = opts_.format == OutputFormat::Mbox || opts_.format == OutputFormat::Batch;
+    compress_ = opts_.format == OutputFormat::Batch;
     limit_ = profile_limit(opts_);
     int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
     tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
@@ -685,7 +721,8 @@ class Run {
     tokens_ = static_cast<std::size_t>(4 * jobs);
     Progress progress(log_, opts_.progress, total_items_);
     progress_ = &progress;
-    std::size_t next = 0;
+    std::size_t next = 0, taken = 0;  // units_[next], of which `taken` items are handed out
+    std::deque<Unit> pieces;            // stable storage for the units handed out
     tbb::parallel_pipeline(
         tokens_,
         tbb::make_filter<void, Unit *>(
@@ -695,7 +732,28 @@ class Run {
                 fc.stop();
                 return nullptr;
               }
-              return &units_[next++];
+              const Unit &u = units_[next];
+              if (u.failed_count > 0) return &units_[next++];
+              // Output waits in memory until its whole unit is done, so units of big items
+              // are cut smaller: about UNIT_BYTES of output each, judged by the items so far.
+              // Only the grouping changes; the output and its order never do.
+              const u64 items = done_items_seen_.load(), bytes = done_bytes_seen_.load();
+              std::size_t n = u.end - u.begin - taken;
+              if (items > 0 && bytes > 0) {
+                const u64 avg = std::max<u64>(bytes / items, 1);
+                n = std::min<std::size_t>(n, std::max<u64>(1, UNIT_BYTES / avg));
+              }
+              Unit piece = u;
+              piece.begin = u.begin + taken;
+              piece.end = piece.begin + n;
+              piece.first_seq = u.first_seq + taken;
+              taken += n;
+              if (piece.end == u.end) {
+                ++next;
+                taken = 0;
+              }
+              pieces.push_back(piece);
+              return &pieces.back();
             }) &
             tbb::make_filter<Unit *, UnitOut *>(
                 tbb::filter_mode::parallel, [&](Unit *u) { return process(*u); }) &
@@ -718,6 +776,7 @@ class Run {
     result_.build = {sum.build, sum.items, sum.bytes};
     result_.hash = {sum.hash, sum.items, sum.bytes};
     result_.write = {write_time_, done_items_, written_bytes_};
+    result_.spilled = {0, static_cast<i64>(spilled_items_.load()), spilled_bytes_.load()};
   }
 
   const ConvertOptions &opts_;
@@ -735,8 +794,13 @@ class Run {
   std::vector<Unit> units_;
   tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
   tbb::enumerable_thread_specific<StageTimes> times_;
+  // One zstd context per thread for batch output, never shared between threads.
+  tbb::enumerable_thread_specific<sink::FrameCompressor> compressors_{opts_.batch.zstd_level};
   std::size_t tokens_ = 2;
-  bool frame_ = false;
+  std::atomic<u64> held_bytes_{0};  // output bytes of units in flight held in memory
+  std::atomic<u64> spilled_items_{0}, spilled_bytes_{0};
+  std::atomic<u64> done_items_seen_{0}, done_bytes_seen_{0};  // for sizing work units
+  bool frame_ = false, compress_ = false;
   u64 limit_ = 0;
   Progress *progress_ = nullptr;
   i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
@@ -779,6 +843,7 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
       stage("build", result.build);
       stage("hash", result.hash);
       stage("write", result.write);
+      stage("spilled", result.spilled);
       j.end_object();
     });
     if (!f.good()) throw FatalError("cannot write the report " + opts.report_path);

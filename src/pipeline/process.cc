@@ -1,6 +1,7 @@
 #include "process.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "mailmill/mapi/to_model.h"
 #include "mailmill/mime/render.h"
@@ -129,6 +130,7 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
       }
       mime::BuildOptions bo;
       bo.crlf = eml;
+      bo.mboxrd = produce == Produce::Mboxrd;
       bo.flags = eml ? mime::FlagStyle::Eml : mime::FlagStyle::Mbox;
       Result<mime::Built> built = mime::build_message(msg, bo);
       if (!built) {
@@ -138,8 +140,20 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
       }
       for (const Problem &w : built->warnings) out.warnings.push_back(note_of(nid, &msg, w));
       out.bytes = std::move(built->bytes);
-      // mbox framing always ends a message with a newline; hash what a reader gets back.
-      if (!eml && (out.bytes.empty() || out.bytes.back() != '\n')) out.bytes += '\n';
+      if (bo.mboxrd) {
+        out.framed = true;
+        out.framed_size = out.bytes.size();
+        out.size = built->message_size;
+        std::memcpy(out.raw.data(), built->sha256.data(), out.raw.size());
+      } else {
+        // mbox framing always ends a message with a newline; hash what a reader gets back.
+        if (!eml && (out.bytes.empty() || out.bytes.back() != '\n')) out.bytes += '\n';
+        out.size = out.bytes.size();
+        if (out.bytes.size() == built->message_size)
+          std::memcpy(out.raw.data(), built->sha256.data(), out.raw.size());
+        else
+          out.raw = dedup::sha256(out.bytes);
+      }
       out.envelope_sender = std::move(built->envelope_sender);
       out.date = built->date;
       out.message_id = std::move(built->message_id);
@@ -151,11 +165,13 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
 
   auto t3 = Clock::now();
   out.content = dedup::content_hash(msg);
-  out.raw = dedup::sha256(out.bytes);
+  if (out.form != ItemOut::Form::Mime) {  // ics / vcf: MIME bytes come hashed from the build
+    out.raw = dedup::sha256(out.bytes);
+    out.size = out.bytes.size();
+  }
   if (!out.message_id.empty() && !out.message_id_generated)
     out.mih = dedup::edrm_mih(out.message_id);
   times.hash += since(t3);
-  out.size = out.bytes.size();
   out.outcome = Outcome::Written;
 }
 

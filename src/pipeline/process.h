@@ -28,6 +28,8 @@ struct ItemOut {
   u64 size = 0;           ///< byte count of the output
   bool spilled = false;
   bool framed = false;    ///< `bytes` is a complete mboxrd entry (mbox and batch output)
+  bool compressed = false; ///< `bytes` is that entry as one zstd frame (batch output)
+  u64 framed_size = 0;    ///< size of the mboxrd entry when `framed`
   std::string envelope_sender;
   i64 date = 0;
   std::string title;      ///< subject or contact name, for file names
@@ -55,6 +57,7 @@ bool is_system_item(std::string_view message_class);
 enum class Produce : u8 {
   MimeCrlf,  ///< MIME with CRLF line ends (EML)
   MimeLf,    ///< MIME with LF line ends (mbox, batch)
+  Mboxrd,    ///< a complete mboxrd entry, framed as it is built (`framed` is set)
   Model,     ///< keep the model (PST sink); `raw` is then the content hash
 };
 

@@ -1,8 +1,10 @@
 // `mailmill verify OUTDIR`: every written item is re-read from disk and hashed again, and every
-// batch file is checked against its .sha256. Nothing here trusts the run that wrote OUTDIR.
+// batch file is checked against its .sha256 and its frames against the zst_offset/zst_bytes of
+// its batch manifest. Nothing here trusts the run that wrote OUTDIR.
 #include <zstd.h>
 
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -49,13 +51,17 @@ std::vector<Bytes> split_mboxrd(ByteView data) {
   return out;
 }
 
+/// Decompresses a zstd stream of any number of concatenated frames (batch files hold one per
+/// message). The loop goes on after a frame ends (ZSTD_decompressStream returns 0 there and
+/// starts the next frame on the next call); a stream that stops inside a frame is an error.
 std::optional<Bytes> zstd_decompress(ByteView data) {
   ZSTD_DCtx *d = ZSTD_createDCtx();
+  if (!d) return std::nullopt;
   Bytes out;
   ZSTD_inBuffer in{data.data(), data.size(), 0};
   Bytes buf(ZSTD_DStreamOutSize(), '\0');
   bool ok = true;
-  while (in.pos < in.size) {
+  for (;;) {
     ZSTD_outBuffer o{buf.data(), buf.size(), 0};
     std::size_t r = ZSTD_decompressStream(d, &o, &in);
     if (ZSTD_isError(r)) {
@@ -63,10 +69,74 @@ std::optional<Bytes> zstd_decompress(ByteView data) {
       break;
     }
     out.append(buf.data(), o.pos);
+    if (in.pos < in.size) continue;
+    // 0 means the last frame is complete and flushed. Otherwise a full output buffer may mean
+    // more output is pending; with room left over the input stopped inside a frame.
+    if (r == 0) break;
+    if (o.pos < o.size) {
+      ok = false;
+      break;
+    }
   }
   ZSTD_freeDCtx(d);
   if (!ok) return std::nullopt;
   return out;
+}
+
+/// The messages of a batch file read frame by frame through the zst_offset/zst_bytes fields
+/// of its batch manifest: the frames must tile the file, each slice must be exactly one zstd
+/// frame and decompress alone into exactly one mboxrd entry. Reports each violation through
+/// `fail`; returns nullopt when the manifest has no frame fields (a batch written before they
+/// existed) or they do not match, and the caller then decompresses the file as one stream.
+std::optional<std::vector<Bytes>> batch_by_frames(
+    ByteView data, const fs::path &manifest, const std::string &name,
+    const std::function<void(const std::string &)> &fail) {
+  std::optional<Bytes> text = read_file(manifest);
+  if (!text) return std::nullopt;
+  std::vector<Bytes> msgs;
+  u64 pos = 0;
+  std::size_t start = 0;
+  while (start < text->size()) {
+    std::size_t nl = text->find('\n', start);
+    if (nl == Bytes::npos) nl = text->size();
+    std::string_view line(text->data() + start, nl - start);
+    start = nl + 1;
+    if (line.empty()) continue;
+    std::optional<JsonValue> v = parse_json(line);
+    std::string where = name + "#" + std::to_string(msgs.size() + 1);
+    if (!v) {
+      fail(where + ": batch manifest line is not valid JSON");
+      return std::nullopt;
+    }
+    i64 off = v->get_int("zst_offset", -1), n = v->get_int("zst_bytes", -1);
+    if (off < 0 && n < 0 && msgs.empty()) return std::nullopt;  // no frame fields
+    if (off < 0 || n <= 0 || static_cast<u64>(off) != pos || static_cast<u64>(n) > data.size() ||
+        pos > data.size() - static_cast<u64>(n)) {
+      fail(where + ": zst_offset/zst_bytes " + std::to_string(off) + "/" + std::to_string(n) +
+           " do not continue the frames before it (next frame at " + std::to_string(pos) +
+           ", file size " + std::to_string(data.size()) + ")");
+      return std::nullopt;
+    }
+    ByteView frame = data.substr(pos, static_cast<std::size_t>(n));
+    std::size_t frame_size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
+    std::optional<Bytes> plain;
+    if (!ZSTD_isError(frame_size) && frame_size == frame.size()) plain = zstd_decompress(frame);
+    std::vector<Bytes> one;
+    if (plain) one = split_mboxrd(*plain);
+    if (one.size() != 1) {
+      fail(where + ": bytes " + std::to_string(off) + "+" + std::to_string(n) +
+           " are not one zstd frame holding one mboxrd entry");
+      return std::nullopt;
+    }
+    msgs.push_back(std::move(one.front()));
+    pos += static_cast<u64>(n);
+  }
+  if (pos != data.size()) {
+    fail(name + ": the frames listed in the batch manifest end at " + std::to_string(pos) +
+         ", the file at " + std::to_string(data.size()));
+    return std::nullopt;
+  }
+  return msgs;
 }
 
 }  // namespace
@@ -96,6 +166,13 @@ int run_verify(const std::string &out_dir, std::ostream &out, std::ostream &err)
       if (!data || dedup::to_hex(dedup::sha256(*data)) != want)
         fail("batches/" + name + ": sha256 does not match " + name + ".sha256");
       ++checked;
+      if (!data) continue;
+      // Each message's frame, located by the batch manifest, must decompress on its own; the
+      // messages found that way are the ones the item checks below compare.
+      std::string stem = name.substr(0, name.size() - 9);
+      std::optional<std::vector<Bytes>> msgs = batch_by_frames(
+          *data, e.path().parent_path() / (stem + ".manifest.jsonl"), "batches/" + name, fail);
+      if (msgs) containers.emplace("batches/" + name, std::move(*msgs));
     }
   }
   std::string line;

@@ -5,6 +5,22 @@
 // take mbox), no per-file overhead for millions of small messages, and mboxrd framing is
 // reversible. The folder (label) of each message travels in the batch manifest, so the message
 // bytes stay exactly those the manifest hashes.
+//
+// Why one zstd frame per message: a batch file is the concatenation of its messages' frames,
+// which is still one valid zstd stream (RFC 8878 section 3.1: frames concatenate; zstdcat,
+// `zstd -d` and ZSTD_decompressStream read them as one). It lets the pipeline compress in its
+// parallel stage (FrameCompressor, one per thread), so the serial writer only appends bytes;
+// the output depends on neither --jobs nor on which messages dedup removes, because a frame
+// depends only on its message and the level. And it gives random access: each manifest line
+// carries zst_offset and zst_bytes, the frame's place in the .mbox.zst, so an uploader can
+// resume or fetch one message with a ranged read and decompress it alone. The cost is the
+// history a single stream shares between messages (repeated header fields, boilerplate) plus
+// 14 bytes of frame and block headers and checksum per message (0.3 MB of the 8.5 MB below).
+// Measured at level 3 on a generated corpus
+// (`mailmill generate --messages 20000 --seed 1 --folders 20 --attachment-ratio 0.09
+// --attachment-min 1000 --attachment-max 200000 --html-ratio 0.5 --non-ascii-ratio 0.2
+// --transport-headers-ratio 0.5 --embedded-ratio 0.02`): 215,762,786 bytes of mboxrd become
+// 141,838,017 as one stream and 150,375,998 as per-message frames, 6.0% more.
 #include <openssl/evp.h>
 #include <zstd.h>
 
@@ -13,6 +29,7 @@
 
 #include "mailmill/mime/mbox.h"
 #include "mailmill/sink/sink.h"
+#include "mailmill/util/append_file.h"
 #include "mailmill/util/result.h"
 #include "mailmill/util/text.h"
 #include "sink_impl.h"
@@ -38,62 +55,55 @@ std::string json_string(std::string_view raw) {
   return out + "\"";
 }
 
-std::string sha256_file(const fs::path &path) {
-  std::FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f) fail_io("cannot read", path);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) EVP_DigestUpdate(ctx, buf.data(), n);
-  bool err = std::ferror(f);
-  std::fclose(f);
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
-  if (err) fail_io("cannot read", path);
+std::string to_hex(const unsigned char *p, std::size_t n) {
   static constexpr char HEX[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : md) {
-    out += HEX[c >> 4];
-    out += HEX[c & 15];
+  for (std::size_t i = 0; i < n; ++i) {
+    out += HEX[p[i] >> 4];
+    out += HEX[p[i] & 15];
   }
   return out;
 }
 
 class BatchSink final : public Sink {
  public:
-  BatchSink(fs::path root, BatchOptions opts) : Sink(std::move(root)), opts_(opts) {
+  BatchSink(fs::path root, BatchOptions opts)
+      : Sink(std::move(root)), opts_(opts), zstd_(opts.zstd_level) {
     dir_ = root_ / "batches";
     make_dirs(dir_);
-    cctx_ = ZSTD_createCCtx();
-    if (!cctx_) throw FatalError("zstd: cannot create a compression context");
+    sha_ = EVP_MD_CTX_new();
+    if (!sha_) throw FatalError("openssl: cannot create a digest context");
   }
-  ~BatchSink() override {
-    if (file_) std::fclose(file_);
-    ZSTD_freeCCtx(cctx_);
-  }
+  ~BatchSink() override { EVP_MD_CTX_free(sha_); }
 
-  void before_write(u64 size) override {
-    u64 framed = size + size / 50 + 128;  // From_ line, quoting and separator, generously
-    if (count_ > 0 && (count_ >= opts_.max_messages || raw_bytes_ + framed > opts_.max_bytes))
-      close_batch();
-  }
+  // Without the exact size, a generous estimate of the From_ line, quoting and separator.
+  void before_write(u64 size) override { close_if_full(size + size / 50 + 128); }
+
+  void before_write_framed(u64 size, u64 framed_size) override { close_if_full(framed_size); }
 
   std::string write_message(const Destination &dest, const OutMessage &msg) override {
     if (!file_) open_batch();
-    scratch_.clear();
-    if (!msg.framed) mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
-    ByteView entry = msg.framed ? msg.bytes : ByteView(scratch_);
-    compress(entry, ZSTD_e_continue);
-    raw_bytes_ += entry.size();
+    ByteView frame = msg.bytes;
+    u64 framed_size = msg.framed_size;
+    if (!msg.compressed) {
+      scratch_.clear();
+      if (!msg.framed) mime::append_mboxrd(scratch_, msg.bytes, msg.envelope_sender, msg.date);
+      ByteView entry = msg.framed ? msg.bytes : ByteView(scratch_);
+      frame = zstd_.compress(entry);
+      framed_size = entry.size();
+    }
+    u64 offset = file_->size();
+    file_->append(frame);
+    EVP_DigestUpdate(sha_, frame.data(), frame.size());
+    raw_bytes_ += framed_size;
     ++count_;
-    manifest_ += "{\"batch_index\":" + std::to_string(count_) + ",\"seq\":" +
-                 std::to_string(msg.seq) + ",\"label\":" + json_string(msg.label) +
+    manifest_ += "{\"batch_index\":" + std::to_string(count_) +
+                 ",\"seq\":" + std::to_string(msg.seq) + ",\"label\":" + json_string(msg.label) +
                  ",\"message_id\":" + json_string(msg.message_id) +
                  ",\"raw_sha256\":" + json_string(msg.raw_sha256) +
-                 ",\"bytes\":" + std::to_string(msg.framed ? msg.size : msg.bytes.size()) + "}\n";
+                 ",\"bytes\":" + std::to_string(msg.framed ? msg.size : msg.bytes.size()) +
+                 ",\"zst_offset\":" + std::to_string(offset) +
+                 ",\"zst_bytes\":" + std::to_string(frame.size()) + "}\n";
     return "batches/" + name_ + "#" + std::to_string(count_);
   }
 
@@ -129,68 +139,88 @@ class BatchSink final : public Sink {
   }
 
  private:
+  // Output goes out in 4 MiB direct-I/O chunks (see util/append_file.h), like the mbox sink's.
+  static constexpr std::size_t kChunk = 4u << 20;
+
+  void close_if_full(u64 framed) {
+    if (count_ > 0 && (count_ >= opts_.max_messages || raw_bytes_ + framed > opts_.max_bytes))
+      close_batch();
+  }
+
   void open_batch() {
     ++number_;
     char buf[64];
     std::snprintf(buf, sizeof buf, "batch-%06lld.mbox.zst", static_cast<long long>(number_));
     name_ = buf;
     part_ = dir_ / (name_ + ".part");
-    file_ = std::fopen(part_.c_str(), "wb");
-    if (!file_) fail_io("cannot create", part_);
-    ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_only);
-    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, opts_.zstd_level);
-    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
+    file_ = std::make_unique<util::AppendFile>(part_, util::AppendFile::Open::Truncate,
+                                               util::default_io_mode(), kChunk);
+    EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr);
     raw_bytes_ = 0;
     count_ = 0;
     manifest_.clear();
   }
 
-  void compress(ByteView in, ZSTD_EndDirective mode) {
-    ZSTD_inBuffer input{in.data(), in.size(), 0};
-    out_.resize(ZSTD_CStreamOutSize());
-    for (;;) {
-      ZSTD_outBuffer output{out_.data(), out_.size(), 0};
-      std::size_t left = ZSTD_compressStream2(cctx_, &output, &input, mode);
-      if (ZSTD_isError(left)) throw FatalError(std::string("zstd: ") + ZSTD_getErrorName(left));
-      if (output.pos && std::fwrite(out_.data(), 1, output.pos, file_) != output.pos)
-        fail_io("cannot write", part_);
-      bool done = mode == ZSTD_e_end ? left == 0 : input.pos == input.size;
-      if (done) break;
-    }
-  }
-
-  // Completes the batch: end of the zstd frame, rename into place, then the sidecars.
+  // Completes the batch: rename into place, then the sidecars. The sha256 was taken over the
+  // frames as they were appended, so the file is not read back.
   void close_batch() {
-    compress({}, ZSTD_e_end);
-    if (std::fclose(file_) != 0) {
-      file_ = nullptr;
-      fail_io("cannot write", part_);
-    }
-    file_ = nullptr;
+    u64 size = file_->size();
+    std::unique_ptr<util::AppendFile> file = std::move(file_);
+    file->close();
     fs::path final_path = dir_ / name_;
     std::error_code ec;
     fs::rename(part_, final_path, ec);
     if (ec) throw FatalError("cannot rename " + part_.string() + ": " + ec.message());
     std::string stem = name_.substr(0, name_.size() - std::string(".mbox.zst").size());
     write_whole_file(dir_ / (stem + ".manifest.jsonl"), manifest_);
-    std::string sum = sha256_file(final_path) + "  " + name_ + "\n";
-    write_whole_file(dir_ / (name_ + ".sha256"), sum);
-    finished_["batches/" + name_] = fs::file_size(final_path, ec);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(sha_, md, &len);
+    write_whole_file(dir_ / (name_ + ".sha256"), to_hex(md, len) + "  " + name_ + "\n");
+    finished_["batches/" + name_] = size;
   }
 
   BatchOptions opts_;
+  FrameCompressor zstd_;
   fs::path dir_, part_;
   std::string name_;
-  std::FILE *file_ = nullptr;
-  ZSTD_CCtx *cctx_ = nullptr;
+  std::unique_ptr<util::AppendFile> file_;
+  EVP_MD_CTX *sha_ = nullptr;
   i64 number_ = 0, count_ = 0;
-  u64 raw_bytes_ = 0;
+  u64 raw_bytes_ = 0;  // uncompressed mboxrd bytes in the open batch
   std::string manifest_;
-  Bytes scratch_, out_;
+  Bytes scratch_;
   std::map<std::string, u64> finished_;
 };
 
 }  // namespace
+
+struct FrameCompressor::Ctx {
+  ZSTD_CCtx *cctx = nullptr;
+  ~Ctx() { ZSTD_freeCCtx(cctx); }
+};
+
+FrameCompressor::FrameCompressor(int level) : ctx_(std::make_unique<Ctx>()) {
+  ctx_->cctx = ZSTD_createCCtx();
+  if (!ctx_->cctx) throw FatalError("zstd: cannot create a compression context");
+  ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_contentSizeFlag, 1);
+}
+
+FrameCompressor::~FrameCompressor() = default;
+
+ByteView FrameCompressor::compress(ByteView in) {
+  // A buffer grown for one huge message is not kept for the many small ones after it.
+  std::size_t bound = ZSTD_compressBound(in.size());
+  if (out_.capacity() > (16u << 20) && bound < (16u << 20)) Bytes().swap(out_);
+  if (out_.size() < bound) out_.resize(bound);
+  // ZSTD_compress2 starts a new frame with the sticky parameters and knows the input size, so
+  // the frame header records it and the result does not depend on earlier calls.
+  std::size_t n = ZSTD_compress2(ctx_->cctx, out_.data(), out_.size(), in.data(), in.size());
+  if (ZSTD_isError(n)) throw FatalError(std::string("zstd: ") + ZSTD_getErrorName(n));
+  return ByteView(out_.data(), n);
+}
 
 std::unique_ptr<Sink> make_batch_sink(const fs::path &root, BatchOptions opts) {
   return std::make_unique<BatchSink>(root, opts);

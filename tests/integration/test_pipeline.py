@@ -18,11 +18,14 @@
 (e) batch limits: --batch-messages 50 --batch-bytes 200K: every batch has at most 50 messages
     and at most 200 KiB uncompressed unless it holds a single message; every .sha256 matches;
     each batch decompresses (zstd CLI) into exactly the messages its manifest lists, by sha256;
-    the batch manifests list every written message once.
+    the zst_offset/zst_bytes of the manifest lines tile the batch file, and each such slice
+    decompresses alone into exactly its message's mboxrd entry; the batch manifests list every
+    written message once.
 (f) verify: exit 0 on clean output; non-zero after flipping one byte in an .eml, an .mbox and a
-    batch file.
+    batch file, and after moving a frame location in a batch manifest by one byte.
 """
 import collections
+import glob
 import json
 import os
 import shutil
@@ -157,6 +160,32 @@ for b in batches:
                 f"(e) {b}: messages do not match the batch manifest")
         c.check(all(len(m) == e["bytes"] for m, e in zip(msgs, entries)),
                 f"(e) {b}: message sizes do not match the batch manifest")
+        # One zstd frame per message: the manifest's slices tile the file, and each slice
+        # decompresses alone into exactly that message's mboxrd entry, the entries in order
+        # making up the whole batch.
+        offsets = [(e.get("zst_offset"), e.get("zst_bytes")) for e in entries]
+        if not c.check(all(isinstance(o, int) and isinstance(n, int) and n > 0
+                           for o, n in offsets), f"(e) {b}: zst_offset/zst_bytes missing"):
+            continue
+        ends = [o + n for o, n in offsets]
+        c.check([o for o, _ in offsets] == [0] + ends[:-1] and ends[-1] == len(data),
+                f"(e) {b}: frames do not tile the file ({len(data)} bytes): {offsets[:4]}...")
+        frame_path = os.path.join(W, "frame.zst")
+        pos = 0
+        for e, (o, n) in zip(entries, offsets):
+            with open(frame_path, "wb") as f:
+                f.write(data[o:o + n])
+            r = subprocess.run([zstd, "-dcq", frame_path], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+            one = split_mboxrd(r.stdout)
+            ok = (r.returncode == 0 and r.stdout.startswith(b"From ")
+                  and r.stdout == raw[pos:pos + len(r.stdout)] and len(one) == 1
+                  and mmtest.sha256(one[0]) == e["raw_sha256"])
+            c.check(ok, f"(e) {b}#{e['batch_index']}: bytes {o}+{n} do not decompress alone "
+                        f"into its mboxrd entry (zstd exit {r.returncode})")
+            pos += len(r.stdout)
+        c.check(pos == len(raw), f"(e) {b}: the frames decompress to {pos} bytes, the batch to "
+                                 f"{len(raw)}")
 c.check(set(listed) == set(written_in_batches) and all(v == 1 for v in listed.values()),
         f"(e) batch manifests: {len(set(written_in_batches) - set(listed))} written messages not "
         f"listed, {sum(1 for v in listed.values() if v > 1)} listed twice, "
@@ -208,6 +237,21 @@ for fmt, pick in (("eml", pick_eml), ("mbox", pick_mbox), ("batch", pick_batch))
     dst, path = flip_copy(fmt, pick)
     r = mmtest.run([MM, "verify", dst])
     c.check(r.returncode != 0, f"(f) verify {fmt}: exit 0 after flipping a byte in {path}")
+
+# A batch manifest whose frame locations are off by one byte (the batch itself intact).
+dst = os.path.join(W, "f-batch-offsets")
+shutil.copytree(clean["batch"], dst)
+bm = next(p for p in sorted(glob.glob(os.path.join(dst, "batches", "*.manifest.jsonl")))
+          if len(mmtest.load_jsonl(p)) > 1)
+lines = mmtest.load_jsonl(bm)
+lines[0]["zst_bytes"] += 1
+lines[1]["zst_offset"] += 1
+with open(bm, "w", encoding="utf-8") as f:
+    f.writelines(json.dumps(e, separators=(",", ":")) + "\n" for e in lines)
+r = mmtest.run([MM, "verify", dst])
+c.check(r.returncode != 0 and b"#1: bytes 0+" in r.stderr and b"not one zstd frame" in r.stderr,
+        f"(f) verify batch: exit {r.returncode} with frame locations off by one byte: "
+        f"{r.stderr[-300:]!r}")
 
 # ---- (b) dedup --------------------------------------------------------------------------------
 a_pst, b_pst = os.path.join(W, "a.pst"), os.path.join(W, "b.pst")

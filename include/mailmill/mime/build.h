@@ -2,6 +2,7 @@
 /// Builds RFC 5322/MIME bytes from a model::Message. Pure function of its inputs: the same
 /// message and options always give the same bytes (boundaries and generated ids are derived
 /// from content, never random or time-based). Thread-safe.
+#include <array>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,16 @@ struct BuildOptions {
   /// Domain for generated Message-IDs when the item has none: <hash@domain>, plus a header
   /// "X-Mailmill-Generated-Message-ID: yes".
   std::string generated_id_domain = "mailmill.invalid";
+  /// Write a complete mboxrd entry (From_ line, quoting, separator; needs crlf = false)
+  /// instead of the bare message: the message is serialized once, straight into its frame.
+  bool mboxrd = false;
 };
 
 /// What was built, with facts the sinks need (envelope sender and date for From_ lines).
 struct Built {
-  Bytes bytes;                 ///< the whole message
+  Bytes bytes;                 ///< the whole message (an mboxrd entry with BuildOptions::mboxrd)
+  u64 message_size = 0;        ///< size of the message itself (without any mboxrd framing)
+  std::array<u8, 32> sha256{}; ///< SHA-256 of the message itself, as a reader gets it back
   std::string envelope_sender; ///< bare SMTP address for the mbox From_ line ("" if unknown)
   i64 date = 0;                ///< unix seconds UTC used for Date: (0 if none known)
   std::string message_id;      ///< the Message-ID written, with angle brackets

@@ -10,6 +10,12 @@ namespace mm::mime {
 
 /// Base64 ([RFC 2045] 6.8) in lines of 76 characters each ended by `eol`.
 Bytes base64_encode(ByteView data, std::string_view eol = "\r\n");
+/// Size of base64_encode(data, eol) for `n` input bytes.
+std::size_t base64_encoded_size(std::size_t n, std::string_view eol);
+/// Encodes into `out` (base64_encoded_size bytes available); returns the end. Encoding a
+/// multiple of 57 bytes ends on a line end, so consecutive calls on 57-byte-aligned pieces
+/// give the same bytes as one call on the whole.
+char *base64_encode_to(char *out, ByteView data, std::string_view eol);
 /// Quoted-printable ([RFC 2045] 6.7) with soft line breaks at 76; `eol` for hard breaks.
 /// Input line ends (CRLF or LF) become `eol`; trailing whitespace is encoded.
 Bytes qp_encode(ByteView data, std::string_view eol = "\r\n");

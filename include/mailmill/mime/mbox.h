@@ -13,4 +13,10 @@ namespace mm::mime {
 /// date of 1 Jan 1980 is NOT invented: the caller passes the best date it has.
 void append_mboxrd(Bytes &out, ByteView message, std::string_view envelope_sender, i64 date);
 
+/// Appends just the From_ line ("From <sender> <asctime date>\n") of such an entry.
+void append_from_line(Bytes &out, std::string_view envelope_sender, i64 date);
+
+/// True when `line` (from a line start on) would need mboxrd quoting: /^>*From /.
+bool mboxrd_needs_quote(ByteView line);
+
 }  // namespace mm::mime

@@ -68,6 +68,8 @@ struct ConvertResult {
   bool resumed = false;
   double plan_seconds = 0;  ///< opening the inputs and listing folders and items
   StageStats read, convert, build, hash, write;
+  /// Finished items that waited in a temporary file because --max-memory was reached.
+  StageStats spilled;
 };
 
 /// Runs a conversion. Per-source errors and progress go to `log`; the summary is NOT printed

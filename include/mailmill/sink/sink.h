@@ -47,6 +47,31 @@ struct OutMessage {
   /// framed by the pipeline's parallel stage; mbox-based sinks then write it as it is.
   bool framed = false;
   u64 size = 0;  ///< size of the message itself (without framing) when `framed`
+  /// True when `bytes` is one complete zstd frame (made by FrameCompressor) of the mboxrd entry;
+  /// implies `framed`. Only the batch sink accepts compressed messages.
+  bool compressed = false;
+  u64 framed_size = 0;  ///< size of the uncompressed mboxrd entry when `compressed`
+};
+
+/// Compresses mboxrd entries into self-contained zstd frames (RFC 8878 section 3.1.1: content
+/// size and checksum in the frame), the unit batch files are made of. Frames depend only on
+/// the input and the level, never on the context's history or the thread. Holds one zstd
+/// context and an output buffer, reused across calls; not thread-safe: one per thread.
+class FrameCompressor {
+ public:
+  /// Throws FatalError when zstd cannot allocate its context.
+  explicit FrameCompressor(int level);
+  ~FrameCompressor();
+  FrameCompressor(const FrameCompressor &) = delete;
+  FrameCompressor &operator=(const FrameCompressor &) = delete;
+  /// Returns one complete zstd frame of `in`, valid until the next call. Throws FatalError
+  /// when zstd fails (it can only run out of memory).
+  ByteView compress(ByteView in);
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+  Bytes out_;
 };
 
 class Sink {
@@ -80,6 +105,9 @@ class Sink {
   /// Announces the size of the next message before write_message (the batch sink closes a full
   /// batch here, so that a commit point falls between the two messages).
   virtual void before_write(u64 size) {}
+  /// The same for a message the pipeline has framed already: `framed_size` is the exact size
+  /// of its mboxrd entry (OutMessage::framed_size). The default forwards `size` to before_write.
+  virtual void before_write_framed(u64 size, u64 framed_size) { before_write(size); }
   /// True when every written item so far is durable once the files are flushed (always, except
   /// for the batch sink in the middle of a batch).
   virtual bool at_commit_point() const { return true; }
@@ -126,10 +154,12 @@ struct BatchOptions {
   i64 max_messages = 50000;    ///< messages per batch
   int zstd_level = 3;
 };
-/// Upload-ready batches: batches/batch-NNNNNN.mbox.zst (mboxrd, zstd), each with
-/// batch-NNNNNN.manifest.jsonl (one line per message: seq, label, folder, message_id,
-/// raw_sha256, index in the batch) and batch-NNNNNN.mbox.zst.sha256 (sha256sum format).
-/// A batch file is complete only once renamed from its ".part" name.
+/// Upload-ready batches: batches/batch-NNNNNN.mbox.zst (mboxrd, one zstd frame per message,
+/// concatenated), each with batch-NNNNNN.manifest.jsonl (one line per message: index in the
+/// batch, seq, label, message_id, raw_sha256, bytes, and zst_offset/zst_bytes locating its
+/// frame in the .mbox.zst) and batch-NNNNNN.mbox.zst.sha256 (sha256sum format). A batch file
+/// is complete only once renamed from its ".part" name. write_message takes compressed
+/// (OutMessage::compressed), framed or plain messages.
 std::unique_ptr<Sink> make_batch_sink(const std::filesystem::path &root, BatchOptions opts);
 
 /// Writes all of `bytes` to `path` (created/truncated); throws FatalError on failure.

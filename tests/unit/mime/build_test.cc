@@ -13,6 +13,7 @@
 
 #include "mailmill/mime/encode.h"
 #include "mailmill/mime/limits.h"
+#include "mailmill/mime/mbox.h"
 
 namespace mm::mime {
 namespace {
@@ -703,6 +704,58 @@ TEST(BuildMessage, HostileFieldsStayInsideTheirHeaders) {
   EXPECT_EQ(p.one("text"), std::string("nul\0inside\rbare cr\n", 20));
   ASSERT_EQ(p.attachments().size(), 1u);
   EXPECT_EQ(p.attachments()[0].values[0], "bad  name\xEF\xBF\xBD.txt");
+}
+
+}  // namespace
+}  // namespace mm::mime
+
+namespace mm::mime {
+namespace {
+
+// The builder frames mbox entries in place (BuildOptions::mboxrd), quoting only where a text
+// line needs it; the result must equal framing the bare message afterwards, and the hash and
+// size it reports must be those of the bare message.
+TEST(BuildMessage, InPlaceMboxFramingEqualsFramingAfterwards) {
+  std::vector<model::Message> cases;
+  cases.push_back(basic());
+  cases.back().body_text = "plain body\n";
+  cases.push_back(basic());
+  cases.back().body_text = "From the start\n>From quoted\nFromage\n no\nFrom again";
+  cases.push_back(basic());
+  cases.back().body_text = "with files\n";
+  cases.back().body_html = Bytes("<p>From here</p>\nFrom there\n");
+  cases.back().html_charset = "utf-8";
+  cases.back().attachments.push_back(file_attachment("big.bin", sample_binary(200000, 3)));
+  cases.back().attachments.push_back(file_attachment("empty.bin", ""));
+  cases.back().attachments.push_back(file_attachment("a.txt", "From inside an attachment\n"));
+  cases.push_back(basic());
+  cases.back().from = {"", "", "", ""};
+  cases.back().submit_time.reset();
+  cases.back().body_text = std::string("bare\rCR and CRLF\r\nlines\r\n");
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE("case " + std::to_string(i));
+    BuildOptions plain;
+    plain.crlf = false;
+    plain.flags = FlagStyle::Mbox;
+    BuildOptions framed = plain;
+    framed.mboxrd = true;
+    Result<Built> a = build_message(cases[i], plain);
+    Result<Built> b = build_message(cases[i], framed);
+    ASSERT_TRUE(a.ok() && b.ok());
+    Bytes message = a->bytes;
+    if (message.empty() || message.back() != '\n') message += '\n';
+    Bytes expected;
+    append_mboxrd(expected, message, a->envelope_sender, a->date);
+    EXPECT_EQ(b->bytes, expected);
+    EXPECT_EQ(b->message_size, message.size());
+    std::string hex;
+    for (u8 c : b->sha256) {
+      static constexpr char H[] = "0123456789abcdef";
+      hex += H[c >> 4];
+      hex += H[c & 15];
+    }
+    EXPECT_EQ(hex, sha256_hex(message));
+  }
 }
 
 }  // namespace
