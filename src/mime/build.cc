@@ -11,6 +11,7 @@
 #include "mailmill/mime/limits.h"
 #include "mailmill/mime/mbox.h"
 #include "mailmill/mime/rtf.h"
+#include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/text.h"
 
 namespace mm::mime {
@@ -774,12 +775,9 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
   }
   out.clear();
   std::size_t size = serialized_size(root, eol);
-  if (opts.mboxrd) {
-    out.reserve(size + 128);
-    append_from_line(out, built.envelope_sender, built.date);
-  } else {
-    out.reserve(size + 1);
-  }
+  // The pipeline hands finished buffers back to the pool once written (util::BufferPool).
+  out = util::BufferPool::instance().take(size + (opts.mboxrd ? 128 : 1));
+  if (opts.mboxrd) append_from_line(out, built.envelope_sender, built.date);
   const std::size_t begin = out.size();
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);

@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -24,6 +24,7 @@
 #include "mailmill/mime/mbox.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/source/discover.h"
+#include "mailmill/util/buffer_pool.h"
 #include "manifest.h"
 #include "process.h"
 #include "state.h"
@@ -102,6 +103,7 @@ struct UnitOut {
   ~UnitOut() {
     if (spill) std::fclose(spill);
     if (held_total) held_total->fetch_sub(held);
+    for (ItemOut &item : items) util::BufferPool::instance().give(std::move(item.bytes));
   }
 };
 
@@ -462,7 +464,9 @@ class Run {
         // is per-message work too, with this thread's own zstd context. The item keeps only
         // its frame (sized exactly; the entry's buffer is freed).
         if (compress_) {
-          item.bytes = Bytes(compressors_.local().compress(item.bytes));
+          Bytes frame(compressors_.local().compress(item.bytes));
+          util::BufferPool::instance().give(std::move(item.bytes));
+          item.bytes = std::move(frame);
           item.compressed = true;
         }
       }

@@ -83,6 +83,7 @@ void AppendFile::write_all(int fd, const char *p, std::size_t n, u64 off) {
 }
 
 void AppendFile::ensure_buffer() {
+  if (!loaded_) wait_idle();
   if (!buf_) {
     void *p = nullptr;
     if (posix_memalign(&p, kAlign, chunk_) != 0) throw std::bad_alloc();
@@ -101,9 +102,96 @@ void AppendFile::ensure_buffer() {
 }
 
 void AppendFile::write_chunk() {
-  write_all(fd_direct_ >= 0 ? fd_direct_ : fd_, buf_.get(), len_, base_);
+  if (fd_direct_ < 0) {
+    write_all(fd_, buf_.get(), len_, base_);
+    base_ += len_;
+    len_ = 0;
+    return;
+  }
+  wait_idle();
+  if (fd_direct_ < 0) {  // the last background write found O_DIRECT refused
+    write_chunk();
+    return;
+  }
+  if (!spare_) {
+    void *p = nullptr;
+    if (posix_memalign(&p, kAlign, chunk_) != 0) throw std::bad_alloc();
+    spare_.reset(static_cast<char *>(p));
+  }
+  std::swap(buf_, spare_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_data_ = spare_.get();
+    job_len_ = len_;
+    job_off_ = base_;
+    job_ = true;
+  }
+  if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+  cv_.notify_all();
   base_ += len_;
   len_ = 0;
+}
+
+void AppendFile::writer_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return job_ || stop_; });
+    if (!job_) return;
+    const char *p = job_data_;
+    std::size_t n = job_len_;
+    u64 off = job_off_;
+    lock.unlock();
+    int err = 0;
+    bool fell_back = false;
+    int fd = fd_direct_;
+    while (n > 0) {
+      ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL && fd != fd_) {  // accepted at open, refused now: go buffered
+          fd = fd_;
+          fell_back = true;
+          continue;
+        }
+        err = errno;
+        break;
+      }
+      p += w;
+      n -= static_cast<std::size_t>(w);
+      off += static_cast<u64>(w);
+    }
+    lock.lock();
+    job_ = false;
+    if (err != 0 && job_errno_ == 0) job_errno_ = err;
+    if (fell_back) direct_failed_ = true;
+    cv_.notify_all();
+  }
+}
+
+void AppendFile::wait_idle() {
+  if (!writer_.joinable()) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !job_; });
+  if (direct_failed_ && fd_direct_ >= 0) {
+    ::close(fd_direct_);
+    fd_direct_ = -1;
+  }
+  if (job_errno_ != 0) {
+    errno = job_errno_;
+    job_errno_ = 0;
+    fail("cannot write", path_);
+  }
+}
+
+void AppendFile::stop_writer() {
+  if (!writer_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+  stop_ = false;
 }
 
 void AppendFile::append(ByteView data) {
@@ -133,7 +221,9 @@ void AppendFile::append_zeros(u64 n) {
 }
 
 void AppendFile::sync_tail() {
-  if (fd_ < 0 || len_ == 0 || !loaded_) return;
+  if (fd_ < 0) return;
+  wait_idle();
+  if (len_ == 0 || !loaded_) return;
   write_all(fd_, buf_.get(), len_, base_);
   if (fd_direct_ < 0) {
     // Buffered: nothing needs the tail again.
@@ -144,11 +234,14 @@ void AppendFile::sync_tail() {
 
 void AppendFile::release_buffer() {
   sync_tail();
+  stop_writer();
   buf_.reset();
+  spare_.reset();
   if (len_ > 0) loaded_ = false;
 }
 
 void AppendFile::pwrite_at(u64 offset, ByteView data) {
+  wait_idle();
   write_all(fd_, data.data(), data.size(), offset);
   // Keep a buffered copy of the same range in step, or the next chunk would undo the patch.
   if (buf_ && loaded_ && len_ > 0) {
@@ -159,8 +252,15 @@ void AppendFile::pwrite_at(u64 offset, ByteView data) {
 
 void AppendFile::close() {
   if (fd_ < 0) return;
-  sync_tail();
+  try {
+    sync_tail();
+  } catch (...) {
+    stop_writer();
+    throw;
+  }
+  stop_writer();
   buf_.reset();
+  spare_.reset();
   if (fd_direct_ >= 0) ::close(fd_direct_);
   fd_direct_ = -1;
   int rc = ::close(fd_);

@@ -10,11 +10,17 @@
 /// written with O_DIRECT; the unaligned tail is written through an ordinary descriptor when the
 /// caller asks for the data to be visible (`sync_tail`, commit points, close).
 ///
+/// Direct chunks are written by a background thread while the caller fills the next chunk
+/// (double buffering), so the disk's time overlaps the caller's work instead of adding to it.
+///
 /// When the file system refuses O_DIRECT (tmpfs, some network file systems) or the user asks
 /// for buffered I/O, the same calls become ordinary large buffered writes. Either way the bytes
 /// in the file are identical. Errors throw FatalError naming the file.
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "mailmill/util/types.h"
 
@@ -61,6 +67,10 @@ class AppendFile {
   void ensure_buffer();
   void write_chunk();
   void write_all(int fd, const char *p, std::size_t n, u64 off);
+  /// Waits until the background write (if any) is done; rethrows its error.
+  void wait_idle();
+  void stop_writer();
+  void writer_loop();
 
   std::filesystem::path path_;
   int fd_ = -1;         // ordinary descriptor: tails, patches, fallback
@@ -70,6 +80,18 @@ class AppendFile {
     void operator()(char *p) const;
   };
   std::unique_ptr<char, Free> buf_;
+  std::unique_ptr<char, Free> spare_;  // the chunk being written in the background
+
+  // Background writer (direct mode only): one job at a time.
+  std::thread writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool job_ = false, stop_ = false;
+  const char *job_data_ = nullptr;
+  std::size_t job_len_ = 0;
+  u64 job_off_ = 0;
+  int job_errno_ = 0;        // set by the writer; reported by wait_idle
+  bool direct_failed_ = false;  // the writer fell back to buffered for its chunk
   u64 base_ = 0;        // file offset of buf_[0]; aligned while direct
   std::size_t len_ = 0; // bytes in buf_
   bool loaded_ = true;  // buf_ holds the bytes of [base_, base_ + len_) (false after release)

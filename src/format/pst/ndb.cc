@@ -12,6 +12,7 @@
 
 #include "crc.h"
 #include "crypt.h"
+#include "mailmill/util/buffer_pool.h"
 
 namespace mm::pst {
 
@@ -473,11 +474,11 @@ Result<BlockRef> PstFile::read_stream(u64 bid, u64 limit) const {
     return Problem{ProblemCode::LimitExceeded,
                    "stream of " + std::to_string(total) + " bytes exceeds the limit", -1};
   }
-  auto buf = std::make_shared<OwnedBytes>();
-  buf->bytes.reserve(total);
-  for (const BlockRef &b : parts) buf->bytes.append(b.data);
-  ByteView view(buf->bytes);
-  return BlockRef{view, std::shared_ptr<const void>(buf, buf.get())};
+  // Large streams (attachments) are concatenated into recycled buffers (util::BufferPool).
+  std::shared_ptr<Bytes> buf = util::BufferPool::shared(total);
+  for (const BlockRef &b : parts) buf->append(b.data);
+  ByteView view(*buf);
+  return BlockRef{view, std::shared_ptr<const void>(std::move(buf))};
 }
 
 Status PstFile::read_subnodes(u64 bid_sub, std::vector<SubnodeEntry> &out) const {

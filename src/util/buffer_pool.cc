@@ -1,0 +1,81 @@
+#include "mailmill/util/buffer_pool.h"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+namespace mm::util {
+
+struct BufferPool::Impl {
+  std::mutex mu;
+  std::vector<Bytes> kept;  // unordered; a handful of entries
+  std::size_t kept_bytes = 0;
+};
+
+std::shared_ptr<BufferPool::Impl> BufferPool::make_impl() { return std::make_shared<Impl>(); }
+
+BufferPool &BufferPool::instance() {
+  // 64 MiB: a few of the largest messages in flight. Never destroyed (used until exit).
+  static BufferPool *pool = new BufferPool(64u << 20);
+  return *pool;
+}
+
+Bytes BufferPool::take(std::size_t capacity) {
+  if (capacity >= kMinPooled) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto &kept = impl_->kept;
+    // The smallest buffer that fits; else the largest, which reserve() then grows.
+    auto best = kept.end();
+    for (auto it = kept.begin(); it != kept.end(); ++it) {
+      if (it->capacity() >= capacity &&
+          (best == kept.end() || it->capacity() < best->capacity()))
+        best = it;
+    }
+    if (best == kept.end() && !kept.empty())
+      best = std::max_element(kept.begin(), kept.end(), [](const Bytes &a, const Bytes &b) {
+        return a.capacity() < b.capacity();
+      });
+    if (best != kept.end()) {
+      Bytes out = std::move(*best);
+      impl_->kept_bytes -= out.capacity();
+      *best = std::move(kept.back());
+      kept.pop_back();
+      out.clear();
+      out.reserve(capacity);
+      return out;
+    }
+  }
+  Bytes out;
+  out.reserve(capacity);
+  return out;
+}
+
+void BufferPool::give(Bytes &&buffer) {
+  const std::size_t cap = buffer.capacity();
+  if (cap < kMinPooled) return;
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->kept_bytes + cap > max_bytes_) return;  // freed by the caller's destructor
+  impl_->kept_bytes += cap;
+  impl_->kept.push_back(std::move(buffer));
+}
+
+std::size_t BufferPool::kept_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->kept_bytes;
+}
+
+void BufferPool::reset(std::size_t max_bytes) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->kept.clear();
+  impl_->kept_bytes = 0;
+  max_bytes_ = max_bytes;
+}
+
+std::shared_ptr<Bytes> BufferPool::shared(std::size_t capacity) {
+  return std::shared_ptr<Bytes>(new Bytes(instance().take(capacity)), [](Bytes *b) {
+    instance().give(std::move(*b));
+    delete b;
+  });
+}
+
+}  // namespace mm::util
