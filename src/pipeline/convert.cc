@@ -698,7 +698,9 @@ class Run {
 
   void maybe_commit() {
     if (!sink_->at_commit_point()) return;
-    if (since_commit_ < 2000 && Clock::now() - last_commit_ < std::chrono::seconds(2)) return;
+    if (since_commit_ < opts_.checkpoint_items &&
+        Clock::now() - last_commit_ < std::chrono::seconds(2))
+      return;
     commit(last_seq_);
   }
 

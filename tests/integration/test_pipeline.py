@@ -444,7 +444,7 @@ for fmt in FORMATS:
     out = os.path.join(W, f"c-{fmt}")
     report = out + ".report.json"
     cmd = [MM, "convert", g3k, "-o", out, "--report", report, "--quiet", "--format", fmt,
-           "--jobs", "2", *extra]
+           "--jobs", "2", "--checkpoint-items", "2000", *extra]
     kills = 0
     # Kill points: right at the start, then after about 20%, 75% and 95% of the manifest (a
     # commit happens every 2000 items, so the later kills resume after a commit).

@@ -125,6 +125,9 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
       ("io", po::value(&io)->default_value("auto"),
        "how large output files are written: auto (O_DIRECT where the file system allows it, "
        "which keeps multi-GB outputs from flooding the page cache) or buffered")
+      ("checkpoint-items", po::value(&opts.checkpoint_items)->default_value(50000),
+       "journal a restart point after this many items (and every 2 seconds): a killed run "
+       "started again with the same command resumes from the last one")
       ("max-memory", po::value(&max_memory)->default_value("1G"),
        "bound on bytes held by work in flight (e.g. 512M); beyond it finished messages wait "
        "in a temporary file")

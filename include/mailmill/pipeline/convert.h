@@ -46,6 +46,10 @@ struct ConvertOptions {
   std::string command_line;         ///< recorded in the report
   int jobs = 0;                     ///< worker threads; 0 = all cores
   u64 max_memory = 1ull << 30;      ///< bound on bytes held by in-flight work
+  /// A restart point is journaled every 2 seconds or after this many items, whichever comes
+  /// first. Each costs a SQLite transaction in the serial stage (about 20 ms with 2,000 new
+  /// dedup keys on 200,000), so a small count slows message-heavy runs.
+  i64 checkpoint_items = 50000;
   DedupMode dedup = DedupMode::Content;
   DedupScope dedup_scope = DedupScope::Global;
   sink::BatchOptions batch;
