@@ -648,6 +648,7 @@ class Run {
         m.size = item.size;
         m.compressed = item.compressed;
         m.framed_size = item.framed_size;
+        if (!item.spilled) m.steal = &item.bytes;
         location = sink_->write_message(dest, m);
       }
       written_bytes_ += item.size;

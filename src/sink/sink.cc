@@ -1,11 +1,19 @@
 #include "mailmill/sink/sink.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "mailmill/mime/mbox.h"
 #include "mailmill/util/append_file.h"
+#include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/result.h"
 #include "sink_impl.h"
 
@@ -52,11 +60,23 @@ void make_dirs(const fs::path &dir) {
 }
 
 void write_whole_file(const fs::path &path, ByteView bytes) {
-  std::FILE *f = std::fopen(path.c_str(), "wb");
-  if (!f) fail_io("cannot create", path);
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) fail_io("cannot write", path);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_io("cannot create", path);
+  const char *p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = errno;
+      ::close(fd);
+      errno = e;
+      fail_io("cannot write", path);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) fail_io("cannot write", path);
 }
 
 Sink::Sink(fs::path root) : root_(std::move(root)) { make_dirs(root_); }
@@ -78,7 +98,7 @@ std::string Sink::folder_rel(const Destination &dest) {
 
 fs::path Sink::folder_dir(const Destination &dest, const std::string &top) {
   fs::path dir = top.empty() ? root_ / folder_rel(dest) : root_ / top / folder_rel(dest);
-  make_dirs(dir);
+  if (made_dirs_.insert(dir).second) make_dirs(dir);
   return dir;
 }
 
@@ -95,15 +115,22 @@ std::pair<UniqueNamer *, std::string> Sink::parent_and_name(const Destination &d
   return {&fm.namer_in(parent), slash == std::string::npos ? rel : rel.substr(slash + 1)};
 }
 
-std::string Sink::write_file(const Destination &dest, i64 index_in_folder, std::string_view title,
-                             std::string_view ext, ByteView bytes, const std::string &top) {
+std::pair<fs::path, std::string> Sink::place_file(const Destination &dest, i64 index_in_folder,
+                                                  std::string_view title, std::string_view ext,
+                                                  const std::string &top) {
   fs::path dir = folder_dir(dest, top);
   // The index prefix makes names unique within a folder by construction; the namer only
   // guards against a subfolder that happens to carry the same name.
   std::string name =
       namer_in(dest).claim(index_prefix(index_in_folder) + " " + title_component(title), ext);
-  write_whole_file(dir / name, bytes);
-  return (top.empty() ? "" : top + "/") + folder_rel(dest) + "/" + name;
+  return {dir / name, (top.empty() ? "" : top + "/") + folder_rel(dest) + "/" + name};
+}
+
+std::string Sink::write_file(const Destination &dest, i64 index_in_folder, std::string_view title,
+                             std::string_view ext, ByteView bytes, const std::string &top) {
+  auto [path, location] = place_file(dest, index_in_folder, title, ext, top);
+  write_whole_file(path, bytes);
+  return location;
 }
 
 namespace {
@@ -246,15 +273,111 @@ class MboxSink final : public Sink {
   Bytes scratch_;
 };
 
-class EmlSink final : public Sink {
+// Writes whole files on background threads. Creating a file costs far more kernel time than
+// filling it (50-80 us each on ext4 with a full page cache): for message-heavy runs, the
+// serial stage creating every .eml itself was the pipeline's bottleneck. Names are still
+// chosen in order by the caller; only the open/write/close moves. drain() waits for
+// everything submitted, so a commit point still means "every file before it is written".
+// EmlSink uses one thread: with four, creates in the same directory spun on its lock
+// (A corpus, --jobs 2: 17.0 s with four threads, 13.0 s with one).
+class BackgroundFiles {
  public:
-  explicit EmlSink(fs::path root) : Sink(std::move(root)) {}
-
-  std::string write_message(const Destination &dest, const OutMessage &msg) override {
-    return write_file(dest, msg.index_in_folder, msg.subject, ".eml", msg.bytes);
+  explicit BackgroundFiles(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i) pool_.emplace_back([this] { loop(); });
+  }
+  ~BackgroundFiles() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto &t : pool_) t.join();
   }
 
-  void finish() override {}
+  void submit(fs::path path, Bytes bytes) {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Bounded: at most kMaxQueued files or kMaxBytes waiting.
+    room_.wait(lock, [&] { return (queue_.size() < kMaxQueued && queued_bytes_ < kMaxBytes) || !error_.empty(); });
+    throw_if_failed();
+    queued_bytes_ += bytes.size();
+    queue_.push_back({std::move(path), std::move(bytes)});
+    ++pending_;
+    cv_.notify_one();
+  }
+
+  void drain() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [&] { return pending_ == 0; });
+    throw_if_failed();
+  }
+
+ private:
+  static constexpr std::size_t kMaxQueued = 1024;
+  static constexpr std::size_t kMaxBytes = 64u << 20;
+  struct Job {
+    fs::path path;
+    Bytes bytes;
+  };
+
+  void throw_if_failed() {
+    if (!error_.empty()) throw FatalError(error_);
+  }
+
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= job.bytes.size();
+      room_.notify_one();
+      lock.unlock();
+      std::string err;
+      try {
+        write_whole_file(job.path, job.bytes);
+      } catch (const std::exception &e) {
+        err = e.what();
+      }
+      util::BufferPool::instance().give(std::move(job.bytes));
+      lock.lock();
+      if (!err.empty() && error_.empty()) error_ = err;
+      if (--pending_ == 0) idle_.notify_all();
+      if (!error_.empty()) room_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_, room_, idle_;
+  std::deque<Job> queue_;
+  std::size_t queued_bytes_ = 0, pending_ = 0;
+  bool stop_ = false;
+  std::string error_;
+  std::vector<std::thread> pool_;
+};
+
+class EmlSink final : public Sink {
+ public:
+  explicit EmlSink(fs::path root)
+      : Sink(std::move(root)),
+        files_(1) {}  // one thread: parallel creates in one directory contend on its lock
+
+  std::string write_message(const Destination &dest, const OutMessage &msg) override {
+    auto [path, location] = place_file(dest, msg.index_in_folder, msg.subject, ".eml");
+    Bytes bytes;
+    if (msg.steal && msg.steal->data() == msg.bytes.data() && msg.steal->size() == msg.bytes.size())
+      bytes = std::move(*msg.steal);
+    else
+      bytes.assign(msg.bytes);
+    files_.submit(std::move(path), std::move(bytes));
+    return location;
+  }
+
+  void flush() override { files_.drain(); }
+  void finish() override { files_.drain(); }
+
+ private:
+  BackgroundFiles files_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ struct OutMessage {
   /// framed by the pipeline's parallel stage; mbox-based sinks then write it as it is.
   bool framed = false;
   u64 size = 0;  ///< size of the message itself (without framing) when `framed`
+  /// When set, the owner of `bytes`: a sink that writes later (in the background) may move
+  /// the buffer out instead of copying it.
+  Bytes *steal = nullptr;
   /// True when `bytes` is one complete zstd frame (made by FrameCompressor) of the mboxrd entry;
   /// implies `framed`. Only the batch sink accepts compressed messages.
   bool compressed = false;
@@ -136,12 +140,20 @@ class Sink {
   std::pair<UniqueNamer *, std::string> parent_and_name(const Destination &dest);
   /// Relative path of a folder's directory (from root).
   std::string folder_rel(const Destination &dest);
+  /// Claims the file name for a standalone file (see write_file); returns its absolute path
+  /// (directories created) and its location relative to the root.
+  std::pair<std::filesystem::path, std::string> place_file(const Destination &dest,
+                                                           i64 index_in_folder,
+                                                           std::string_view title,
+                                                           std::string_view ext,
+                                                           const std::string &top = "");
 
   std::filesystem::path root_;
 
  private:
   UniqueNamer sources_;
   std::map<std::string, FolderMap> folders_;  // source key -> folder map
+  std::set<std::filesystem::path> made_dirs_;  // directories known to exist
 };
 
 /// One mboxrd file per folder: <parent dir>/<folder name>.mbox, subfolders in <folder name>/.
