@@ -1,9 +1,11 @@
 #include "mailmill/mime/build.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 #include "encode_impl.h"
@@ -322,16 +324,24 @@ std::size_t serialized_size(const Entity &e, std::string_view eol) {
 }
 
 /// Appends serialized bytes to a buffer, hashing them as they go (while still in cache) and
-/// remembering where base64 bodies lie (no mboxrd quoting can be needed inside them).
+/// remembering where base64 bodies lie (no mboxrd quoting can be needed inside them). With a
+/// file, the buffer is only a staging area: it is written out whenever it passes kStage bytes
+/// at the end of a base64 step (always a line end), so a message of any size is held in
+/// memory only kStage bytes at a time.
 class Emitter {
  public:
-  Emitter(Bytes &out, EVP_MD_CTX *hash) : out_(out), hash_(hash) {}
+  static constexpr std::size_t kStage = 4u << 20;
+
+  Emitter(Bytes &out, EVP_MD_CTX *hash, std::FILE *file = nullptr, bool check_quoting = false,
+          std::size_t check_from = 0)
+      : out_(out), hash_(hash), file_(file), check_(check_quoting), check_from_(check_from) {}
   void put(ByteView s) {
     out_.append(s);
     if (hash_) EVP_DigestUpdate(hash_, s.data(), s.size());
+    if (!s.empty()) last_ = s.back();
   }
   void put_base64(ByteView raw, std::string_view eol) {
-    const std::size_t begin = out_.size();
+    std::size_t begin = out_.size();
     // 57 * 1024 input bytes: whole lines, about 78 KB of output per step.
     constexpr std::size_t kStep = 57 * 1024;
     for (std::size_t off = 0; off < raw.size() || off == 0; off += kStep) {
@@ -340,15 +350,64 @@ class Emitter {
       out_.resize(at + base64_encoded_size(piece.size(), eol));
       base64_encode_to(out_.data() + at, piece, eol);
       if (hash_) EVP_DigestUpdate(hash_, out_.data() + at, out_.size() - at);
+      if (out_.size() > at) last_ = out_.back();
+      if (file_ && out_.size() >= kStage) {
+        b64_ranges.emplace_back(begin, out_.size());
+        flush();
+        begin = 0;
+      }
       if (raw.empty()) break;
     }
     b64_ranges.emplace_back(begin, out_.size());
   }
+  /// Scans the text written since the last flush for lines mboxrd would have to change.
+  void scan() {
+    if (!check_ || needs_rewrite) return;
+    std::size_t seg = check_from_;
+    for (const auto &[b, e] : b64_ranges) {
+      if (!needs_rewrite) needs_rewrite = text_needs_change(seg, b);
+      seg = e;
+    }
+    if (!needs_rewrite) needs_rewrite = text_needs_change(seg, out_.size());
+  }
+  /// Writes the staging buffer to the file (file mode only).
+  void flush() {
+    scan();
+    if (!out_.empty() && std::fwrite(out_.data(), 1, out_.size(), file_) != out_.size())
+      throw FatalError(std::string("cannot write a temporary file: ") + std::strerror(errno));
+    flushed_ += out_.size();
+    out_.clear();
+    b64_ranges.clear();
+    check_from_ = 0;
+  }
+  u64 total() const { return flushed_ + out_.size(); }
+  char last() const { return last_; }
+
   std::vector<std::pair<std::size_t, std::size_t>> b64_ranges;
+  bool needs_rewrite = false;  ///< a text line starts with ">*From " or holds a CR
 
  private:
+  // [from, to) starts at a line start: the message start, or just after a base64 body.
+  bool text_needs_change(std::size_t from, std::size_t to) const {
+    const char *d = out_.data();
+    if (std::memchr(d + from, '\r', to - from) != nullptr) return true;
+    for (std::size_t i = from; i < to;) {
+      if (mboxrd_needs_quote(ByteView(d + i, std::min<std::size_t>(out_.size() - i, 64))))
+        return true;
+      const void *nl = std::memchr(d + i, '\n', to - i);
+      if (nl == nullptr) break;
+      i = static_cast<std::size_t>(static_cast<const char *>(nl) - d) + 1;
+    }
+    return false;
+  }
+
   Bytes &out_;
   EVP_MD_CTX *hash_;
+  std::FILE *file_;
+  bool check_;
+  std::size_t check_from_;
+  u64 flushed_ = 0;
+  char last_ = 0;
 };
 
 void serialize_into(Emitter &out, const Entity &e, std::string_view eol) {
@@ -761,10 +820,11 @@ void hash_message(const model::Message &msg, Sha256 &h) {
 
 Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, int depth);
 
-/// Serializes the finished tree into `built.bytes` in one pass, hashing the message as it is
-/// written; with opts.mboxrd the bytes are framed in the same buffer. Quoting is needed only
-/// where a text line starts with ">*From " (or a CR precedes a LF): the text outside base64
-/// bodies is checked, and only then is the entry rewritten by append_mboxrd.
+/// Serializes the finished tree in one pass, hashing the message as it is written; with
+/// opts.mboxrd the bytes are framed in the same pass. Quoting is needed only where a text
+/// line starts with ">*From " (or a CR precedes a LF): the text outside base64 bodies is
+/// checked, and only then is the entry rewritten by append_mboxrd. A message larger than
+/// opts.stream_above goes to the temporary file opts.stream_to provides instead of memory.
 void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::string_view eol,
                bool top) {
   Bytes &out = built.bytes;
@@ -773,48 +833,65 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
     built.message_size = out.size();
     return;
   }
-  out.clear();
-  std::size_t size = serialized_size(root, eol);
+  const std::size_t size = serialized_size(root, eol);
+  std::FILE *file = nullptr;
+  if (opts.stream_to && size > opts.stream_above) file = opts.stream_to();
+  u64 file_start = 0;
+  if (file) {
+    std::fseek(file, 0, SEEK_END);
+    file_start = static_cast<u64>(std::ftell(file));
+  }
   // The pipeline hands finished buffers back to the pool once written (util::BufferPool).
-  out = util::BufferPool::instance().take(size + (opts.mboxrd ? 128 : 1));
+  out = util::BufferPool::instance().take(
+      std::min<std::size_t>(size, file ? Emitter::kStage + (256u << 10) : size) +
+      (opts.mboxrd ? 128 : 1));
   if (opts.mboxrd) append_from_line(out, built.envelope_sender, built.date);
   const std::size_t begin = out.size();
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  Emitter em(out, ctx);
+  Emitter em(out, ctx, file, opts.mboxrd, begin);
   serialize_into(em, root, eol);
-  // An mbox entry always ends its message with a newline: hash what a reader gets back.
-  if (opts.mboxrd && (out.size() == begin || out.back() != '\n')) em.put("\n");
+  // LF output (mbox, batch) always ends the message with a newline, as mbox framing would:
+  // hash what a reader gets back.
+  if (!opts.crlf && (em.total() == begin || em.last() != '\n')) em.put("\n");
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, built.sha256.data(), &len);
   EVP_MD_CTX_free(ctx);
-  built.message_size = out.size() - begin;
-  if (!opts.mboxrd) return;
-
-  bool rewrite = false;
-  std::size_t seg = begin;
-  auto check = [&](std::size_t from, std::size_t to) {
-    const char *d = out.data();
-    if (std::memchr(d + from, '\r', to - from) != nullptr) return true;
-    for (std::size_t i = from; i < to;) {
-      if (mboxrd_needs_quote(ByteView(d + i, std::min<std::size_t>(out.size() - i, 64)))) return true;
-      const void *nl = std::memchr(d + i, '\n', to - i);
-      if (nl == nullptr) break;
-      i = static_cast<std::size_t>(static_cast<const char *>(nl) - d) + 1;
+  built.message_size = em.total() - begin;
+  em.scan();
+  if (opts.mboxrd && em.needs_rewrite) {
+    Bytes message;
+    if (file) {  // rare: read the message back from the file and write it again, quoted
+      em.flush();
+      message.resize(built.message_size);
+      std::fseek(file, static_cast<long>(file_start + begin), SEEK_SET);
+      if (std::fread(message.data(), 1, message.size(), file) != message.size())
+        throw FatalError("cannot read back a temporary file");
+      if (::ftruncate(fileno(file), static_cast<off_t>(file_start)) != 0)
+        throw FatalError(std::string("cannot truncate a temporary file: ") + std::strerror(errno));
+      std::fseek(file, 0, SEEK_END);
+    } else {
+      message = out.substr(begin);
     }
-    return false;
-  };
-  for (const auto &[b, e] : em.b64_ranges) {
-    if (!rewrite) rewrite = check(seg, b);
-    seg = e;
-  }
-  if (!rewrite) rewrite = check(seg, out.size());
-  if (rewrite) {
-    Bytes message = out.substr(begin);
     out.clear();
     append_mboxrd(out, message, built.envelope_sender, built.date);
-  } else {
+    if (file) {
+      Emitter rest(out, nullptr, file);
+      rest.flush();
+    }
+  } else if (opts.mboxrd) {
     out += '\n';
+  }
+  if (file) {
+    Emitter rest(out, nullptr, file);
+    rest.flush();
+    if (std::fflush(file) != 0)
+      throw FatalError(std::string("cannot write a temporary file: ") + std::strerror(errno));
+    built.streamed = true;
+    built.stream_offset = file_start;
+    built.stream_size = static_cast<u64>(std::ftell(file)) - file_start;
+    util::BufferPool::instance().give(std::move(out));
+    out.clear();
   }
 }
 

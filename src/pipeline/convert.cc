@@ -418,6 +418,14 @@ class Run {
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
     StageTimes &times = times_.local();
     out->held_total = &held_bytes_;
+    // A message bigger than a 64th of --max-memory (at least 1 MiB) is built straight into
+    // the unit's spill file instead of memory: its attachments are then held once, by the
+    // reader, and never a second time as encoded output.
+    Streaming streaming{[&]() -> std::FILE * {
+                          if (!out->spill) out->spill = open_spill();
+                          return out->spill;
+                        },
+                        std::max<u64>(opts_.max_memory / 64, 1u << 20)};
     u64 since_release = 0;
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];
@@ -438,21 +446,25 @@ class Run {
                         : opts_.format == OutputFormat::Pst ? Produce::Model
                         : frame_                            ? Produce::Mboxrd
                                                             : Produce::MimeLf;
-      process_item(*store, fp.nids[i], produce, item, times);
+      process_item(*store, fp.nids[i], produce, item, times, &streaming);
       if (item.framed && limit_ && item.size > limit_) {
         // Over the profile's limit: it goes whole to oversize/ as a file, so build it again
         // unframed (rare; cheaper than unquoting).
         ItemOut bare;
         bare.seq = item.seq;
         bare.index = item.index;
-        process_item(*store, fp.nids[i], Produce::MimeLf, bare, times);
+        process_item(*store, fp.nids[i], Produce::MimeLf, bare, times, &streaming);
         item = std::move(bare);
+      }
+      if (item.spilled) {  // built straight into the spill file
+        spilled_items_.fetch_add(1);
+        spilled_bytes_.fetch_add(item.spill_len);
       }
       // mbox framing (From_ line, >From quoting) is per-message work: do it here, in
       // parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
       if (frame_ && item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime &&
           !item.model && !(limit_ && item.size > limit_)) {
-        if (!item.framed) {  // unless the builder framed it already
+        if (!item.framed && !item.spilled) {  // unless the builder framed it already
           Bytes f;
           f.reserve(item.bytes.size() + item.bytes.size() / 32 + 128);
           mime::append_mboxrd(f, item.bytes, item.envelope_sender, item.date);
@@ -463,7 +475,7 @@ class Run {
         // Batches are made of one zstd frame per message (see sink/batch.cc), so compression
         // is per-message work too, with this thread's own zstd context. The item keeps only
         // its frame (sized exactly; the entry's buffer is freed).
-        if (compress_) {
+        if (compress_ && !item.spilled) {  // (a streamed entry is compressed by the sink)
           Bytes frame(compressors_.local().compress(item.bytes));
           util::BufferPool::instance().give(std::move(item.bytes));
           item.bytes = std::move(frame);

@@ -49,7 +49,8 @@ void skip(ItemOut &out, const model::Message &msg, std::string reason) {
   out.outcome = Outcome::Skipped;
 }
 
-void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, StageTimes &times) {
+void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, StageTimes &times,
+             const Streaming *streaming) {
   const bool eml = produce == Produce::MimeCrlf;
   auto t0 = Clock::now();
   Result<mapi::RawMessage> raw = store.read_item(nid);
@@ -131,6 +132,10 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
       mime::BuildOptions bo;
       bo.crlf = eml;
       bo.mboxrd = produce == Produce::Mboxrd;
+      if (streaming) {
+        bo.stream_to = streaming->file;
+        bo.stream_above = streaming->above;
+      }
       bo.flags = eml ? mime::FlagStyle::Eml : mime::FlagStyle::Mbox;
       Result<mime::Built> built = mime::build_message(msg, bo);
       if (!built) {
@@ -140,7 +145,15 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
       }
       for (const Problem &w : built->warnings) out.warnings.push_back(note_of(nid, &msg, w));
       out.bytes = std::move(built->bytes);
-      if (bo.mboxrd) {
+      if (built->streamed) {  // the bytes are in the unit's spill file
+        out.spilled = true;
+        out.spill_offset = built->stream_offset;
+        out.spill_len = built->stream_size;
+        out.framed = bo.mboxrd;
+        out.framed_size = bo.mboxrd ? built->stream_size : 0;
+        out.size = built->message_size;
+        std::memcpy(out.raw.data(), built->sha256.data(), out.raw.size());
+      } else if (bo.mboxrd) {
         out.framed = true;
         out.framed_size = out.bytes.size();
         out.size = built->message_size;
@@ -203,10 +216,10 @@ u64 estimated_size(const model::Message &msg) {
 }
 
 void process_item(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out,
-                  StageTimes &times) {
+                  StageTimes &times, const Streaming *streaming) {
   out.node_id = nid;
   try {
-    convert(store, nid, produce, out, times);
+    convert(store, nid, produce, out, times, streaming);
   } catch (const std::exception &e) {
     // A bug of ours on this item must not stop the run or lose the item from the ledger.
     out = ItemOut{out.seq, out.index, nid};

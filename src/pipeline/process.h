@@ -1,6 +1,8 @@
 #pragma once
 // The parallel half of the pipeline: one item from raw properties to finished bytes and keys.
 // Everything here is a pure function of the item and the options, so it runs on any thread.
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,11 +63,19 @@ enum class Produce : u8 {
   Model,     ///< keep the model (PST sink); `raw` is then the content hash
 };
 
+/// Where messages larger than `above` bytes are built instead of memory (the unit's spill
+/// file; `file` opens it on first use and may return nullptr).
+struct Streaming {
+  std::function<std::FILE *()> file;
+  u64 above = 0;
+};
+
 /// Reads and converts item `nid` of `store`; fills `out` (outcome, bytes or model, keys,
 /// notes). Never throws for bad input; an exception from our own code becomes an
-/// InternalError failure.
+/// InternalError failure. With `streaming`, a big message's bytes go to its file: `spilled`
+/// is then set with the offset and length.
 void process_item(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out,
-                  StageTimes &times);
+                  StageTimes &times, const Streaming *streaming = nullptr);
 
 /// Rough size of a message once written: bodies plus attachments, recursively.
 u64 estimated_size(const model::Message &msg);

@@ -3,6 +3,8 @@
 /// message and options always give the same bytes (boundaries and generated ids are derived
 /// from content, never random or time-based). Thread-safe.
 #include <array>
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,11 @@ struct BuildOptions {
   /// Write a complete mboxrd entry (From_ line, quoting, separator; needs crlf = false)
   /// instead of the bare message: the message is serialized once, straight into its frame.
   bool mboxrd = false;
+  /// Streaming: a message whose serialized size exceeds `stream_above` is written to the file
+  /// `stream_to` returns (appended at its end) instead of memory, a few MiB at a time, and
+  /// Built says where (`streamed`). stream_to may return nullptr (then memory is used).
+  std::function<std::FILE *()> stream_to;
+  u64 stream_above = 0;
 };
 
 /// What was built, with facts the sinks need (envelope sender and date for From_ lines).
@@ -34,6 +41,9 @@ struct Built {
   Bytes bytes;                 ///< the whole message (an mboxrd entry with BuildOptions::mboxrd)
   u64 message_size = 0;        ///< size of the message itself (without any mboxrd framing)
   std::array<u8, 32> sha256{}; ///< SHA-256 of the message itself, as a reader gets it back
+  bool streamed = false;       ///< the bytes went to BuildOptions::stream_to (`bytes` empty)
+  u64 stream_offset = 0;       ///< where they start in that file
+  u64 stream_size = 0;         ///< their length (the framed entry with mboxrd)
   std::string envelope_sender; ///< bare SMTP address for the mbox From_ line ("" if unknown)
   i64 date = 0;                ///< unix seconds UTC used for Date: (0 if none known)
   std::string message_id;      ///< the Message-ID written, with angle brackets
