@@ -313,7 +313,7 @@ class BackgroundFiles {
 
  private:
   static constexpr std::size_t kMaxQueued = 1024;
-  static constexpr std::size_t kMaxBytes = 64u << 20;
+  static constexpr std::size_t kMaxBytes = 32u << 20;
   struct Job {
     fs::path path;
     Bytes bytes;
@@ -335,7 +335,7 @@ class BackgroundFiles {
       lock.unlock();
       std::string err;
       try {
-        write_whole_file(job.path, job.bytes);
+        write_file_direct(job.path, job.bytes);
       } catch (const std::exception &e) {
         err = e.what();
       }
@@ -346,6 +346,51 @@ class BackgroundFiles {
       if (!error_.empty()) room_.notify_all();
     }
   }
+
+  // Files of a few MiB and more go around the page cache like the other large outputs
+  // (util::AppendFile explains why), through this thread's aligned chunk buffer.
+  static void write_file_direct(const fs::path &path, ByteView bytes) {
+    constexpr std::size_t kAlign = 4096, kChunk = 4u << 20;
+    if (bytes.size() < kDirectFrom || util::default_io_mode() != util::IoMode::Auto) {
+      write_whole_file(path, bytes);
+      return;
+    }
+    thread_local std::unique_ptr<char, decltype(&std::free)> bounce(nullptr, &std::free);
+    if (!bounce) {
+      void *p = nullptr;
+      if (posix_memalign(&p, kAlign, kChunk) != 0) throw std::bad_alloc();
+      bounce.reset(static_cast<char *>(p));
+    }
+    write_whole_file(path, {});  // create / truncate
+    int fd = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    std::size_t done = 0;
+    const std::size_t aligned = bytes.size() / kAlign * kAlign;
+    while (fd >= 0 && done < aligned) {
+      std::size_t n = std::min(kChunk, aligned - done);
+      std::memcpy(bounce.get(), bytes.data() + done, n);
+      ssize_t w = ::pwrite(fd, bounce.get(), n, static_cast<off_t>(done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;  // refused or failed: the rest goes through the page cache
+      done += static_cast<std::size_t>(w) / kAlign * kAlign;
+      if (static_cast<std::size_t>(w) % kAlign != 0) break;
+    }
+    if (fd >= 0) ::close(fd);
+    int tail = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (tail < 0) fail_io("cannot write", path);
+    while (done < bytes.size()) {
+      ssize_t w = ::pwrite(tail, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        int e = errno;
+        ::close(tail);
+        errno = e;
+        fail_io("cannot write", path);
+      }
+      done += static_cast<std::size_t>(w);
+    }
+    if (::close(tail) != 0) fail_io("cannot write", path);
+  }
+  static constexpr std::size_t kDirectFrom = 1u << 20;
 
   std::mutex mu_;
   std::condition_variable cv_, room_, idle_;
