@@ -418,14 +418,14 @@ class Run {
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
     StageTimes &times = times_.local();
     out->held_total = &held_bytes_;
-    // A message bigger than a 64th of --max-memory (at least 1 MiB) is built straight into
+    // A message bigger than a 16th of --max-memory (at least 1 MiB) is built straight into
     // the unit's spill file instead of memory: its attachments are then held once, by the
     // reader, and never a second time as encoded output.
     Streaming streaming{[&]() -> std::FILE * {
                           if (!out->spill) out->spill = open_spill();
                           return out->spill;
                         },
-                        std::max<u64>(opts_.max_memory / 64, 1u << 20)};
+                        std::max<u64>(opts_.max_memory / 16, 1u << 20)};
     u64 since_release = 0;
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];

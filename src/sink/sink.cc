@@ -185,7 +185,7 @@ class MboxSink final : public Sink {
   // Output goes out in 4 MiB direct-I/O chunks; only the few most recently written files keep
   // a buffer, so a store with thousands of folders does not hold thousands of chunks.
   static constexpr std::size_t kChunk = 4u << 20;
-  static constexpr std::size_t kActiveFiles = 4;
+  static constexpr std::size_t kActiveFiles = 2;
 
   struct File {
     std::unique_ptr<util::AppendFile> file;

@@ -108,24 +108,32 @@ void AppendFile::write_chunk() {
     len_ = 0;
     return;
   }
-  wait_idle();
-  if (fd_direct_ < 0) {  // the last background write found O_DIRECT refused
+  std::unique_ptr<char, Free> next;
+  bool trouble = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return jobs_.size() < kInFlight || job_errno_ != 0; });
+    trouble = job_errno_ != 0 || direct_failed_;
+    if (!free_.empty()) {
+      next = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  if (trouble) wait_idle();  // reports the error, or leaves direct mode
+  if (fd_direct_ < 0) {
     write_chunk();
     return;
   }
-  if (!spare_) {
+  if (!next) {
     void *p = nullptr;
     if (posix_memalign(&p, kAlign, chunk_) != 0) throw std::bad_alloc();
-    spare_.reset(static_cast<char *>(p));
+    next.reset(static_cast<char *>(p));
   }
-  std::swap(buf_, spare_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    job_data_ = spare_.get();
-    job_len_ = len_;
-    job_off_ = base_;
-    job_ = true;
+    jobs_.push_back(Job{std::move(buf_), len_, base_});
   }
+  buf_ = std::move(next);
   if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
   cv_.notify_all();
   base_ += len_;
@@ -135,11 +143,12 @@ void AppendFile::write_chunk() {
 void AppendFile::writer_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return job_ || stop_; });
-    if (!job_) return;
-    const char *p = job_data_;
-    std::size_t n = job_len_;
-    u64 off = job_off_;
+    cv_.wait(lock, [this] { return !jobs_.empty() || stop_; });
+    if (jobs_.empty()) return;
+    Job &job = jobs_.front();  // stays at the front (and alive) while it is written
+    const char *p = job.data.get();
+    std::size_t n = job.len;
+    u64 off = job.off;
     lock.unlock();
     int err = 0;
     bool fell_back = false;
@@ -161,7 +170,8 @@ void AppendFile::writer_loop() {
       off += static_cast<u64>(w);
     }
     lock.lock();
-    job_ = false;
+    free_.push_back(std::move(jobs_.front().data));
+    jobs_.pop_front();
     if (err != 0 && job_errno_ == 0) job_errno_ = err;
     if (fell_back) direct_failed_ = true;
     cv_.notify_all();
@@ -171,7 +181,7 @@ void AppendFile::writer_loop() {
 void AppendFile::wait_idle() {
   if (!writer_.joinable()) return;
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !job_; });
+  cv_.wait(lock, [this] { return jobs_.empty(); });
   if (direct_failed_ && fd_direct_ >= 0) {
     ::close(fd_direct_);
     fd_direct_ = -1;
@@ -236,7 +246,7 @@ void AppendFile::release_buffer() {
   sync_tail();
   stop_writer();
   buf_.reset();
-  spare_.reset();
+  free_.clear();
   if (len_ > 0) loaded_ = false;
 }
 
@@ -260,7 +270,7 @@ void AppendFile::close() {
   }
   stop_writer();
   buf_.reset();
-  spare_.reset();
+  free_.clear();
   if (fd_direct_ >= 0) ::close(fd_direct_);
   fd_direct_ = -1;
   int rc = ::close(fd_);

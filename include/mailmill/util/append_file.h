@@ -10,17 +10,19 @@
 /// written with O_DIRECT; the unaligned tail is written through an ordinary descriptor when the
 /// caller asks for the data to be visible (`sync_tail`, commit points, close).
 ///
-/// Direct chunks are written by a background thread while the caller fills the next chunk
-/// (double buffering), so the disk's time overlaps the caller's work instead of adding to it.
+/// Direct chunks are written by a background thread while the caller fills the next ones (up
+/// to three queued), so the disk's time overlaps the caller's work instead of adding to it.
 ///
 /// When the file system refuses O_DIRECT (tmpfs, some network file systems) or the user asks
 /// for buffered I/O, the same calls become ordinary large buffered writes. Either way the bytes
 /// in the file are identical. Errors throw FatalError naming the file.
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "mailmill/util/types.h"
 
@@ -80,18 +82,22 @@ class AppendFile {
     void operator()(char *p) const;
   };
   std::unique_ptr<char, Free> buf_;
-  std::unique_ptr<char, Free> spare_;  // the chunk being written in the background
 
-  // Background writer (direct mode only): one job at a time.
+  // Background writer (direct mode only): up to kInFlight chunks queued, written in order.
+  static constexpr std::size_t kInFlight = 3;
+  struct Job {
+    std::unique_ptr<char, Free> data;
+    std::size_t len = 0;
+    u64 off = 0;
+  };
   std::thread writer_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool job_ = false, stop_ = false;
-  const char *job_data_ = nullptr;
-  std::size_t job_len_ = 0;
-  u64 job_off_ = 0;
+  std::deque<Job> jobs_;                      // queued or being written (front)
+  std::vector<std::unique_ptr<char, Free>> free_;  // written chunks, ready for reuse
+  bool stop_ = false;
   int job_errno_ = 0;        // set by the writer; reported by wait_idle
-  bool direct_failed_ = false;  // the writer fell back to buffered for its chunk
+  bool direct_failed_ = false;  // the writer fell back to buffered for a chunk
   u64 base_ = 0;        // file offset of buf_[0]; aligned while direct
   std::size_t len_ = 0; // bytes in buf_
   bool loaded_ = true;  // buf_ holds the bytes of [base_, base_ + len_) (false after release)
