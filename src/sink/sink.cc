@@ -59,13 +59,10 @@ void make_dirs(const fs::path &dir) {
   if (ec) throw FatalError("cannot create directory " + dir.string() + ": " + ec.message());
 }
 
-void write_whole_file(const fs::path &path, ByteView bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_io("cannot create", path);
-  const char *p = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
+// Writes bytes[from..] at their own offsets into `fd`, then closes it; throws naming `path`.
+void write_rest_and_close(int fd, ByteView bytes, std::size_t from, const fs::path &path) {
+  while (from < bytes.size()) {
+    ssize_t n = ::pwrite(fd, bytes.data() + from, bytes.size() - from, static_cast<off_t>(from));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int e = errno;
@@ -73,10 +70,15 @@ void write_whole_file(const fs::path &path, ByteView bytes) {
       errno = e;
       fail_io("cannot write", path);
     }
-    p += n;
-    left -= static_cast<std::size_t>(n);
+    from += static_cast<std::size_t>(n);
   }
   if (::close(fd) != 0) fail_io("cannot write", path);
+}
+
+void write_whole_file(const fs::path &path, ByteView bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_io("cannot create", path);
+  write_rest_and_close(fd, bytes, 0, path);
 }
 
 Sink::Sink(fs::path root) : root_(std::move(root)) { make_dirs(root_); }
@@ -377,18 +379,7 @@ class BackgroundFiles {
     if (fd >= 0) ::close(fd);
     int tail = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (tail < 0) fail_io("cannot write", path);
-    while (done < bytes.size()) {
-      ssize_t w = ::pwrite(tail, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        int e = errno;
-        ::close(tail);
-        errno = e;
-        fail_io("cannot write", path);
-      }
-      done += static_cast<std::size_t>(w);
-    }
-    if (::close(tail) != 0) fail_io("cannot write", path);
+    write_rest_and_close(tail, bytes, done, path);
   }
   static constexpr std::size_t kDirectFrom = 1u << 20;
 

@@ -48,6 +48,18 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
+def tree_bytes(root):
+    """{relative path: bytes} of every file below root except the .mailmill/ state folder."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not (dirpath == root and d == ".mailmill")]
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                files[os.path.relpath(p, root)] = fh.read()
+    return files
+
+
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
 

@@ -42,17 +42,6 @@ def convert(fmt, name, extra):
     return out, rep
 
 
-def tree(root):
-    files = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not (dirpath == root and d == ".mailmill")]
-        for f in filenames:
-            p = os.path.join(dirpath, f)
-            with open(p, "rb") as fh:
-                files[os.path.relpath(p, root)] = fh.read()
-    return files
-
-
 for fmt in ("mbox", "eml"):
     a, rep_a = convert(fmt, f"{fmt}-default", [])
     b, rep_b = convert(fmt, f"{fmt}-2M", ["--max-memory", "2M"])
@@ -60,7 +49,7 @@ for fmt in ("mbox", "eml"):
     c.check(sp["items"] > 0 and sp["bytes"] > 0, f"{fmt}: nothing spilled under 2M: {sp}")
     c.check(rep_a["stages"]["spilled"]["items"] == 0,
             f"{fmt}: the default budget spilled: {rep_a['stages']['spilled']}")
-    ta, tb = tree(a), tree(b)
+    ta, tb = mmtest.tree_bytes(a), mmtest.tree_bytes(b)
     c.check(sorted(ta) == sorted(tb), f"{fmt}: different file lists")
     diff = [k for k in ta if k in tb and ta[k] != tb[k]]
     c.check(not diff, f"{fmt}: files differ with --max-memory 2M: {diff[:5]}")
