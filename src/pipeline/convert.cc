@@ -476,7 +476,8 @@ class Run {
         // is per-message work too, with this thread's own zstd context. The item keeps only
         // its frame (sized exactly; the entry's buffer is freed).
         if (compress_ && !item.spilled) {  // (a streamed entry is compressed by the sink)
-          Bytes frame(compressors_.local().compress(item.bytes));
+          Bytes frame = util::BufferPool::instance().take(item.bytes.size() / 2 + 1024);
+          compressors_.local().compress_into(item.bytes, frame);
           util::BufferPool::instance().give(std::move(item.bytes));
           item.bytes = std::move(frame);
           item.compressed = true;

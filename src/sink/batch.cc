@@ -222,6 +222,13 @@ ByteView FrameCompressor::compress(ByteView in) {
   return ByteView(out_.data(), n);
 }
 
+void FrameCompressor::compress_into(ByteView in, Bytes &out) {
+  out.resize(ZSTD_compressBound(in.size()));
+  std::size_t n = ZSTD_compress2(ctx_->cctx, out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n)) throw FatalError(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out.resize(n);
+}
+
 std::unique_ptr<Sink> make_batch_sink(const fs::path &root, BatchOptions opts) {
   return std::make_unique<BatchSink>(root, opts);
 }

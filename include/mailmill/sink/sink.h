@@ -71,6 +71,9 @@ class FrameCompressor {
   /// Returns one complete zstd frame of `in`, valid until the next call. Throws FatalError
   /// when zstd fails (it can only run out of memory).
   ByteView compress(ByteView in);
+  /// The same frame written into `out` (resized to fit it), so callers can use their own
+  /// (recycled) buffers instead of this object's.
+  void compress_into(ByteView in, Bytes &out);
 
  private:
   struct Ctx;
