@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/result.h"
 
 namespace mm::util {
@@ -87,6 +88,7 @@ void AppendFile::ensure_buffer() {
   if (!buf_) {
     void *p = nullptr;
     if (posix_memalign(&p, kAlign, chunk_) != 0) throw std::bad_alloc();
+    hint_huge_pages(p, chunk_);
     buf_.reset(static_cast<char *>(p));
   }
   if (!loaded_) {
@@ -127,6 +129,7 @@ void AppendFile::write_chunk() {
   if (!next) {
     void *p = nullptr;
     if (posix_memalign(&p, kAlign, chunk_) != 0) throw std::bad_alloc();
+    hint_huge_pages(p, chunk_);
     next.reset(static_cast<char *>(p));
   }
   {

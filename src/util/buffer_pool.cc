@@ -1,6 +1,9 @@
 #include "mailmill/util/buffer_pool.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -11,6 +14,31 @@ struct BufferPool::Impl {
   std::vector<Bytes> kept;  // unordered; a handful of entries
   std::size_t kept_bytes = 0;
 };
+
+void hint_huge_pages(void *p, std::size_t n) {
+#ifdef MADV_HUGEPAGE
+  // Transparent huge pages for the whole 2 MiB pages inside [p, p + n): a 16 MiB buffer then
+  // takes 8 page faults instead of 4,096 when first filled.
+  constexpr std::uintptr_t kHuge = 2u << 20;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+namespace {
+
+// Reserves `capacity` and asks for huge pages when that allocated new memory.
+void reserve_huge(Bytes &b, std::size_t capacity) {
+  const char *before = b.data();
+  b.reserve(capacity);
+  if (b.data() != before && b.capacity() >= (4u << 20)) hint_huge_pages(b.data(), b.capacity());
+}
+
+}  // namespace
 
 std::shared_ptr<BufferPool::Impl> BufferPool::make_impl() { return std::make_shared<Impl>(); }
 
@@ -42,12 +70,12 @@ Bytes BufferPool::take(std::size_t capacity) {
       *best = std::move(kept.back());
       kept.pop_back();
       out.clear();
-      out.reserve(capacity);
+      reserve_huge(out, capacity);
       return out;
     }
   }
   Bytes out;
-  out.reserve(capacity);
+  reserve_huge(out, capacity);
   return out;
 }
 

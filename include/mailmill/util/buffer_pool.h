@@ -12,6 +12,10 @@
 
 namespace mm::util {
 
+/// Asks the kernel for transparent huge pages for the 2 MiB-aligned part of [p, p + n)
+/// (MADV_HUGEPAGE; ignored where unsupported). For large, short-lived buffers.
+void hint_huge_pages(void *p, std::size_t n);
+
 class BufferPool {
  public:
   static constexpr std::size_t kMinPooled = 256u << 10;
