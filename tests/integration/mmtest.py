@@ -48,15 +48,23 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
-def tree_bytes(root):
-    """{relative path: bytes} of every file below root except the .mailmill/ state folder."""
-    files = {}
+def tree_files(root):
+    """{relative path: absolute path} of every file below root except the .mailmill/ folder."""
+    out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not (dirpath == root and d == ".mailmill")]
         for f in filenames:
             p = os.path.join(dirpath, f)
-            with open(p, "rb") as fh:
-                files[os.path.relpath(p, root)] = fh.read()
+            out[os.path.relpath(p, root)] = p
+    return out
+
+
+def tree_bytes(root):
+    """{relative path: bytes} of the same files."""
+    files = {}
+    for rel, p in tree_files(root).items():
+        with open(p, "rb") as fh:
+            files[rel] = fh.read()
     return files
 
 

@@ -32,14 +32,7 @@ c = mmtest.Checker("readers_agree")
 KNOWN_LIBPFF_FAILURES = {"aspnet__Test_part1.pst": 12}
 
 
-def tree_files(root):
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not (dirpath == root and d == ".mailmill")]
-        for f in filenames:
-            p = os.path.join(dirpath, f)
-            out[os.path.relpath(p, root)] = p
-    return out
+tree_files = mmtest.tree_files
 
 
 split_mboxrd = mmtest.split_mboxrd
