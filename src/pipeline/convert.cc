@@ -526,12 +526,13 @@ class Run {
     return ::fdopen(fd, "w+b");
   }
 
-  Bytes load_spilled(const UnitOut &u, const ItemOut &item) {
-    Bytes b(item.spill_len, '\0');
+  // Reads a spilled item's bytes back into item.bytes (a recycled buffer).
+  void load_spilled(const UnitOut &u, ItemOut &item) {
+    item.bytes = util::BufferPool::instance().take(item.spill_len);
+    item.bytes.resize(item.spill_len);
     std::fseek(u.spill, static_cast<long>(item.spill_offset), SEEK_SET);
-    if (std::fread(b.data(), 1, b.size(), u.spill) != b.size())
+    if (std::fread(item.bytes.data(), 1, item.bytes.size(), u.spill) != item.bytes.size())
       throw FatalError("cannot read back a spilled message from the temporary file");
-    return b;
   }
 
   dedup::Digest dedup_key(const SourcePlan &sp, const FolderPlan &fp, const ItemOut &item,
@@ -595,9 +596,8 @@ class Run {
           continue;
         }
       }
-      Bytes spilled;
-      if (item.spilled) spilled = load_spilled(*u, item);
-      ByteView bytes = item.spilled ? ByteView(spilled) : ByteView(item.bytes);
+      if (item.spilled) load_spilled(*u, item);
+      ByteView bytes = item.bytes;
       std::string location;
       u64 limit = profile_limit(opts_);
       if (item.model && limit && item.size > limit) {
@@ -661,7 +661,7 @@ class Run {
         m.size = item.size;
         m.compressed = item.compressed;
         m.framed_size = item.framed_size;
-        if (!item.spilled) m.steal = &item.bytes;
+        m.steal = &item.bytes;
         location = sink_->write_message(dest, m);
       }
       written_bytes_ += item.size;
