@@ -485,9 +485,10 @@ class Run {
       }
       done_items_seen_.fetch_add(1, std::memory_order_relaxed);
       done_bytes_seen_.fetch_add(item.size, std::memory_order_relaxed);
-      // Large items touch many mapped pages; drop them as we go (see write()).
+      // Items touch many mapped pages; drop them as we go (see write()). The reader already
+      // drops the pages of each big attachment it reads, so this is for small items.
       since_release += item.size;
-      if (since_release > (8ull << 20)) {
+      if (since_release > (64ull << 20)) {
         store->release_memory();
         since_release = 0;
       }
@@ -675,7 +676,7 @@ class Run {
     // folder's messages are spread over the whole file, so reading one folder touches all of
     // it. Dropping the mapping's pages every few units keeps RSS flat (they stay in the page
     // cache; the next access re-maps them).
-    if (++units_since_release_ >= 4 || written_bytes_ - released_at_ > (16ull << 20)) {
+    if (++units_since_release_ >= 4 || written_bytes_ - released_at_ > (64ull << 20)) {
       sp.primary->release_memory();
       released_at_ = written_bytes_;
       units_since_release_ = 0;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "crc.h"
@@ -477,6 +478,24 @@ Result<BlockRef> PstFile::read_stream(u64 bid, u64 limit) const {
   // Large streams (attachments) are concatenated into recycled buffers (util::BufferPool).
   std::shared_ptr<Bytes> buf = util::BufferPool::shared(total);
   for (const BlockRef &b : parts) buf->append(b.data);
+  if (map_->from_file && total >= (1u << 20)) {
+    // A big stream (an attachment) is read once: drop the mapped pages it touched now, so
+    // they do not count as resident memory and the whole-mapping release can be rare (it
+    // also unmaps what other threads are reading).
+    const u8 *lo = nullptr, *hi = nullptr;
+    for (const BlockRef &b : parts) {
+      const u8 *p = reinterpret_cast<const u8 *>(b.data.data());
+      if (p < map_->base || p + b.data.size() > map_->base + map_->size) continue;  // decoded
+      if (!lo || p < lo) lo = p;
+      if (!hi || p + b.data.size() > hi) hi = p + b.data.size();
+    }
+    if (lo && static_cast<u64>(hi - lo) <= 2 * total) {
+      const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+      auto start = (reinterpret_cast<std::uintptr_t>(lo) + page - 1) & ~(page - 1);
+      auto end = reinterpret_cast<std::uintptr_t>(hi) & ~(page - 1);
+      if (end > start) madvise(reinterpret_cast<void *>(start), end - start, MADV_DONTNEED);
+    }
+  }
   ByteView view(*buf);
   return BlockRef{view, std::shared_ptr<const void>(std::move(buf))};
 }
