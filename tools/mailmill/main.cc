@@ -129,8 +129,9 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "journal a restart point after this many items (and every 2 seconds): a killed run "
        "started again with the same command resumes from the last one")
       ("max-memory", po::value(&max_memory)->default_value("1G"),
-       "bound on bytes held by work in flight (e.g. 512M); beyond it finished messages wait "
-       "in a temporary file")
+       "bound on memory (e.g. 512M): finished output in flight may take an eighth of it, "
+       "beyond which messages wait in a temporary file; a message larger than a sixteenth "
+       "is built straight into that file")
       ("dedup", po::value(&dedup)->default_value("content"),
        "none, message-id (EDRM MIH), content (normalized content hash) or raw (sha256 of the "
        "bytes written); the first occurrence in input order is kept, every duplicate is "
