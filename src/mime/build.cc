@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "encode_impl.h"
 #include "mailmill/mime/encode.h"
@@ -847,7 +848,9 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
       (opts.mboxrd ? 128 : 1));
   if (opts.mboxrd) append_from_line(out, built.envelope_sender, built.date);
   const std::size_t begin = out.size();
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  // Owned here: serialize_into throws when the temporary file cannot be written.
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_MD_CTX *ctx = hash.get();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   Emitter em(out, ctx, file, opts.mboxrd, begin);
   serialize_into(em, root, eol);
@@ -856,7 +859,6 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
   if (!opts.crlf && (em.total() == begin || em.last() != '\n')) em.put("\n");
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, built.sha256.data(), &len);
-  EVP_MD_CTX_free(ctx);
   built.message_size = em.total() - begin;
   em.scan();
   if (opts.mboxrd && em.needs_rewrite) {

@@ -21,7 +21,6 @@
 #include "json_read.h"
 #include "mailmill/dedup/index.h"
 #include "mailmill/mime/build.h"
-#include "mailmill/mime/mbox.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/source/discover.h"
 #include "mailmill/util/buffer_pool.h"
@@ -460,18 +459,9 @@ class Run {
         spilled_items_.fetch_add(1);
         spilled_bytes_.fetch_add(item.spill_len);
       }
-      // mbox framing (From_ line, >From quoting) is per-message work: do it here, in
-      // parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
-      if (frame_ && item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime &&
-          !item.model && !(limit_ && item.size > limit_)) {
-        if (!item.framed && !item.spilled) {  // unless the builder framed it already
-          Bytes f;
-          f.reserve(item.bytes.size() + item.bytes.size() / 32 + 128);
-          mime::append_mboxrd(f, item.bytes, item.envelope_sender, item.date);
-          item.framed_size = f.size();
-          item.bytes.swap(f);
-          item.framed = true;
-        }
+      // mbox framing (From_ line, >From quoting) was done by the builder (Produce::Mboxrd),
+      // in parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
+      if (item.framed && item.outcome == Outcome::Written) {
         // Batches are made of one zstd frame per message (see sink/batch.cc), so compression
         // is per-message work too, with this thread's own zstd context. The item keeps only
         // its frame (sized exactly; the entry's buffer is freed).
