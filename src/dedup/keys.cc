@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mailmill/mime/build.h"
+#include "mailmill/util/sha256.h"
 
 namespace mm::dedup {
 namespace {
@@ -43,29 +44,19 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Streams fields into one SHA-256 context (no concatenated copy of the message).
+// Streams fields into one SHA-256 (no concatenated copy of the message); each field ends
+// with a NUL.
 class Hasher {
  public:
-  Hasher() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Hasher() { EVP_MD_CTX_free(ctx_); }
-  Hasher(const Hasher &) = delete;
-  Hasher &operator=(const Hasher &) = delete;
-  void add(std::string_view v) {
-    if (!v.empty()) EVP_DigestUpdate(ctx_, v.data(), v.size());
-  }
+  void add(std::string_view v) { h_.update(v); }
   void field(std::string_view v) {
     add(v);
     add(std::string_view("\0", 1));
   }
-  Digest finish() {
-    Digest d{};
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, d.data(), &len);
-    return d;
-  }
+  Digest finish() { return h_.finish(); }
 
  private:
-  EVP_MD_CTX *ctx_;
+  util::Sha256 h_;
 };
 
 // Line-ending and trailing-whitespace normalization, streamed: copies that differ only in how
@@ -101,9 +92,17 @@ void hash_normalized_body(Hasher &h, std::string_view body) {
   h.add(std::string_view("\0", 1));
 }
 
+// The builder hashed most attachments while encoding them: the same bytes (same place, same
+// size) need no second pass.
+Digest attachment_sha256(ByteView data, std::span<const mime::DataDigest> known) {
+  for (const mime::DataDigest &d : known)
+    if (d.data == data.data() && d.size == data.size()) return d.sha256;
+  return util::Sha256::digest(data);
+}
+
 }  // namespace
 
-Digest sha256(ByteView data) { return digest_with<32>(EVP_sha256(), data); }
+Digest sha256(ByteView data) { return util::Sha256::digest(data); }
 Md5 md5(ByteView data) { return digest_with<16>(EVP_md5(), data); }
 
 Md5 edrm_mih(std::string_view message_id) { return md5(message_id); }
@@ -118,7 +117,7 @@ std::string to_hex(const u8 *data, std::size_t n) {
   return out;
 }
 
-Digest content_hash(const model::Message &msg) {
+Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest> known) {
   Hasher h;
   h.field("mm-content-v1");
   h.field(model::item_kind_name(msg.kind));
@@ -145,7 +144,7 @@ Digest content_hash(const model::Message &msg) {
     if (a.kind == model::AttachmentKind::Embedded && a.embedded)
       atts.push_back("m" + to_hex(content_hash(*a.embedded)));
     else
-      atts.push_back("a" + to_hex(sha256(a.data)));
+      atts.push_back("a" + to_hex(attachment_sha256(a.data, known)));
   }
   std::sort(atts.begin(), atts.end());
   for (const auto &a : atts) h.field(a);

@@ -1,6 +1,5 @@
 #include "mailmill/mime/build.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "encode_impl.h"
 #include "mailmill/mime/encode.h"
@@ -15,6 +15,7 @@
 #include "mailmill/mime/mbox.h"
 #include "mailmill/mime/rtf.h"
 #include "mailmill/util/buffer_pool.h"
+#include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
 
 namespace mm::mime {
@@ -80,27 +81,22 @@ Bytes to_eol(ByteView in, std::string_view eol) {
   return out;
 }
 
+/// Hashes fields for boundaries and generated ids.
 class Sha256 {
  public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256 &) = delete;
-  Sha256 &operator=(const Sha256 &) = delete;
   /// Length-prefixed so that ("ab","c") and ("a","bc") hash differently.
   void add(std::string_view s) {
     u64 n = s.size();
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    EVP_DigestUpdate(ctx_, len, 8);
-    EVP_DigestUpdate(ctx_, s.data(), s.size());
+    char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<char>(n >> (8 * i));
+    h_.update(ByteView(len, 8));
+    h_.update(s);
   }
   std::string hex(std::size_t chars) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
+    const util::Sha256Digest md = h_.finish();
     static constexpr char H[] = "0123456789abcdef";
     std::string out;
-    for (unsigned i = 0; i < len && out.size() < chars; ++i) {
+    for (std::size_t i = 0; i < md.size() && out.size() < chars; ++i) {
       out.push_back(H[md[i] >> 4]);
       out.push_back(H[md[i] & 15]);
     }
@@ -109,7 +105,7 @@ class Sha256 {
   }
 
  private:
-  EVP_MD_CTX *ctx_;
+  util::Sha256 h_;
 };
 
 bool is_token_char(unsigned char c) {
@@ -333,34 +329,51 @@ class Emitter {
  public:
   static constexpr std::size_t kStage = 4u << 20;
 
-  Emitter(Bytes &out, EVP_MD_CTX *hash, std::FILE *file = nullptr, bool check_quoting = false,
-          std::size_t check_from = 0)
-      : out_(out), hash_(hash), file_(file), check_(check_quoting), check_from_(check_from) {}
+  /// Writes at `pos` (default: the end of `out`). Bytes of `out` past `pos` are scratch: a
+  /// recycled buffer sized up front (BufferPool::take_sized) is filled without the zeroing
+  /// that growing a string costs; finish() cuts `out` to what was written.
+  Emitter(Bytes &out, util::Sha256 *hash, std::FILE *file = nullptr, bool check_quoting = false,
+          std::size_t check_from = 0, std::size_t pos = Bytes::npos)
+      : out_(out),
+        hash_(hash),
+        file_(file),
+        check_(check_quoting),
+        check_from_(check_from),
+        pos_(pos == Bytes::npos ? out.size() : pos) {}
   void put(ByteView s) {
-    out_.append(s);
-    if (hash_) EVP_DigestUpdate(hash_, s.data(), s.size());
+    std::memcpy(room(s.size()), s.data(), s.size());
+    pos_ += s.size();
+    if (hash_) hash_->update(s);
     if (!s.empty()) last_ = s.back();
   }
+  /// Encodes `raw` as base64 lines. When the output is hashed, `raw` is hashed too, side by
+  /// side while both are in cache, and its digest is recorded in data_digests (the content
+  /// key's attachment hashes then need no second pass over the attachment).
   void put_base64(ByteView raw, std::string_view eol) {
-    std::size_t begin = out_.size();
+    if (hash_) raw_hash_.emplace();
+    std::size_t begin = pos_;
     // 57 * 1024 input bytes: whole lines, about 78 KB of output per step.
     constexpr std::size_t kStep = 57 * 1024;
     for (std::size_t off = 0; off < raw.size() || off == 0; off += kStep) {
       ByteView piece = raw.substr(off, kStep);
-      const std::size_t at = out_.size();
-      out_.resize(at + base64_encoded_size(piece.size(), eol));
-      base64_encode_to(out_.data() + at, piece, eol);
-      if (hash_) EVP_DigestUpdate(hash_, out_.data() + at, out_.size() - at);
-      if (out_.size() > at) last_ = out_.back();
-      if (file_ && out_.size() >= kStage) {
-        b64_ranges.emplace_back(begin, out_.size());
+      const std::size_t n = base64_encoded_size(piece.size(), eol);
+      char *at = room(n);
+      base64_encode_to(at, piece, eol);
+      pos_ += n;
+      if (hash_) util::Sha256::update2(*hash_, ByteView(at, n), *raw_hash_, piece);
+      if (n > 0) last_ = at[n - 1];
+      if (file_ && pos_ >= kStage) {
+        b64_ranges.emplace_back(begin, pos_);
         flush();
         begin = 0;
       }
       if (raw.empty()) break;
     }
-    b64_ranges.emplace_back(begin, out_.size());
+    b64_ranges.emplace_back(begin, pos_);
+    if (hash_) data_digests.push_back({raw.data(), raw.size(), raw_hash_->finish()});
   }
+  /// Cuts the buffer to the bytes written (call before using it as a string again).
+  void finish() { out_.resize(pos_); }
   /// Scans the text written since the last flush for lines mboxrd would have to change.
   void scan() {
     if (!check_ || needs_rewrite) return;
@@ -369,22 +382,23 @@ class Emitter {
       if (!needs_rewrite) needs_rewrite = text_needs_change(seg, b);
       seg = e;
     }
-    if (!needs_rewrite) needs_rewrite = text_needs_change(seg, out_.size());
+    if (!needs_rewrite) needs_rewrite = text_needs_change(seg, pos_);
   }
   /// Writes the staging buffer to the file (file mode only).
   void flush() {
     scan();
-    if (!out_.empty() && std::fwrite(out_.data(), 1, out_.size(), file_) != out_.size())
+    if (pos_ > 0 && std::fwrite(out_.data(), 1, pos_, file_) != pos_)
       throw FatalError(std::string("cannot write a temporary file: ") + std::strerror(errno));
-    flushed_ += out_.size();
-    out_.clear();
+    flushed_ += pos_;
+    pos_ = 0;
     b64_ranges.clear();
     check_from_ = 0;
   }
-  u64 total() const { return flushed_ + out_.size(); }
+  u64 total() const { return flushed_ + pos_; }
   char last() const { return last_; }
 
   std::vector<std::pair<std::size_t, std::size_t>> b64_ranges;
+  std::vector<DataDigest> data_digests;
   bool needs_rewrite = false;  ///< a text line starts with ">*From " or holds a CR
 
  private:
@@ -393,7 +407,7 @@ class Emitter {
     const char *d = out_.data();
     if (std::memchr(d + from, '\r', to - from) != nullptr) return true;
     for (std::size_t i = from; i < to;) {
-      if (mboxrd_needs_quote(ByteView(d + i, std::min<std::size_t>(out_.size() - i, 64))))
+      if (mboxrd_needs_quote(ByteView(d + i, std::min<std::size_t>(pos_ - i, 64))))
         return true;
       const void *nl = std::memchr(d + i, '\n', to - i);
       if (nl == nullptr) break;
@@ -402,11 +416,19 @@ class Emitter {
     return false;
   }
 
+  // Room for n more bytes at pos_; growth beyond the scratch is rare (sizes are exact).
+  char *room(std::size_t n) {
+    if (pos_ + n > out_.size()) out_.resize(std::max(pos_ + n, out_.size() + out_.size() / 2));
+    return out_.data() + pos_;
+  }
+
   Bytes &out_;
-  EVP_MD_CTX *hash_;
+  util::Sha256 *hash_;
+  std::optional<util::Sha256> raw_hash_;
   std::FILE *file_;
   bool check_;
   std::size_t check_from_;
+  std::size_t pos_;
   u64 flushed_ = 0;
   char last_ = 0;
 };
@@ -441,6 +463,7 @@ Bytes serialize(const Entity &e, std::string_view eol) {
   out.reserve(serialized_size(e, eol));
   Emitter em(out, nullptr);
   serialize_into(em, e, eol);
+  em.finish();
   return out;
 }
 
@@ -843,24 +866,25 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
     file_start = static_cast<u64>(std::ftell(file));
   }
   // The pipeline hands finished buffers back to the pool once written (util::BufferPool).
-  out = util::BufferPool::instance().take(
-      std::min<std::size_t>(size, file ? Emitter::kStage + (256u << 10) : size) +
-      (opts.mboxrd ? 128 : 1));
-  if (opts.mboxrd) append_from_line(out, built.envelope_sender, built.date);
-  const std::size_t begin = out.size();
-  // Owned here: serialize_into throws when the temporary file cannot be written.
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  EVP_MD_CTX *ctx = hash.get();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  Emitter em(out, ctx, file, opts.mboxrd, begin);
+  // The buffer is sized up front and filled in place (see Emitter).
+  Bytes from_line;
+  if (opts.mboxrd) append_from_line(from_line, built.envelope_sender, built.date);
+  out = util::BufferPool::instance().take_sized(
+      from_line.size() + std::min<std::size_t>(size, file ? Emitter::kStage + (256u << 10) : size) +
+      2);
+  std::memcpy(out.data(), from_line.data(), from_line.size());
+  const std::size_t begin = from_line.size();
+  util::Sha256 hash;
+  Emitter em(out, &hash, file, opts.mboxrd, begin, begin);
   serialize_into(em, root, eol);
   // LF output (mbox, batch) always ends the message with a newline, as mbox framing would:
   // hash what a reader gets back.
   if (!opts.crlf && (em.total() == begin || em.last() != '\n')) em.put("\n");
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, built.sha256.data(), &len);
+  built.sha256 = hash.finish();
+  built.data_digests = std::move(em.data_digests);
   built.message_size = em.total() - begin;
   em.scan();
+  em.finish();
   if (opts.mboxrd && em.needs_rewrite) {
     Bytes message;
     if (file) {  // rare: read the message back from the file and write it again, quoted
@@ -877,10 +901,6 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
     }
     out.clear();
     append_mboxrd(out, message, built.envelope_sender, built.date);
-    if (file) {
-      Emitter rest(out, nullptr, file);
-      rest.flush();
-    }
   } else if (opts.mboxrd) {
     out += '\n';
   }

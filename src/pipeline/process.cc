@@ -80,6 +80,7 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
   out.date = mime::message_date(msg).value_or(0);
 
   auto t2 = Clock::now();
+  std::vector<mime::DataDigest> digests;  // attachments the builder hashed on the way
   if (produce == Produce::Model) {
     switch (msg.kind) {
       case model::ItemKind::DistList:
@@ -167,6 +168,7 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
         else
           out.raw = dedup::sha256(out.bytes);
       }
+      digests = std::move(built->data_digests);
       out.envelope_sender = std::move(built->envelope_sender);
       out.date = built->date;
       out.message_id = std::move(built->message_id);
@@ -177,7 +179,7 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
   times.build += since(t2);
 
   auto t3 = Clock::now();
-  out.content = dedup::content_hash(msg);
+  out.content = dedup::content_hash(msg, digests);
   if (out.form != ItemOut::Form::Mime) {  // ics / vcf: MIME bytes come hashed from the build
     out.raw = dedup::sha256(out.bytes);
     out.size = out.bytes.size();

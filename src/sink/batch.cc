@@ -21,7 +21,6 @@
 // --attachment-min 1000 --attachment-max 200000 --html-ratio 0.5 --non-ascii-ratio 0.2
 // --transport-headers-ratio 0.5 --embedded-ratio 0.02`): 215,762,786 bytes of mboxrd become
 // 141,838,017 as one stream and 150,375,998 as per-message frames, 6.0% more.
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <cstdio>
@@ -31,6 +30,7 @@
 #include "mailmill/sink/sink.h"
 #include "mailmill/util/append_file.h"
 #include "mailmill/util/result.h"
+#include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
 #include "sink_impl.h"
 
@@ -71,10 +71,7 @@ class BatchSink final : public Sink {
       : Sink(std::move(root)), opts_(opts), zstd_(opts.zstd_level) {
     dir_ = root_ / "batches";
     make_dirs(dir_);
-    sha_ = EVP_MD_CTX_new();
-    if (!sha_) throw FatalError("openssl: cannot create a digest context");
   }
-  ~BatchSink() override { EVP_MD_CTX_free(sha_); }
 
   // Without the exact size, a generous estimate of the From_ line, quoting and separator.
   void before_write(u64 size) override { close_if_full(size + size / 50 + 128); }
@@ -94,7 +91,7 @@ class BatchSink final : public Sink {
     }
     u64 offset = file_->size();
     file_->append(frame);
-    EVP_DigestUpdate(sha_, frame.data(), frame.size());
+    sha_.update(frame);
     raw_bytes_ += framed_size;
     ++count_;
     manifest_ += "{\"batch_index\":" + std::to_string(count_) +
@@ -155,7 +152,7 @@ class BatchSink final : public Sink {
     part_ = dir_ / (name_ + ".part");
     file_ = std::make_unique<util::AppendFile>(part_, util::AppendFile::Open::Truncate,
                                                util::default_io_mode(), kChunk);
-    EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr);
+    sha_.finish();  // start over
     raw_bytes_ = 0;
     count_ = 0;
     manifest_.clear();
@@ -173,10 +170,8 @@ class BatchSink final : public Sink {
     if (ec) throw FatalError("cannot rename " + part_.string() + ": " + ec.message());
     std::string stem = name_.substr(0, name_.size() - std::string(".mbox.zst").size());
     write_whole_file(dir_ / (stem + ".manifest.jsonl"), manifest_);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(sha_, md, &len);
-    write_whole_file(dir_ / (name_ + ".sha256"), to_hex(md, len) + "  " + name_ + "\n");
+    const util::Sha256Digest md = sha_.finish();
+    write_whole_file(dir_ / (name_ + ".sha256"), to_hex(md.data(), md.size()) + "  " + name_ + "\n");
     finished_["batches/" + name_] = size;
   }
 
@@ -185,7 +180,7 @@ class BatchSink final : public Sink {
   fs::path dir_, part_;
   std::string name_;
   std::unique_ptr<util::AppendFile> file_;
-  EVP_MD_CTX *sha_ = nullptr;
+  util::Sha256 sha_;  ///< of the batch file, taken as frames are appended
   i64 number_ = 0, count_ = 0;
   u64 raw_bytes_ = 0;  // uncompressed mboxrd bytes in the open batch
   std::string manifest_;

@@ -49,7 +49,15 @@ BufferPool &BufferPool::instance() {
   return *pool;
 }
 
-Bytes BufferPool::take(std::size_t capacity) {
+Bytes BufferPool::take(std::size_t capacity) { return take_impl(capacity, false); }
+
+Bytes BufferPool::take_sized(std::size_t size) {
+  Bytes out = take_impl(size, true);
+  out.resize(size);  // shrinking is free; growing zeroes only the part never used
+  return out;
+}
+
+Bytes BufferPool::take_impl(std::size_t capacity, bool keep_contents) {
   if (capacity >= kMinPooled) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto &kept = impl_->kept;
@@ -69,7 +77,7 @@ Bytes BufferPool::take(std::size_t capacity) {
       impl_->kept_bytes -= out.capacity();
       *best = std::move(kept.back());
       kept.pop_back();
-      out.clear();
+      if (!keep_contents || out.capacity() < capacity) out.clear();  // a regrow copies nothing
       reserve_huge(out, capacity);
       return out;
     }
@@ -100,11 +108,19 @@ void BufferPool::reset(std::size_t max_bytes) {
   max_bytes_ = max_bytes;
 }
 
-std::shared_ptr<Bytes> BufferPool::shared(std::size_t capacity) {
-  return std::shared_ptr<Bytes>(new Bytes(instance().take(capacity)), [](Bytes *b) {
-    instance().give(std::move(*b));
-    delete b;
+std::shared_ptr<Bytes> BufferPool::share(Bytes b) {
+  return std::shared_ptr<Bytes>(new Bytes(std::move(b)), [](Bytes *p) {
+    instance().give(std::move(*p));
+    delete p;
   });
+}
+
+std::shared_ptr<Bytes> BufferPool::shared(std::size_t capacity) {
+  return share(instance().take(capacity));
+}
+
+std::shared_ptr<Bytes> BufferPool::shared_sized(std::size_t size) {
+  return share(instance().take_sized(size));
 }
 
 }  // namespace mm::util

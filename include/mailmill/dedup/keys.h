@@ -10,9 +10,11 @@
 /// - raw hash: SHA-256 of the exact bytes written.
 /// Thread-safe, pure functions.
 #include <array>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "mailmill/mime/build.h"
 #include "mailmill/model/item.h"
 #include "mailmill/util/types.h"
 
@@ -21,7 +23,7 @@ namespace mm::dedup {
 using Digest = std::array<u8, 32>;
 using Md5 = std::array<u8, 16>;
 
-/// SHA-256 through OpenSSL (hardware SHA where the CPU has it).
+/// SHA-256 (util::Sha256: the CPU's SHA extensions where it has them, else OpenSSL).
 Digest sha256(ByteView data);
 /// MD5 through OpenSSL.
 Md5 md5(ByteView data);
@@ -37,7 +39,8 @@ Md5 edrm_mih(std::string_view message_id);
 ///   LF, trailing whitespace removed from each line, leading and trailing blank lines removed)
 ///   — the HTML body, normalized the same way, when there is no text body; then the sorted hex
 ///   SHA-256 of every attachment's bytes (an attached message contributes its own content hash).
-Digest content_hash(const model::Message &msg);
+/// `known`: attachment digests the MIME builder already computed (mime::Built::data_digests).
+Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest> known = {});
 
 /// Lower-case hex of a digest.
 std::string to_hex(const u8 *data, std::size_t n);

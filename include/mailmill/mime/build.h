@@ -36,6 +36,14 @@ struct BuildOptions {
   u64 stream_above = 0;
 };
 
+/// The SHA-256 of attachment bytes the builder hashed while encoding them, by where they lie
+/// (dedup::content_hash takes these instead of hashing the same bytes again).
+struct DataDigest {
+  const char *data;
+  std::size_t size;
+  std::array<u8, 32> sha256;
+};
+
 /// What was built, with facts the sinks need (envelope sender and date for From_ lines).
 struct Built {
   Bytes bytes;                 ///< the whole message (an mboxrd entry with BuildOptions::mboxrd)
@@ -49,6 +57,7 @@ struct Built {
   std::string message_id;      ///< the Message-ID written, with angle brackets
   bool message_id_generated = false;
   std::vector<Problem> warnings;  ///< lenient recoveries (bad RTF, unknown charset, ...)
+  std::vector<DataDigest> data_digests;  ///< attachments hashed on the way (top level only)
 };
 
 /// Builds the message, recursing into embedded messages (message/rfc822 parts). Fails only on

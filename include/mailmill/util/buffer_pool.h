@@ -26,6 +26,10 @@ class BufferPool {
   explicit BufferPool(std::size_t max_bytes) : max_bytes_(max_bytes) {}
   /// An empty buffer with capacity for at least `capacity` bytes (a recycled one when one fits).
   Bytes take(std::size_t capacity);
+  /// A buffer of exactly `size` bytes whose contents are unspecified (what its last user left
+  /// there; only bytes it never held are zeroed): for callers that overwrite all of it, such
+  /// as a read() target, without paying for zero-filling.
+  Bytes take_sized(std::size_t size);
   /// Hands a buffer back; kept when large enough and the pool has room, else freed.
   void give(Bytes &&buffer);
   /// Bytes of capacity currently kept.
@@ -35,12 +39,16 @@ class BufferPool {
 
   /// A shared owner of a buffer that goes back to the pool when the last reference goes.
   static std::shared_ptr<Bytes> shared(std::size_t capacity);
+  /// The same for take_sized().
+  static std::shared_ptr<Bytes> shared_sized(std::size_t size);
 
  private:
   struct Impl;
   std::size_t max_bytes_;
   std::shared_ptr<Impl> impl_ = make_impl();
   static std::shared_ptr<Impl> make_impl();
+  Bytes take_impl(std::size_t capacity, bool keep_contents);
+  static std::shared_ptr<Bytes> share(Bytes b);
 };
 
 }  // namespace mm::util

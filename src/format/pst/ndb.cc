@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -19,6 +20,7 @@ namespace mm::pst {
 
 Mapping::~Mapping() {
   if (base != nullptr && size > 0) munmap(const_cast<u8 *>(base), size);
+  if (fd >= 0) ::close(fd);
 }
 
 namespace {
@@ -123,6 +125,8 @@ Result<std::shared_ptr<const PstFile>> PstFile::open(const std::string &path) {
     map->from_file = true;
     // The index walk and item reads jump around; let the kernel read ahead moderately.
     madvise(addr, map->size, MADV_WILLNEED);
+    map->fd = fd;  // big streams are read with preadv (read_stream)
+    return build(std::move(map));
   }
   ::close(fd);
   return build(std::move(map));
@@ -426,18 +430,21 @@ Result<BlockRef> PstFile::read_block(u64 bid) const {
 }
 
 Status PstFile::read_data_tree(u64 bid, std::vector<BlockRef> &out) const {
-  return read_data_tree_rec(bid, 0, out);
+  return walk_data_tree(bid, 0, [&](u64 leaf) -> Status {
+    Result<BlockRef> blk = read_block(leaf);
+    if (!blk) return blk.problem();
+    out.push_back(std::move(blk).value());
+    return {};
+  });
 }
 
 // XBLOCK (cLevel 1) lists data blocks; XXBLOCK (cLevel 2) lists XBLOCKs ([MS-PST] 2.2.2.8.3.2).
 // `depth` counts the tree levels above this block: a block at depth d may have cLevel <= 2 - d.
-Status PstFile::read_data_tree_rec(u64 bid, int depth, std::vector<BlockRef> &out) const {
+template <class Leaf>
+Status PstFile::walk_data_tree(u64 bid, int depth, Leaf &&leaf) const {
+  if (!bid_is_internal(bid)) return leaf(bid);
   Result<BlockRef> blk = read_block(bid);
   if (!blk) return blk.problem();
-  if (!bid_is_internal(bid)) {
-    out.push_back(std::move(blk).value());
-    return {};
-  }
   ByteView d = blk->data;
   const auto *p = reinterpret_cast<const u8 *>(d.data());
   if (d.size() < XBLOCK_HDR_SIZE || p[XBLOCK_OFF_BTYPE] != BTYPE_XBLOCK) {
@@ -460,40 +467,127 @@ Status PstFile::read_data_tree_rec(u64 bid, int depth, std::vector<BlockRef> &ou
     if (level == XXBLOCK_LEVEL && !bid_is_internal(child)) {
       return corrupt("XXBLOCK " + hex(bid) + " lists a data block", -1);
     }
-    if (Status s = read_data_tree_rec(child, depth + 1, out); !s) return s;
+    if (Status s = walk_data_tree(child, depth + 1, leaf); !s) return s;
+  }
+  return {};
+}
+
+Status PstFile::pread_blocks(const std::vector<const BbtEntry *> &leaves, char *dest) const {
+  const Variant v = hdr_.variant;
+  const u64 trailer_size =
+      v == Variant::Ansi ? BTRA_SIZE : (v == Variant::Unicode4k ? BTR4K_SIZE : BTRU_SIZE);
+  const u64 align = v == Variant::Unicode4k ? BLOCK_ALIGN_4K : BLOCK_ALIGN;
+  // Each block is read as two pieces, its data into `dest` and its padding and trailer into
+  // `tails`; runs of blocks that are adjacent in the file go in one call (IOV_MAX pieces).
+  constexpr std::size_t kMaxIov = 1024;
+  std::vector<u8> tails;
+  std::vector<std::size_t> tail_at(leaves.size());
+  std::size_t tail_total = 0;
+  for (std::size_t i = 0; i < leaves.size(); ++i) {
+    tail_at[i] = tail_total;
+    tail_total += block_disk_size(leaves[i]->cb, trailer_size, align) - leaves[i]->cb;
+  }
+  tails.resize(tail_total);
+  std::vector<iovec> iov;
+  iov.reserve(kMaxIov);
+  char *at = dest;
+  std::size_t i = 0;
+  while (i < leaves.size()) {
+    iov.clear();
+    const u64 start = leaves[i]->ib;
+    u64 next = start;
+    std::size_t first = i;
+    char *run_dest = at;
+    while (i < leaves.size() && iov.size() + 2 <= kMaxIov && leaves[i]->ib == next) {
+      const BbtEntry *b = leaves[i];
+      const u64 disk = block_disk_size(b->cb, trailer_size, align);
+      iov.push_back({at, b->cb});
+      iov.push_back({tails.data() + tail_at[i], disk - b->cb});
+      at += b->cb;
+      next += disk;
+      ++i;
+    }
+    const u64 want = next - start;
+    u64 got = 0;
+    std::size_t k = 0;  // first iovec not yet filled completely
+    while (got < want) {
+      ssize_t n = preadv(map_->fd, iov.data() + k, static_cast<int>(iov.size() - k),
+                         static_cast<off_t>(start + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return corrupt("cannot read blocks at " + hex(start) + ": " +
+                           (n < 0 ? std::string(std::strerror(errno)) : "end of file"),
+                       static_cast<i64>(start));
+      }
+      got += static_cast<u64>(n);
+      for (auto left = static_cast<std::size_t>(n); left > 0;) {  // advance past what was read
+        if (left >= iov[k].iov_len) {
+          left -= iov[k].iov_len;
+          iov[k].iov_len = 0;
+          ++k;
+        } else {
+          iov[k].iov_base = static_cast<char *>(iov[k].iov_base) + left;
+          iov[k].iov_len -= left;
+          left = 0;
+        }
+      }
+    }
+    // The trailer's cb and bid must agree with the BBT entry, as in read_block.
+    char *d = run_dest;
+    for (std::size_t j = first; j < i; ++j) {
+      const BbtEntry *b = leaves[j];
+      const u64 disk = block_disk_size(b->cb, trailer_size, align);
+      const u8 *tr = tails.data() + tail_at[j] + (disk - b->cb) - trailer_size;
+      const u64 tr_bid = v == Variant::Ansi ? load_le32(tr + BTRA_OFF_BID) : load_le64(tr + BTRU_OFF_BID);
+      if (load_le16(tr) != b->cb || bid_key(tr_bid) != b->bid) {
+        return corrupt("block " + hex(b->bid) + " at " + hex(b->ib) + " has a mismatching trailer",
+                       static_cast<i64>(b->ib));
+      }
+      if (hdr_.crypt != NDB_CRYPT_NONE) decode_block(hdr_.crypt, reinterpret_cast<u8 *>(d), b->cb, b->bid);
+      d += b->cb;
+    }
   }
   return {};
 }
 
 Result<BlockRef> PstFile::read_stream(u64 bid, u64 limit) const {
-  std::vector<BlockRef> parts;
-  if (Status s = read_data_tree(bid, parts); !s) return s.problem();
-  if (parts.size() == 1) return std::move(parts[0]);
+  // Big streams (attachments) are read with preadv into recycled buffers: no page faults on
+  // the mapping and no mapped pages to drop afterwards (dropping them costs TLB shootdowns
+  // on every core). Small ones, and 4K OST blocks that may be compressed, use the mapping.
+  constexpr u64 kPreadAbove = 64u << 10;
+  std::vector<const BbtEntry *> leaves;
   u64 total = 0;
-  for (const BlockRef &b : parts) total += b.data.size();
-  if (total > limit) {
-    return Problem{ProblemCode::LimitExceeded,
-                   "stream of " + std::to_string(total) + " bytes exceeds the limit", -1};
-  }
-  // Large streams (attachments) are concatenated into recycled buffers (util::BufferPool).
-  std::shared_ptr<Bytes> buf = util::BufferPool::shared(total);
-  for (const BlockRef &b : parts) buf->append(b.data);
-  if (map_->from_file && total >= (1u << 20)) {
-    // A big stream (an attachment) is read once: drop the mapped pages it touched now, so
-    // they do not count as resident memory and the whole-mapping release can be rare (it
-    // also unmaps what other threads are reading).
-    const u8 *lo = nullptr, *hi = nullptr;
-    for (const BlockRef &b : parts) {
-      const u8 *p = reinterpret_cast<const u8 *>(b.data.data());
-      if (p < map_->base || p + b.data.size() > map_->base + map_->size) continue;  // decoded
-      if (!lo || p < lo) lo = p;
-      if (!hi || p + b.data.size() > hi) hi = p + b.data.size();
+  bool direct = map_->fd >= 0 && hdr_.variant != Variant::Unicode4k;
+  Status walked = walk_data_tree(bid, 0, [&](u64 leaf) -> Status {
+    const BbtEntry *b = find_block(leaf);
+    if (b == nullptr) return corrupt("block " + hex(leaf) + " is not in the block B-tree", -1);
+    if (b->cb > max_block_data()) {
+      return corrupt("block " + hex(leaf) + " claims " + std::to_string(b->cb) + " bytes", b->ib);
     }
-    if (lo && static_cast<u64>(hi - lo) <= 2 * total) {
-      const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-      auto start = (reinterpret_cast<std::uintptr_t>(lo) + page - 1) & ~(page - 1);
-      auto end = reinterpret_cast<std::uintptr_t>(hi) & ~(page - 1);
-      if (end > start) madvise(reinterpret_cast<void *>(start), end - start, MADV_DONTNEED);
+    const u64 trailer_size = hdr_.variant == Variant::Ansi ? BTRA_SIZE : BTRU_SIZE;
+    if (!in_file(b->ib, block_disk_size(b->cb, trailer_size, BLOCK_ALIGN), map_->size)) {
+      direct = false;  // read_block reports it
+    }
+    leaves.push_back(b);
+    total += b->cb_inflated;
+    if (total > limit) {
+      return Problem{ProblemCode::LimitExceeded,
+                     "stream of more than " + std::to_string(limit) + " bytes exceeds the limit", -1};
+    }
+    return {};
+  });
+  if (!walked) return walked.problem();
+  if (leaves.size() == 1) return read_block(leaves[0]->bid);
+  const bool use_pread = direct && total >= kPreadAbove;
+  std::shared_ptr<Bytes> buf =
+      use_pread ? util::BufferPool::shared_sized(total) : util::BufferPool::shared(total);
+  if (use_pread) {
+    if (Status s = pread_blocks(leaves, buf->data()); !s) return s.problem();
+  } else {
+    for (const BbtEntry *b : leaves) {
+      Result<BlockRef> blk = read_block(b->bid);
+      if (!blk) return blk.problem();
+      buf->append(blk->data);
     }
   }
   ByteView view(*buf);

@@ -22,6 +22,7 @@ struct Mapping {
   const u8 *base = nullptr;
   u64 size = 0;
   bool from_file = false;  ///< a file mapping (not an anonymous in-memory copy)
+  int fd = -1;             ///< the mapped file, kept open for preadv of big streams
   Mapping() = default;
   Mapping(const Mapping &) = delete;
   Mapping &operator=(const Mapping &) = delete;
@@ -118,7 +119,12 @@ class PstFile {
   Status parse_header();
   Status load_btree(u64 root_ib, u64 root_bid, u8 ptype);
   Status walk_page(u64 ib, u64 bid, u8 ptype, int expect_level, u64 &visited);
-  Status read_data_tree_rec(u64 bid, int depth, std::vector<BlockRef> &out) const;
+  /// Walks a data tree, calling `leaf(bid)` for each data block in order.
+  template <class Leaf>
+  Status walk_data_tree(u64 bid, int depth, Leaf &&leaf) const;
+  /// Reads the data blocks `leaves` straight from the file into `dest` with preadv (no page
+  /// faults, no mapped pages to drop); checks each trailer and decodes encrypted blocks.
+  Status pread_blocks(const std::vector<const BbtEntry *> &leaves, char *dest) const;
   Status read_subnodes_rec(u64 bid, int depth, u64 &visited, std::vector<SubnodeEntry> &out) const;
   Problem corrupt(std::string detail, u64 offset) const;
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace mm::util {
 namespace {
 
@@ -43,6 +45,26 @@ TEST(BufferPool, SharedBuffersComeBackWhenTheLastOwnerGoes) {
   Bytes again = pool.take(1u << 20);
   EXPECT_EQ(again.data(), p);
   EXPECT_TRUE(again.empty());
+}
+
+TEST(BufferPool, TakeSizedReusesABufferWithoutClearingIt) {
+  BufferPool pool(8u << 20);
+  Bytes a = pool.take_sized(1u << 20);
+  ASSERT_EQ(a.size(), 1u << 20);
+  EXPECT_EQ(a[0], '\0');  // never-used bytes are zeroed
+  std::memset(a.data(), 'q', a.size());
+  const char *pa = a.data();
+  pool.give(std::move(a));
+  Bytes b = pool.take_sized(700u << 10);  // the same buffer, cut to size, old bytes left
+  EXPECT_EQ(b.data(), pa);
+  ASSERT_EQ(b.size(), 700u << 10);
+  EXPECT_EQ(b[0], 'q');
+  EXPECT_EQ(b.back(), 'q');
+  pool.give(std::move(b));
+  Bytes c = pool.take_sized(2u << 20);  // larger than any kept buffer: grown, all zero-filled
+  ASSERT_EQ(c.size(), 2u << 20);
+  EXPECT_EQ(c[0], '\0');
+  EXPECT_EQ(c.back(), '\0');
 }
 
 }  // namespace
