@@ -192,6 +192,39 @@ __attribute__((target("avx2"))) std::size_t b64_groups_avx2(const unsigned char 
 }
 
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+
+// AVX-512 VBMI base64 of one whole line: 57 bytes -> 76 characters, as two overlapping steps
+// of 48 bytes -> 64 characters (bytes 0-47 and 9-56; the overlap is written twice with the
+// same characters). Each step: one byte permute puts the bytes (b, a, c, b) of every group
+// (a, b, c) in a 32-bit lane, one multishift picks the four 6-bit fields (at bits 10, 4, 22
+// and 16 of the lane), and a second byte permute looks them up in the alphabet. Reads exactly
+// the line's 57 bytes.
+// GCC 12's intrinsic headers seed the permutes with an "undefined" vector it then reports as
+// uninitialized (a false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void b64_line_vbmi(const unsigned char *in,
+                                                                          char *out) {
+  const __m512i spread = _mm512_setr_epi32(
+      0x01020001, 0x04050304, 0x07080607, 0x0a0b090a, 0x0d0e0c0d, 0x10110f10, 0x13141213,
+      0x16171516, 0x191a1819, 0x1c1d1b1c, 0x1f201e1f, 0x22232122, 0x25262425, 0x28292728,
+      0x2b2c2a2b, 0x2e2f2d2e);
+  const __m512i shifts = _mm512_set1_epi64(0x3036242a1016040a);
+  const __m512i alphabet = _mm512_loadu_si512(B64);
+  const __mmask64 first48 = (__mmask64{1} << 48) - 1;
+  for (int step = 0; step < 2; ++step) {
+    const unsigned char *src = in + (step == 0 ? 0 : 9);
+    char *dst = out + (step == 0 ? 0 : 12);
+    const __m512i bytes = _mm512_maskz_loadu_epi8(first48, src);
+    const __m512i lanes = _mm512_permutexvar_epi8(spread, bytes);
+    const __m512i fields = _mm512_multishift_epi64_epi8(shifts, lanes);
+    _mm512_storeu_si512(dst, _mm512_permutexvar_epi8(fields, alphabet));
+  }
+}
+#pragma GCC diagnostic pop
+
+const bool kHaveVbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
 #endif
 
 inline char *b64_groups(const unsigned char *in, std::size_t groups, char *out) {
@@ -250,6 +283,15 @@ char *base64_encode_to(char *o, ByteView data, std::string_view eol) {
   std::size_t left = data.size();
   if (!eol.empty()) {
     // Full lines: 57 input bytes give exactly 76 characters.
+#if defined(__x86_64__)
+    if (kHaveVbmi) {
+      for (; left >= 57; in += 57, left -= 57) {
+        b64_line_vbmi(in, o);
+        std::memcpy(o + 76, eol.data(), eol.size());
+        o += 76 + eol.size();
+      }
+    }
+#endif
     while (left >= 57) {
       o = b64_groups(in, 19, o);
       std::memcpy(o, eol.data(), eol.size());
