@@ -466,7 +466,8 @@ class Run {
         // is per-message work too, with this thread's own zstd context. The item keeps only
         // its frame (sized exactly; the entry's buffer is freed).
         if (compress_ && !item.spilled) {  // (a streamed entry is compressed by the sink)
-          Bytes frame = util::BufferPool::instance().take(item.bytes.size() / 2 + 1024);
+          Bytes frame = util::BufferPool::instance().take_sized(
+              sink::FrameCompressor::bound(item.bytes.size()));
           compressors_.local().compress_into(item.bytes, frame);
           util::BufferPool::instance().give(std::move(item.bytes));
           item.bytes = std::move(frame);
@@ -485,8 +486,10 @@ class Run {
       // Bound memory: finished output of all units in flight may take an eighth of
       // --max-memory (the rest is headroom for the items being converted, whose raw
       // properties, model and output coexist briefly, and for the readers); past that, an
-      // item's bytes wait in an unlinked temporary file until the writer takes them.
-      const u64 n = item.bytes.size();
+      // item's bytes wait in an unlinked temporary file until the writer takes them. The
+      // buffer's capacity counts (a recycled buffer, or a zstd frame's, can be larger than
+      // its bytes).
+      const u64 n = item.bytes.empty() ? 0 : item.bytes.capacity();
       if (n > 0 && held_bytes_.fetch_add(n) + n > opts_.max_memory / 8) {
         held_bytes_.fetch_sub(n);
         if (!out->spill) out->spill = open_spill();
@@ -497,8 +500,9 @@ class Run {
             item.spilled = true;
             item.spill_len = item.bytes.size();
             spilled_items_.fetch_add(1);
-            spilled_bytes_.fetch_add(n);
-            Bytes().swap(item.bytes);
+            spilled_bytes_.fetch_add(item.spill_len);
+            util::BufferPool::instance().give(std::move(item.bytes));
+            item.bytes = Bytes();
             continue;
           }
         }
@@ -730,9 +734,10 @@ class Run {
                                 static_cast<std::size_t>(jobs));
     // Enough units in flight that workers keep going while the writer waits on the disk or
     // on one big message ahead of them (output is written in order). Their output is capped
-    // by the held-bytes budget in process(), not by this count. Attachment-heavy corpus, -j 2:
-    // 4 per job left a core idle a fifth of the time (B mbox 8.4-10.2 s), 6 per job 7.7 s.
-    tokens_ = static_cast<std::size_t>(6 * jobs);
+    // by the held-bytes budget in process(). Attachment-heavy corpus, -j 2: 6 per job was no
+    // faster than 4 (8.7-9.4 s against 8.6-10.0 s) once that budget counted buffer capacity,
+    // and took 45 MiB more memory.
+    tokens_ = static_cast<std::size_t>(4 * jobs);
     Progress progress(log_, opts_.progress, total_items_);
     progress_ = &progress;
     std::size_t next = 0, taken = 0;  // units_[next], of which `taken` items are handed out

@@ -217,9 +217,12 @@ ByteView FrameCompressor::compress(ByteView in) {
   return ByteView(out_.data(), n);
 }
 
+std::size_t FrameCompressor::bound(std::size_t n) { return ZSTD_compressBound(n); }
+
 void FrameCompressor::compress_into(ByteView in, Bytes &out) {
-  out.resize(ZSTD_compressBound(in.size()));
-  std::size_t n = ZSTD_compress2(ctx_->cctx, out.data(), out.size(), in.data(), in.size());
+  const std::size_t room = ZSTD_compressBound(in.size());
+  if (out.size() < room) out.resize(room);
+  std::size_t n = ZSTD_compress2(ctx_->cctx, out.data(), room, in.data(), in.size());
   if (ZSTD_isError(n)) throw FatalError(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(n);
 }

@@ -43,9 +43,9 @@ void reserve_huge(Bytes &b, std::size_t capacity) {
 std::shared_ptr<BufferPool::Impl> BufferPool::make_impl() { return std::make_shared<Impl>(); }
 
 BufferPool &BufferPool::instance() {
-  // 40 MiB: a few of the largest messages in flight (it counts in resident memory, whose
+  // 48 MiB: a few of the largest messages in flight (it counts in resident memory, whose
   // benchmark target is 256 MiB). Never destroyed (used until exit).
-  static BufferPool *pool = new BufferPool(40u << 20);
+  static BufferPool *pool = new BufferPool(48u << 20);
   return *pool;
 }
 

@@ -72,8 +72,11 @@ class FrameCompressor {
   /// when zstd fails (it can only run out of memory).
   ByteView compress(ByteView in);
   /// The same frame written into `out` (resized to fit it), so callers can use their own
-  /// (recycled) buffers instead of this object's.
+  /// (recycled) buffers instead of this object's. An `out` that already holds bound(in.size())
+  /// bytes (BufferPool::take_sized) is written over without being zero-filled first.
   void compress_into(ByteView in, Bytes &out);
+  /// The largest frame `n` input bytes can give.
+  static std::size_t bound(std::size_t n);
 
  private:
   struct Ctx;
