@@ -198,22 +198,28 @@ def count_pff_messages(path: Path) -> int:
 # hundreds of thousands of files right after another run's output was deleted pays for that
 # deletion in system time (measured: EML -j 2 on 20,000 messages, 3.0 s right after a delete
 # against 1.2 s on a quiet file system). Each timed run therefore starts at least
-# QUIET_AFTER_DELETE seconds after the last deletion (35 s was not always enough after
-# deleting 200,000 files: EML -j 2 on corpus A once took 31 s instead of 18 s).
+# QUIET_AFTER_DELETE seconds after the last deletion, plus QUIET_PER_FILE per file deleted:
+# 60 s was not enough after deleting 200,000 files (corpus A, EML -j 2: 24.1 s when run 60 s
+# after the -j 1 output was deleted, 14.4 s after 100 s; the kernel profile of the slow run
+# is dominated by the inode allocator's recently_deleted() checks).
 QUIET_AFTER_DELETE = 60.0
+QUIET_PER_FILE = 0.0006
 _last_delete = 0.0
+_quiet_needed = 0.0
 
 
 def rmtree(path: Path) -> None:
-    global _last_delete
+    global _last_delete, _quiet_needed
     if path.exists():
+        files = sum(len(f) for _, _, f in os.walk(path))
         shutil.rmtree(path, ignore_errors=True)
         _last_delete = time.monotonic()
+        _quiet_needed = QUIET_AFTER_DELETE + QUIET_PER_FILE * files
 
 
 def wait_after_delete() -> None:
     subprocess.run(["sync"])
-    left = QUIET_AFTER_DELETE - (time.monotonic() - _last_delete)
+    left = _quiet_needed - (time.monotonic() - _last_delete)
     if left > 0:
         time.sleep(left)
 
