@@ -381,25 +381,36 @@ const BbtEntry *PstFile::find_block(u64 bid) const {
   return it != bbt_.end() && it->bid == key ? &*it : nullptr;
 }
 
+u64 PstFile::trailer_size() const {
+  const Variant v = hdr_.variant;
+  return v == Variant::Ansi ? BTRA_SIZE : (v == Variant::Unicode4k ? BTR4K_SIZE : BTRU_SIZE);
+}
+
+u64 PstFile::disk_size(const BbtEntry &b) const {
+  return block_disk_size(b.cb, trailer_size(),
+                         hdr_.variant == Variant::Unicode4k ? BLOCK_ALIGN_4K : BLOCK_ALIGN);
+}
+
+bool PstFile::trailer_matches(const u8 *tr, const BbtEntry &b) const {
+  const u64 tr_bid = hdr_.variant == Variant::Ansi ? load_le32(tr + BTRA_OFF_BID)
+                                                   : load_le64(tr + BTRU_OFF_BID);
+  return load_le16(tr) == b.cb && bid_key(tr_bid) == b.bid;
+}
+
 Result<BlockRef> PstFile::read_block(u64 bid) const {
   const BbtEntry *b = find_block(bid);
   if (b == nullptr) return corrupt("block " + hex(bid) + " is not in the block B-tree", -1);
   const Variant v = hdr_.variant;
-  const u64 trailer_size =
-      v == Variant::Ansi ? BTRA_SIZE : (v == Variant::Unicode4k ? BTR4K_SIZE : BTRU_SIZE);
-  const u64 align = v == Variant::Unicode4k ? BLOCK_ALIGN_4K : BLOCK_ALIGN;
   if (b->cb > max_block_data()) {
     return corrupt("block " + hex(bid) + " claims " + std::to_string(b->cb) + " bytes", b->ib);
   }
-  const u64 disk = block_disk_size(b->cb, trailer_size, align);
+  const u64 disk = disk_size(*b);
   if (!in_file(b->ib, disk, map_->size)) {
     return corrupt("block " + hex(bid) + " at " + hex(b->ib) + " is outside the file", b->ib);
   }
   const u8 *data = map_->base + b->ib;
   // Cheap trailer check: the trailer's cb and bid must agree with the BBT entry.
-  const u8 *tr = data + disk - trailer_size;
-  const u64 tr_bid = v == Variant::Ansi ? load_le32(tr + BTRA_OFF_BID) : load_le64(tr + BTRU_OFF_BID);
-  if (load_le16(tr) != b->cb || bid_key(tr_bid) != b->bid) {
+  if (!trailer_matches(data + disk - trailer_size(), *b)) {
     return corrupt("block " + hex(bid) + " at " + hex(b->ib) + " has a mismatching trailer", b->ib);
   }
 
@@ -473,10 +484,6 @@ Status PstFile::walk_data_tree(u64 bid, int depth, Leaf &&leaf) const {
 }
 
 Status PstFile::pread_blocks(const std::vector<const BbtEntry *> &leaves, char *dest) const {
-  const Variant v = hdr_.variant;
-  const u64 trailer_size =
-      v == Variant::Ansi ? BTRA_SIZE : (v == Variant::Unicode4k ? BTR4K_SIZE : BTRU_SIZE);
-  const u64 align = v == Variant::Unicode4k ? BLOCK_ALIGN_4K : BLOCK_ALIGN;
   // Each block is read as two pieces, its data into `dest` and its padding and trailer into
   // `tails`; runs of blocks that are adjacent in the file go in one call (IOV_MAX pieces).
   constexpr std::size_t kMaxIov = 1024;
@@ -485,7 +492,7 @@ Status PstFile::pread_blocks(const std::vector<const BbtEntry *> &leaves, char *
   std::size_t tail_total = 0;
   for (std::size_t i = 0; i < leaves.size(); ++i) {
     tail_at[i] = tail_total;
-    tail_total += block_disk_size(leaves[i]->cb, trailer_size, align) - leaves[i]->cb;
+    tail_total += disk_size(*leaves[i]) - leaves[i]->cb;
   }
   tails.resize(tail_total);
   std::vector<iovec> iov;
@@ -500,7 +507,7 @@ Status PstFile::pread_blocks(const std::vector<const BbtEntry *> &leaves, char *
     char *run_dest = at;
     while (i < leaves.size() && iov.size() + 2 <= kMaxIov && leaves[i]->ib == next) {
       const BbtEntry *b = leaves[i];
-      const u64 disk = block_disk_size(b->cb, trailer_size, align);
+      const u64 disk = disk_size(*b);
       iov.push_back({at, b->cb});
       iov.push_back({tails.data() + tail_at[i], disk - b->cb});
       at += b->cb;
@@ -536,10 +543,8 @@ Status PstFile::pread_blocks(const std::vector<const BbtEntry *> &leaves, char *
     char *d = run_dest;
     for (std::size_t j = first; j < i; ++j) {
       const BbtEntry *b = leaves[j];
-      const u64 disk = block_disk_size(b->cb, trailer_size, align);
-      const u8 *tr = tails.data() + tail_at[j] + (disk - b->cb) - trailer_size;
-      const u64 tr_bid = v == Variant::Ansi ? load_le32(tr + BTRA_OFF_BID) : load_le64(tr + BTRU_OFF_BID);
-      if (load_le16(tr) != b->cb || bid_key(tr_bid) != b->bid) {
+      const u8 *tr = tails.data() + tail_at[j] + (disk_size(*b) - b->cb) - trailer_size();
+      if (!trailer_matches(tr, *b)) {
         return corrupt("block " + hex(b->bid) + " at " + hex(b->ib) + " has a mismatching trailer",
                        static_cast<i64>(b->ib));
       }
@@ -564,8 +569,7 @@ Result<BlockRef> PstFile::read_stream(u64 bid, u64 limit) const {
     if (b->cb > max_block_data()) {
       return corrupt("block " + hex(leaf) + " claims " + std::to_string(b->cb) + " bytes", b->ib);
     }
-    const u64 trailer_size = hdr_.variant == Variant::Ansi ? BTRA_SIZE : BTRU_SIZE;
-    if (!in_file(b->ib, block_disk_size(b->cb, trailer_size, BLOCK_ALIGN), map_->size)) {
+    if (!in_file(b->ib, disk_size(*b), map_->size)) {
       direct = false;  // read_block reports it
     }
     leaves.push_back(b);

@@ -119,6 +119,11 @@ class PstFile {
   Status parse_header();
   Status load_btree(u64 root_ib, u64 root_bid, u8 ptype);
   Status walk_page(u64 ib, u64 bid, u8 ptype, int expect_level, u64 &visited);
+  /// Size of a block trailer in this file's variant, and of a block with `b`'s data on disk.
+  u64 trailer_size() const;
+  u64 disk_size(const BbtEntry &b) const;
+  /// The cheap trailer check: the trailer at `tr` names `b`'s size and bid.
+  bool trailer_matches(const u8 *tr, const BbtEntry &b) const;
   /// Walks a data tree, calling `leaf(bid)` for each data block in order.
   template <class Leaf>
   Status walk_data_tree(u64 bid, int depth, Leaf &&leaf) const;
