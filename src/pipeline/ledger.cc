@@ -1,5 +1,6 @@
 #include "mailmill/pipeline/ledger.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "json.h"
@@ -7,7 +8,6 @@
 namespace mm::pipeline {
 
 void Totals::add(Outcome o) {
-  ++seen;
   switch (o) {
     case Outcome::Written: ++written; break;
     case Outcome::Duplicate: ++duplicates; break;
@@ -31,15 +31,35 @@ SourceLedger &Ledger::add_source(std::string path) {
   return sources_.back();
 }
 
-FolderLedger &Ledger::add_folder(SourceLedger &src, std::string path) {
-  src.folders.emplace_back();
-  src.folders.back().path = std::move(path);
-  return src.folders.back();
+void Ledger::set_census(SourceLedger &src, mapi::Census census) {
+  src.totals.seen = census.items();
+  src.expected = std::move(census.node_ids);
+  census.node_ids.clear();
+  census.node_parents.clear();
+  src.hits.assign(src.expected.size(), 0);
+  src.census = std::move(census);
+}
+
+FolderLedger &Ledger::add_folder(SourceLedger &src, std::string path, u64 folder_id) {
+  FolderLedger &f = src.folders.emplace_back();
+  f.path = std::move(path);
+  f.folder_id = folder_id;
+  f.census.folder_id = folder_id;
+  f.census.items = 0;
+  for (const mapi::CensusFolder &cf : src.census.folders)
+    if (cf.folder_id == folder_id) f.census = cf;
+  f.totals.seen = f.census.items;
+  return f;
 }
 
 void Ledger::record(SourceLedger &src, FolderLedger &folder, Outcome outcome, ItemNote note) {
   folder.totals.add(outcome);
   src.totals.add(outcome);
+  auto it = std::lower_bound(src.expected.begin(), src.expected.end(), note.node_id);
+  if (it != src.expected.end() && *it == note.node_id)
+    ++src.hits[static_cast<std::size_t>(it - src.expected.begin())];
+  else
+    ++src.extra;
   if (outcome == Outcome::Skipped) folder.skipped.push_back(std::move(note));
   if (outcome == Outcome::Failed) folder.failed.push_back(std::move(note));
 }
@@ -52,6 +72,17 @@ Totals Ledger::totals() const {
   return t;
 }
 
+void Ledger::reconcile() {
+  for (auto &s : sources_) {
+    s.missing.clear();
+    s.doubled.clear();
+    for (std::size_t i = 0; i < s.expected.size(); ++i) {
+      if (s.hits[i] == 0) s.missing.push_back(s.expected[i]);
+      if (s.hits[i] > 1) s.doubled.push_back(s.expected[i]);
+    }
+  }
+}
+
 bool Ledger::balanced() const {
   for (const auto &s : sources_) {
     Totals sum;
@@ -61,15 +92,30 @@ bool Ledger::balanced() const {
     }
     if (!s.totals.balanced() || sum.seen != s.totals.seen || sum.written != s.totals.written ||
         sum.skipped != s.totals.skipped || sum.failed != s.totals.failed ||
-        sum.duplicates != s.totals.duplicates)
+        sum.duplicates != s.totals.duplicates || !s.missing.empty() || !s.doubled.empty())
       return false;
   }
   return totals().balanced();
 }
 
+std::string SourceLedger::status() const {
+  if (!opened || census.basis.empty()) return "failed";
+  if (!census.problems.empty()) return "partial";
+  if (census.basis == "libpff")
+    for (const mapi::CensusFolder &f : census.folders)
+      if (!f.problem.empty()) return "partial";
+  return "ok";
+}
+
 i64 Ledger::failed_sources() const {
   i64 n = 0;
-  for (const auto &s : sources_) n += s.opened ? 0 : 1;
+  for (const auto &s : sources_) n += s.status() == "failed" ? 1 : 0;
+  return n;
+}
+
+i64 Ledger::partial_sources() const {
+  i64 n = 0;
+  for (const auto &s : sources_) n += s.status() == "partial" ? 1 : 0;
   return n;
 }
 
@@ -82,6 +128,63 @@ void put_totals(JsonWriter &j, const Totals &t) {
   j.key("duplicates").value(t.duplicates);
   j.key("skipped").value(t.skipped);
   j.key("failed").value(t.failed);
+  j.end_object();
+}
+
+void put_census_folder(JsonWriter &j, const mapi::CensusFolder &c) {
+  j.begin_object();
+  j.key("items").value(c.items);
+  j.key("claimed").value(c.claimed);
+  j.key("rows").value(c.rows);
+  j.key("assoc_rows").value(c.assoc_rows);
+  j.key("unreadable_rows").value(c.unreadable_rows);
+  j.key("dangling_rows").value(c.dangling_rows);
+  if (!c.problem.empty()) j.key("problem").value(c.problem);
+  j.end_object();
+}
+
+// At most this many node ids are listed in a report's missing/doubled arrays (the counts are
+// always complete).
+constexpr std::size_t MAX_LISTED_IDS = 1000;
+
+void put_ids(JsonWriter &j, const std::vector<u64> &ids) {
+  j.begin_array();
+  for (std::size_t i = 0; i < ids.size() && i < MAX_LISTED_IDS; ++i) j.value(ids[i]);
+  j.end_array();
+}
+
+void put_census(JsonWriter &j, const SourceLedger &s) {
+  const mapi::Census &c = s.census;
+  j.begin_object();
+  j.key("basis").value(c.basis);
+  j.key("items").value(s.totals.seen);
+  j.key("message_nodes").value(c.message_nodes);
+  j.key("assoc_nodes").value(c.assoc_nodes);
+  j.key("folder_nodes").value(c.folder_nodes);
+  j.key("search_folder_nodes").value(c.search_folder_nodes);
+  i64 rows = 0, claimed = 0, unreadable = 0, dangling = 0;
+  for (const mapi::CensusFolder &f : c.folders) {
+    rows += std::max<i64>(f.rows, 0);
+    claimed += std::max<i64>(f.claimed, 0);
+    unreadable += f.unreadable_rows;
+    dangling += f.dangling_rows;
+  }
+  j.key("rows_listed").value(rows);
+  j.key("claimed").value(claimed);
+  j.key("unreadable_rows").value(unreadable);
+  j.key("dangling_rows").value(dangling);
+  j.key("unlisted").value(c.unlisted);
+  j.key("orphan_nodes").value(c.orphan_nodes);
+  j.key("outcomes").value(s.totals.outcomes());
+  j.key("missing_count").value(static_cast<i64>(s.missing.size()));
+  j.key("missing");
+  put_ids(j, s.missing);
+  j.key("doubled_count").value(static_cast<i64>(s.doubled.size()));
+  j.key("doubled");
+  put_ids(j, s.doubled);
+  j.key("problems").begin_array();
+  for (const std::string &p : c.problems) j.value(p);
+  j.end_array();
   j.end_object();
 }
 
@@ -116,6 +219,7 @@ std::string Ledger::to_json(const std::string &command_line, double seconds,
   for (const auto &s : sources_) {
     j.begin_object();
     j.key("path").value(s.path);
+    j.key("status").value(s.status());
     j.key("opened").value(s.opened);
     if (!s.opened) {
       j.key("error_code").value(s.error_code);
@@ -127,14 +231,19 @@ std::string Ledger::to_json(const std::string &command_line, double seconds,
     j.key("encryption").value(s.encryption);
     j.key("totals");
     put_totals(j, s.totals);
+    j.key("census");
+    put_census(j, s);
     j.key("folder_errors");
     put_notes(j, s.folder_errors);
     j.key("folders").begin_array();
     for (const auto &f : s.folders) {
       j.begin_object();
       j.key("path").value(f.path);
+      j.key("folder_id").value(f.folder_id);
       j.key("totals");
       put_totals(j, f.totals);
+      j.key("census");
+      put_census_folder(j, f.census);
       j.key("skipped");
       put_notes(j, f.skipped);
       j.key("failed");
@@ -156,9 +265,18 @@ std::string Ledger::summary() const {
   char buf[256];
   std::string out;
   for (const auto &s : sources_) {
-    if (!s.opened) {
-      out += s.path + ": not read (" + s.error_code + ")\n";
+    if (s.status() == "failed") {
+      out += s.path + ": not read (" + s.error_code + (s.error.empty() ? "" : ": " + s.error) +
+             ")\n";
       continue;
+    }
+    if (s.status() == "partial") out += s.path + ": read only in part (see the report)\n";
+    if (!s.missing.empty() || !s.doubled.empty()) {
+      std::snprintf(buf, sizeof buf,
+                    "%s: LEDGER MISMATCH: %zu census item(s) without an outcome, %zu with more "
+                    "than one\n",
+                    s.path.c_str(), s.missing.size(), s.doubled.size());
+      out += buf;
     }
     std::snprintf(buf, sizeof buf,
                   "%s: %lld seen, %lld written, %lld duplicates, %lld skipped, %lld failed\n",
@@ -171,11 +289,12 @@ std::string Ledger::summary() const {
   }
   std::snprintf(buf, sizeof buf,
                 "total: %lld seen = %lld written + %lld duplicates + %lld skipped + %lld failed"
-                " (%s); %lld source(s) could not be read\n",
+                " (%s); %lld source(s) could not be read, %lld read only in part\n",
                 static_cast<long long>(t.seen), static_cast<long long>(t.written),
                 static_cast<long long>(t.duplicates), static_cast<long long>(t.skipped),
                 static_cast<long long>(t.failed), balanced() ? "balanced" : "LEDGER MISMATCH",
-                static_cast<long long>(failed_sources()));
+                static_cast<long long>(failed_sources()),
+                static_cast<long long>(partial_sources()));
   out += buf;
   return out;
 }

@@ -24,6 +24,7 @@ void Manifest::add(const ManifestEntry &e) {
   j.key("seq").value(e.seq);
   j.key("source").value(e.source);
   j.key("folder").value(e.folder);
+  j.key("folder_id").value(e.folder_id);
   j.key("index").value(e.index);
   j.key("node_id").value(e.note ? e.note->node_id : 0);
   j.key("kind").value(e.note ? e.note->kind : std::string());

@@ -15,6 +15,7 @@ namespace mm::pipeline {
 struct ManifestEntry {
   u64 seq = 0;
   std::string source, folder;
+  u64 folder_id = 0;  ///< the folder's node id (what a resumed run matches lines by)
   i64 index = 0;
   Outcome outcome = Outcome::Failed;
   const ItemNote *note = nullptr;

@@ -75,8 +75,9 @@ Result<std::unique_ptr<mapi::MailStore>> open_store(const std::string &path, Rea
                                                     const OpenOptions &opts) {
   Result<u64> pre = detail::preflight(path);
   if (!pre.ok()) return pre.problem();
-  // Only libpff can scan for deleted and orphan items, so --recover always reads with it.
-  if (opts.recover) return open_libpff(path, opts);
+  // Only libpff can scan for deleted items, so --recover reads with it unless the native
+  // reader was asked for by name (which then exports the message nodes no folder lists).
+  if (opts.recover && reader != Reader::Native) return open_libpff(path, opts);
   switch (reader) {
     case Reader::Native:
       return pst::open_native(path);

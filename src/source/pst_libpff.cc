@@ -7,6 +7,7 @@
 #include <libpff.h>
 
 #include <algorithm>
+#include <set>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -275,15 +276,57 @@ class LibpffStore final : public mapi::MailStore {
     }
     ItemPtr root(raw_root);
     std::vector<mapi::FolderInfo> out;
+    tree_problems_.clear();
+    walked_.clear();
     Result<u32> id = item_identifier(root.get());
     if (!id.ok()) return problem(ProblemCode::SourceCorrupt, "root folder: " + id.problem().detail);
     mapi::FolderInfo info;
     info.node_id = *id;
+    walked_.insert(*id);
     fill_folder_props(root.get(), info);
     out.push_back(std::move(info));
     walk_folder(root.get(), *id, {}, 1, out);
     if (recover_) append_recovery_folders(*id, out);
     return out;
+  }
+
+  // libpff has no node index to count: the census is what libpff says each folder holds
+  // (its sub-message count, read from the contents table) and, with --recover, the lengths of
+  // its recovery lists. Sub-folders it cannot open are problems: their items are unknown.
+  Result<mapi::Census> census() override {
+    Result<std::vector<mapi::FolderInfo>> fs = folders();
+    if (!fs) return fs.problem();
+    mapi::Census c;
+    c.basis = "libpff";
+    c.problems = tree_problems_;
+    for (const mapi::FolderInfo &f : *fs) {
+      mapi::CensusFolder cf;
+      cf.folder_id = f.node_id;
+      cf.claimed = f.content_count;
+      ++c.folder_nodes;
+      if (recover_ && is_recovery_folder_id(f.node_id)) {
+        ensure_recovery();
+        cf.rows = static_cast<i64>(recovery_ids_[static_cast<int>(recovery_kind(f.node_id))].size());
+      } else {
+        PffError err;
+        libpff_item_t *raw_folder = nullptr;
+        int n = 0;
+        if (libpff_file_get_item_by_identifier(file_.get(), static_cast<uint32_t>(f.node_id),
+                                               &raw_folder, err.out()) != 1) {
+          cf.problem = "libpff cannot open the folder: " + err.text();
+        } else {
+          ItemPtr folder(raw_folder);
+          if (libpff_folder_get_number_of_sub_messages(folder.get(), &n, err.out()) == 1)
+            cf.rows = std::max(n, 0);
+          else
+            cf.problem = "libpff cannot count the folder's messages: " + err.text();
+        }
+      }
+      cf.items = std::max<i64>(cf.rows, 0);
+      c.message_nodes += cf.items;
+      c.folders.push_back(std::move(cf));
+    }
+    return c;
   }
 
   Result<std::vector<u64>> items_in(u64 folder_id) override {
@@ -562,24 +605,43 @@ class LibpffStore final : public mapi::MailStore {
     return raw_string(bag, mapi::pid::DISPLAY_NAME, info_.default_codepage).value_or("");
   }
 
-  // Depth-first pre-order. A sub-folder libpff cannot open is skipped (its subtree with it).
+  // Depth-first pre-order. A sub-folder libpff cannot open is left out with its subtree, and
+  // noted in tree_problems_ (its items cannot be counted). Folders nested deeper than
+  // MAX_FOLDER_DEPTH are listed, marked beyond_depth, under a short path of their own.
   void walk_folder(libpff_item_t *folder, u32 folder_id, const std::vector<std::string> &path,
                    int depth, std::vector<mapi::FolderInfo> &out) {
-    if (depth > MAX_FOLDER_DEPTH) return;
     PffError err;
     int n = 0;
-    if (libpff_folder_get_number_of_sub_folders(folder, &n, err.out()) != 1) return;
+    if (libpff_folder_get_number_of_sub_folders(folder, &n, err.out()) != 1) {
+      tree_problems_.push_back("libpff cannot count the sub-folders of folder " +
+                               hex_id(folder_id) + ": " + err.text());
+      return;
+    }
     for (int i = 0; i < n; ++i) {
       libpff_item_t *raw_sub = nullptr;
-      if (libpff_folder_get_sub_folder(folder, i, &raw_sub, err.out()) != 1) continue;
+      if (libpff_folder_get_sub_folder(folder, i, &raw_sub, err.out()) != 1) {
+        tree_problems_.push_back("libpff cannot open sub-folder " + std::to_string(i) +
+                                 " of folder " + hex_id(folder_id) + ": " + err.text());
+        continue;
+      }
       ItemPtr sub(raw_sub);
       Result<u32> id = item_identifier(sub.get());
-      if (!id.ok()) continue;
+      if (!id.ok()) {
+        tree_problems_.push_back("sub-folder " + std::to_string(i) + " of folder " +
+                                 hex_id(folder_id) + ": " + id.problem().detail);
+        continue;
+      }
+      if (!walked_.insert(*id).second) {
+        tree_problems_.push_back("folder " + hex_id(*id) + " is listed twice in the tree");
+        continue;
+      }
       mapi::FolderInfo info;
       info.node_id = *id;
       info.parent_id = folder_id;
       info.path = path;
       info.path.push_back(folder_name(sub.get()));
+      info.beyond_depth = depth > MAX_FOLDER_DEPTH;
+      if (info.beyond_depth) info.path = {"[Folders nested too deep]", "folder-" + hex_id(*id)};
       fill_folder_props(sub.get(), info);
       std::vector<std::string> sub_path = info.path;
       out.push_back(std::move(info));
@@ -843,6 +905,8 @@ class LibpffStore final : public mapi::MailStore {
   ItemPtr cached_folder_;                                       // last folder read_item used
   u32 cached_folder_id_ = 0;
   bool recover_ = false;                 // --recover: list the recovery folders
+  std::vector<std::string> tree_problems_;  // parts of the tree the last folders() could not read
+  std::set<u32> walked_;                    // folder ids the last folders() listed
   bool recovery_scanned_ = false;        // ensure_recovery() ran on this handle
   std::string recovery_error_;           // why libpff_file_recover_items failed ("" = it did not)
   std::array<std::vector<u64>, 2> recovery_ids_;  // by RecoveryKind: recovered, orphan

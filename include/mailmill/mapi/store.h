@@ -37,6 +37,9 @@ struct FolderInfo {
   std::vector<std::string> path;  ///< UTF-8 names; empty for the root folder
   std::string container_class;    ///< PR_CONTAINER_CLASS ("IPF.Note", "IPF.Contact", ...)
   i64 content_count = -1;         ///< PR_CONTENT_COUNT when present
+  /// Nested deeper than the reader's folder-depth limit (256): listed so that its items are
+  /// accounted for (as failed), but not converted; its path is cut at the limit.
+  bool beyond_depth = false;
 };
 
 enum class PstFormat : u8 { Ansi, Unicode, Unicode4k };
@@ -52,6 +55,63 @@ struct StoreInfo {
   /// Problems the reader recovered from while opening (e.g. a stale header CRC); the store is
   /// still readable. Empty for a clean file.
   std::vector<Problem> warnings;
+};
+
+/// High bit of an item id marking "the reader could not enumerate item #index of folder" (a
+/// contents-table row whose node id cannot be read); real node ids are 32-bit, so no real id
+/// has it set. read_item() on such an id returns an ItemUnreadable Problem.
+inline constexpr u64 UNREADABLE_ITEM_FLAG = u64{1} << 63;
+
+/// Builds the sentinel id for item `index` (< 2^31) of folder `folder_nid` (32-bit node id).
+constexpr u64 make_unreadable_item_id(u32 folder_nid, u32 index) {
+  return UNREADABLE_ITEM_FLAG | (static_cast<u64>(index & 0x7FFFFFFFu) << 32) | folder_nid;
+}
+/// True for ids made by make_unreadable_item_id.
+constexpr bool is_unreadable_item_id(u64 id) { return (id & UNREADABLE_ITEM_FLAG) != 0; }
+/// Folder node id encoded in an unreadable-item id.
+constexpr u32 unreadable_item_folder(u64 id) { return static_cast<u32>(id & 0xFFFFFFFFu); }
+/// Item index encoded in an unreadable-item id.
+constexpr u32 unreadable_item_index(u64 id) { return static_cast<u32>((id >> 32) & 0x7FFFFFFFu); }
+
+/// Items one folder holds by the census's own count (see Census).
+struct CensusFolder {
+  u64 folder_id = 0;  ///< folder node id; 0 collects message nodes whose parent is no folder
+  i64 claimed = -1;   ///< PR_CONTENT_COUNT: what the folder says, a claim never used as a bound
+  i64 rows = -1;      ///< contents-table rows; -1 when the table is absent or unreadable
+  i64 assoc_rows = -1;  ///< associated-contents-table rows; -1 when absent or unreadable
+  i64 unreadable_rows = 0;  ///< rows whose node id cannot be read
+  i64 dangling_rows = 0;    ///< rows naming no message node of the node index
+  /// Items attributed to this folder: message nodes (normal and associated) this folder's
+  /// contents table lists first, plus message nodes no table lists whose parent it is, plus
+  /// unreadable and dangling rows. Every item of the store is attributed to one folder.
+  i64 items = 0;
+  std::string problem;  ///< why the folder's tables could not be counted, or empty
+};
+
+/// What a store holds, counted from the file's own indexes without converting anything: the
+/// count every conversion is reconciled against. The native reader counts every message node
+/// of the node index ([MS-PST] 2.2.2.7.7.4: NID types normal and associated message; messages
+/// embedded in attachments are subnodes, not nodes) and attributes each to a folder by the
+/// contents tables and, for nodes no table lists, by the node's nidParent. libpff exposes no
+/// node index: its census is each folder's sub-message count and its recovery lists.
+struct Census {
+  std::string basis;  ///< "node-index" or "libpff"
+  i64 message_nodes = 0, assoc_nodes = 0, folder_nodes = 0, search_folder_nodes = 0;
+  i64 unlisted = 0;      ///< message nodes (not associated) that no contents table lists
+  i64 orphan_nodes = 0;  ///< message nodes whose parent is not a folder node
+  /// Sorted node ids of every counted message node (empty for the libpff census).
+  std::vector<u64> node_ids;
+  std::vector<u64> node_parents;  ///< nidParent of each node_ids entry
+  std::vector<CensusFolder> folders;
+  /// Parts of the folder tree that could not be counted (a sub-folder libpff cannot open):
+  /// their items are unknown, so the source is only partly read.
+  std::vector<std::string> problems;
+  /// Items of the store: the sum of the folders' items.
+  i64 items() const {
+    i64 n = 0;
+    for (const CensusFolder &f : folders) n += f.items;
+    return n;
+  }
 };
 
 /// A read handle on one mail store. One handle is used by one thread at a time; open several
@@ -71,6 +131,9 @@ class MailStore {
   virtual const NameMap &names() const = 0;
   /// Message store object properties (PR_DISPLAY_NAME, ...).
   virtual Result<PropertyBag> store_properties() = 0;
+  /// The census of the store (see Census). Reads the indexes and every folder's tables; call
+  /// once per source, before converting. A Problem when even the node index is unusable.
+  virtual Result<Census> census() = 0;
   /// Short reader name for reports: "native" or "libpff".
   virtual const char *reader_name() const = 0;
   /// Another handle on the same store for another thread, sharing whatever immutable state the

@@ -18,7 +18,9 @@ struct OpenOptions {
   /// Also list the items libpff can recover (`--recover`): deleted items still in the file
   /// (libpff_file_recover_items) and orphan items (reachable from no folder). They appear as
   /// the folders RECOVERED_FOLDER_NAME and ORPHAN_FOLDER_NAME, appended after the real folder
-  /// tree when non-empty, with the ids of make_recovery_item_id. Forces the libpff reader.
+  /// tree when non-empty, with the ids of make_recovery_item_id. Uses the libpff reader unless
+  /// the native reader is asked for by name; the native reader exports instead the message
+  /// nodes of its census that no folder lists (they are skipped as "unlisted" otherwise).
   bool recover = false;
 };
 
@@ -36,20 +38,12 @@ struct OpenOptions {
 Result<std::unique_ptr<mapi::MailStore>> open_libpff(const std::string &path,
                                                      const OpenOptions &opts = {});
 
-/// High bit of an item id marking "libpff could not enumerate item #index of folder"; real node
-/// ids are 32-bit, so no real id has it set.
-inline constexpr u64 UNREADABLE_ITEM_FLAG = u64{1} << 63;
-
-/// Builds the sentinel id for item `index` (< 2^31) of folder `folder_nid` (32-bit node id).
-constexpr u64 make_unreadable_item_id(u32 folder_nid, u32 index) {
-  return UNREADABLE_ITEM_FLAG | (static_cast<u64>(index & 0x7FFFFFFFu) << 32) | folder_nid;
-}
-/// True for ids made by make_unreadable_item_id.
-constexpr bool is_unreadable_item_id(u64 id) { return (id & UNREADABLE_ITEM_FLAG) != 0; }
-/// Folder node id encoded in an unreadable-item id.
-constexpr u32 unreadable_item_folder(u64 id) { return static_cast<u32>(id & 0xFFFFFFFFu); }
-/// Item index encoded in an unreadable-item id.
-constexpr u32 unreadable_item_index(u64 id) { return static_cast<u32>((id >> 32) & 0x7FFFFFFFu); }
+// Unreadable-row ids (mapi::make_unreadable_item_id and friends) live in mailmill/mapi/store.h.
+using mapi::is_unreadable_item_id;
+using mapi::make_unreadable_item_id;
+using mapi::UNREADABLE_ITEM_FLAG;
+using mapi::unreadable_item_folder;
+using mapi::unreadable_item_index;
 
 /// Bit 62 of an item or folder id marks libpff's recovery lists (--recover). Real node ids are
 /// 32-bit and unreadable-item ids set bit 63, so these never collide with either.

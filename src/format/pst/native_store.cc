@@ -131,11 +131,14 @@ class NativeStore final : public mapi::MailStore {
             pc->get_string(PID_CONTAINER_CLASS, info_.default_codepage).value_or("");
         if (auto n = pc->get_i32(PID_CONTENT_COUNT)) f.content_count = *n;
       }
+      // Folders nested deeper than MAX_FOLDER_DEPTH are still listed (their items must be
+      // accounted for) but marked, under a short path of their own (a hostile file must not
+      // make paths, and so memory, grow with the nesting).
+      f.beyond_depth = t.depth > MAX_FOLDER_DEPTH;
+      if (f.beyond_depth) f.path = {"[Folders nested too deep]", "folder-" + hex(t.nid)};
       std::vector<u32> children = child_folders(t.nid);
-      if (t.depth < MAX_FOLDER_DEPTH) {
-        for (auto c = children.rbegin(); c != children.rend(); ++c) {
-          stack.push_back({*c, t.nid, t.depth + 1, f.path});
-        }
+      for (auto c = children.rbegin(); c != children.rend(); ++c) {
+        stack.push_back({*c, t.nid, t.depth + 1, f.path});
       }
       out.push_back(std::move(f));
     }
@@ -162,13 +165,126 @@ class NativeStore final : public mapi::MailStore {
     }
     out.reserve(table.row_count());
     for (u64 i = 0; i < table.row_count(); ++i) {
+      // A row whose id cannot be read is still an item of the folder: it is listed with an
+      // unreadable-row id, and reading it fails with the reason.
       Result<u32> id = table.row_id(i);
-      if (id) out.push_back(*id);
+      out.push_back(id ? u64{*id} : mapi::make_unreadable_item_id(fid, static_cast<u32>(i)));
     }
     return out;
   }
 
+  // The census ([MS-PST] 2.2.2.7.7.4, 2.4.4.5): every message node of the node index, each
+  // attributed to one folder. A node listed by a contents table belongs to that folder (to its
+  // nidParent's folder when several tables list it and that one is among them, else to the
+  // listing folder with the smallest node id); a node no table lists belongs to its nidParent
+  // folder, or to folder 0 when its parent is no folder. Associated (FAI) messages go by
+  // nidParent. The counts come from the node index and the tables alone, never from items_in.
+  Result<mapi::Census> census() override {
+    mapi::Census c;
+    c.basis = "node-index";
+    struct Msg {
+      u32 nid, parent;
+      bool assoc;
+      std::vector<u32> listed_by;  // folders whose contents table lists it
+    };
+    std::vector<Msg> msgs;
+    std::vector<u32> folder_nids;
+    for (const NbtEntry &e : file_->nodes()) {  // sorted by nid
+      switch (nid_type(e.nid)) {
+        case NID_TYPE_NORMAL_MESSAGE: ++c.message_nodes; msgs.push_back({e.nid, e.parent, false, {}}); break;
+        case NID_TYPE_ASSOC_MESSAGE: ++c.assoc_nodes; msgs.push_back({e.nid, e.parent, true, {}}); break;
+        case NID_TYPE_NORMAL_FOLDER: ++c.folder_nodes; folder_nids.push_back(e.nid); break;
+        case NID_TYPE_SEARCH_FOLDER: ++c.search_folder_nodes; break;
+        default: break;
+      }
+    }
+    auto find_msg = [&msgs](u32 nid) -> Msg * {
+      auto it = std::lower_bound(msgs.begin(), msgs.end(), nid,
+                                 [](const Msg &m, u32 n) { return m.nid < n; });
+      return it != msgs.end() && it->nid == nid ? &*it : nullptr;
+    };
+    c.folders.reserve(folder_nids.size() + 1);
+    for (u32 fid : folder_nids) {
+      mapi::CensusFolder cf;
+      cf.folder_id = fid;
+      if (Result<mapi::PropertyBag> pc = read_node_pc(fid); pc) {
+        if (auto n = pc->get_i32(PID_CONTENT_COUNT)) cf.claimed = *n;
+      }
+      auto count_table = [&](u32 type, bool list) -> i64 {
+        const NbtEntry *t = file_->find_node(make_nid(type, nid_index(fid)));
+        if (t == nullptr) return -1;
+        Node node;
+        Table table;
+        Status st = load_node(*file_, t->bid_data, t->bid_sub, node);
+        if (st) st = table.open(*file_, &node);
+        if (!st) {
+          if (list) cf.problem = "contents table unreadable: " + st.problem().detail;
+          return -1;
+        }
+        if (!list) return static_cast<i64>(table.row_count());
+        for (u64 i = 0; i < table.row_count(); ++i) {
+          Result<u32> id = table.row_id(i);
+          Msg *m = id ? find_msg(*id) : nullptr;
+          if (!id) {
+            ++cf.unreadable_rows;
+          } else if (m == nullptr || m->assoc) {
+            ++cf.dangling_rows;
+          } else if (m->listed_by.empty() || m->listed_by.back() != fid) {
+            m->listed_by.push_back(fid);
+          }
+        }
+        return static_cast<i64>(table.row_count());
+      };
+      cf.rows = count_table(NID_TYPE_CONTENTS_TABLE, true);
+      cf.assoc_rows = count_table(NID_TYPE_ASSOC_CONTENTS_TABLE, false);
+      cf.items = cf.unreadable_rows + cf.dangling_rows;
+      c.folders.push_back(std::move(cf));
+    }
+    auto folder_index = [&](u32 fid) -> std::size_t {
+      auto it = std::lower_bound(folder_nids.begin(), folder_nids.end(), fid);
+      return it != folder_nids.end() && *it == fid ? static_cast<std::size_t>(it - folder_nids.begin())
+                                                  : folder_nids.size();
+    };
+    bool orphans = false;
+    c.node_ids.reserve(msgs.size());
+    c.node_parents.reserve(msgs.size());
+    for (const Msg &m : msgs) {
+      c.node_ids.push_back(m.nid);
+      c.node_parents.push_back(m.parent);
+      u32 owner = 0;
+      if (!m.listed_by.empty()) {
+        owner = std::find(m.listed_by.begin(), m.listed_by.end(), m.parent) != m.listed_by.end()
+                    ? m.parent
+                    : *std::min_element(m.listed_by.begin(), m.listed_by.end());
+      } else {
+        if (!m.assoc) ++c.unlisted;
+        owner = m.parent;
+      }
+      std::size_t fi = folder_index(owner);
+      if (fi == folder_nids.size()) {
+        ++c.orphan_nodes;
+        orphans = true;
+        continue;
+      }
+      ++c.folders[fi].items;
+    }
+    if (orphans) {
+      mapi::CensusFolder none;
+      none.folder_id = 0;
+      none.items = c.orphan_nodes;
+      c.folders.push_back(std::move(none));
+    }
+    return c;
+  }
+
   Result<mapi::RawMessage> read_item(u64 node_id) override {
+    if (mapi::is_unreadable_item_id(node_id)) {
+      return Problem{ProblemCode::ItemUnreadable,
+                     "row " + std::to_string(mapi::unreadable_item_index(node_id)) +
+                         " of the contents table of folder " +
+                         hex(mapi::unreadable_item_folder(node_id)) + " cannot be read",
+                     -1};
+    }
     const NbtEntry *n =
         node_id > 0xFFFFFFFFu ? nullptr : file_->find_node(static_cast<u32>(node_id));
     if (n == nullptr) {

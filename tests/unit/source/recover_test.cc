@@ -150,12 +150,12 @@ TEST(Recover, OffChangesNothingOnChangesOnlyTheAddedFolders) {
   }
 }
 
-TEST(Recover, OpenStoreWithRecoverAlwaysUsesLibpff) {
+TEST(Recover, OpenStoreWithRecoverUsesLibpffUnlessNativeIsNamed) {
   const std::string path = pst_fixture("pstsdk__sample1.pst");
   for (Reader r : {Reader::Auto, Reader::Native, Reader::Libpff}) {
     Result<std::unique_ptr<mapi::MailStore>> s = open_store(path, r, OpenOptions{true});
     ASSERT_TRUE(s.ok()) << s.problem().detail;
-    EXPECT_STREQ((*s)->reader_name(), "libpff");
+    EXPECT_STREQ((*s)->reader_name(), r == Reader::Native ? "native" : "libpff");
   }
   Result<std::unique_ptr<mapi::MailStore>> native = open_store(path, Reader::Native);
   ASSERT_TRUE(native.ok());
@@ -240,7 +240,7 @@ struct Totals {
 // Per-folder totals of a JSON report (keyed by folder path), from its compact form.
 std::map<std::string, Totals> folder_totals(const std::string &json) {
   static const std::regex re(
-      R"re("path":"((?:[^"\\]|\\.)*)","totals":\{"seen":(\d+),"written":(\d+),)re"
+      R"re("path":"((?:[^"\\]|\\.)*)","folder_id":\d+,"totals":\{"seen":(\d+),"written":(\d+),)re"
       R"re("duplicates":(\d+),"skipped":(\d+),"failed":(\d+)\})re");
   std::map<std::string, Totals> out;
   for (auto it = std::sregex_iterator(json.begin(), json.end(), re); it != std::sregex_iterator();
