@@ -12,11 +12,15 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
+#include <set>
 
 #include "json.h"
 #include "json_read.h"
@@ -936,6 +940,15 @@ class Run {
     progress_ = &progress;
     std::size_t next = 0, taken = 0;  // units_[next], of which `taken` items are handed out
     std::deque<Unit> pieces;            // stable storage for the units handed out
+    // A fatal error (output unwritable) cancels the pipeline: units that were processed but
+    // never reached the writer are freed here before the error goes on.
+    struct FreeInFlight {
+      Run &run;
+      ~FreeInFlight() {
+        for (UnitOut *u : run.in_flight_) delete u;
+        run.in_flight_.clear();
+      }
+    } free_in_flight{*this};
     tbb::parallel_pipeline(
         tokens_,
         tbb::make_filter<void, Unit *>(
@@ -968,9 +981,21 @@ class Run {
               return &pieces.back();
             }) &
             tbb::make_filter<Unit *, UnitOut *>(
-                tbb::filter_mode::parallel, [&](Unit *u) { return process(*u); }) &
+                tbb::filter_mode::parallel,
+                [&](Unit *u) {
+                  UnitOut *out = process(*u);
+                  std::lock_guard lock(in_flight_mu_);
+                  in_flight_.insert(out);
+                  return out;
+                }) &
             tbb::make_filter<UnitOut *, void>(tbb::filter_mode::serial_in_order,
-                                              [&](UnitOut *u) { write(u); }));
+                                              [&](UnitOut *u) {
+                                                {
+                                                  std::lock_guard lock(in_flight_mu_);
+                                                  in_flight_.erase(u);
+                                                }
+                                                write(u);
+                                              }));
     progress.done();
     progress_ = nullptr;
     readers_.clear();
@@ -1016,6 +1041,8 @@ class Run {
   u64 limit_ = 0;
   Progress *progress_ = nullptr;
   i64 drop_outcome_ = 0, accounted_ = 0;
+  std::mutex in_flight_mu_;
+  std::set<UnitOut *> in_flight_;  // processed units not yet taken by the writer
   i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
   u64 written_bytes_ = 0, released_at_ = 0;
   int units_since_release_ = 0;
@@ -1027,6 +1054,14 @@ class Run {
 
 ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
   auto start = Clock::now();
+  // The report is written at the end: a path that cannot be written must stop the run before
+  // it starts, not after hours of conversion. (The file is created now and filled at the end.)
+  if (!opts.report_path.empty()) {
+    std::FILE *f = std::fopen(opts.report_path.c_str(), "ab");
+    if (f == nullptr)
+      throw FatalError("cannot write the report " + opts.report_path + ": " + std::strerror(errno));
+    std::fclose(f);
+  }
   ConvertResult result;
   Run run(opts, log, result);
   run.execute();
@@ -1061,7 +1096,9 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
       stage("spilled", result.spilled);
       j.end_object();
     });
-    if (!f.good()) throw FatalError("cannot write the report " + opts.report_path);
+    f.flush();
+    if (!f.good())
+      throw FatalError("cannot write the report " + opts.report_path + ": " + std::strerror(errno));
   }
   return result;
 }

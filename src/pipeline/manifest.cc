@@ -1,5 +1,8 @@
 #include "manifest.h"
 
+#include <cerrno>
+#include <cstring>
+
 #include "json.h"
 #include "mailmill/mime/encode.h"
 #include "mailmill/util/result.h"
@@ -8,7 +11,7 @@ namespace mm::pipeline {
 
 Manifest::Manifest(const std::filesystem::path &path) : path_(path) {
   file_ = std::fopen(path.c_str(), "ab");
-  if (!file_) throw FatalError("cannot open " + path.string());
+  if (!file_) throw FatalError("cannot open " + path.string() + ": " + std::strerror(errno));
   std::error_code ec;
   size_ = std::filesystem::file_size(path, ec);
 }
@@ -49,18 +52,19 @@ void Manifest::add(const ManifestEntry &e) {
   std::string line = j.take();
   line += '\n';
   if (std::fwrite(line.data(), 1, line.size(), file_) != line.size())
-    throw FatalError("cannot write " + path_.string());
+    throw FatalError("cannot write " + path_.string() + ": " + std::strerror(errno));
   size_ += line.size();
 }
 
 void Manifest::flush() {
-  if (file_ && std::fflush(file_) != 0) throw FatalError("cannot write " + path_.string());
+  if (file_ && std::fflush(file_) != 0)
+    throw FatalError("cannot write " + path_.string() + ": " + std::strerror(errno));
 }
 
 void Manifest::close() {
   if (file_ && std::fclose(file_) != 0) {
     file_ = nullptr;
-    throw FatalError("cannot write " + path_.string());
+    throw FatalError("cannot write " + path_.string() + ": " + std::strerror(errno));
   }
   file_ = nullptr;
 }

@@ -68,14 +68,30 @@ StateStore::StateStore(const std::filesystem::path &outdir) {
   std::filesystem::path dir = outdir / ".mailmill";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  if (ec) throw FatalError("cannot create " + dir.string() + ": " + ec.message());
   path_ = dir / "state.sqlite";
   if (sqlite3_open(path_.c_str(), &db_) != SQLITE_OK) {
+    // SQLite's own message ("unable to open database file") does not say why: add the
+    // system's reason.
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    if (db_ && sqlite3_system_errno(db_) != 0)
+      msg += std::string(" (") + std::strerror(sqlite3_system_errno(db_)) + ")";
     sqlite3_close(db_);
     db_ = nullptr;
     throw FatalError("cannot open " + path_.string() + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
+  try {
+    create_schema();
+  } catch (...) {
+    // The destructor does not run for a constructor that throws: close the handle here.
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+void StateStore::create_schema() {
   // WAL + synchronous=NORMAL: a committed transaction survives the process being killed
   // (it is in the OS page cache); only a power loss can lose the last commits.
   exec("PRAGMA journal_mode=WAL");
@@ -98,6 +114,8 @@ void StateStore::exec(const char *sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
+    if (sqlite3_system_errno(db_) != 0)
+      msg += std::string(" (") + std::strerror(sqlite3_system_errno(db_)) + ")";
     throw FatalError("state store " + path_.string() + ": " + msg);
   }
 }

@@ -60,6 +60,7 @@ class StateStore {
 
  private:
   void exec(const char *sql);
+  void create_schema();
   sqlite3 *db_ = nullptr;
   std::filesystem::path path_;
 };

@@ -3,6 +3,8 @@ corrupted copies of a real fixture (made here, at test time), and a missing path
 gets a one-line error naming it, the run goes on with the other inputs, and the ledger adds up."""
 import json
 import os
+import signal
+import subprocess
 import random
 import shutil
 
@@ -61,11 +63,11 @@ for fmt in ("eml", "mbox"):
         # have none), and the good file's census finds its 17 messages (the node index and
         # libpff's folder counts agree on that file: test_readers_agree).
         censuses = sum(s["census"]["items"] for s in rep["sources"] if s["status"] != "failed")
-        good = by_name.get("good.pst", {}).get("census", {})
+        good_census = by_name.get("good.pst", {}).get("census", {})
         c.check(rep["balanced"] and t["seen"] == censuses,
                 f"{fmt}/{reader}: seen {t['seen']} is not the sum of the censuses {censuses}")
-        c.check(good.get("message_nodes") == 17,
-                f"{fmt}/{reader}: the good file's census counts {good.get('message_nodes')} messages")
+        c.check(good_census.get("message_nodes") == 17,
+                f"{fmt}/{reader}: the good file's census counts {good_census.get('message_nodes')} messages")
         for bad in ("empty.pst", "text.pst", "magic-only.pst", "truncated-600.pst"):
             s = by_name.get(bad)
             c.check(s is not None and not s["opened"] and s["error"],
@@ -86,4 +88,38 @@ after = sorted(os.listdir(args.workdir))
 c.check(set(after) - set(before) == {f"out-{f}-{r}" for f in ("eml", "mbox") for r in ("auto", "native", "libpff")} |
         {f"out-{f}-{r}.json" for f in ("eml", "mbox") for r in ("auto", "native", "libpff")},
         f"nothing may be written outside OUTDIR: {sorted(set(after) - set(before))}")
+# ---- Faults on the output side tell their cause (exit 3), before or without a crash ----------
+def fatal_run(name, *extra, preexec=None, **kw):
+    out = os.path.join(args.workdir, name)
+    r = subprocess.run([args.mailmill, "convert", good, "-o", out, "--quiet", *extra],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec, timeout=300)
+    return out, r.returncode, r.stderr.decode("utf-8", "replace")
+
+
+# An unwritable --report path is refused before anything is converted.
+out, rc, err = fatal_run("fault-report", "--report", os.path.join(args.workdir, "no-such-dir", "r.json"))
+c.check(rc == 3 and "No such file or directory" in err and not os.path.exists(out),
+        f"unwritable report: exit {rc}, stderr {err!r}, output started: {os.path.exists(out)}")
+
+# A state folder that cannot be created.
+out = os.path.join(args.workdir, "fault-state")
+os.makedirs(out)
+open(os.path.join(out, ".mailmill"), "w").close()
+_, rc, err = fatal_run("fault-state")
+c.check(rc == 3 and ".mailmill" in err and "Not a directory" in err,
+        f"state folder not creatable: exit {rc}, stderr {err!r}")
+
+
+# Out of space, simulated by a file-size limit (writes past it fail with EFBIG): the error names
+# the file and the system's reason.
+def small_files():
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+_, rc, err = fatal_run("fault-space", "--io", "buffered", preexec=small_files)
+c.check(rc == 3 and "fatal: " in err and "File too large" in err,
+        f"out of space: exit {rc}, stderr {err!r}")
+
 c.finish()
