@@ -10,6 +10,7 @@
 
 #include "mailmill/format/pst/writer.h"
 #include "mailmill/model/item.h"
+#include "mailmill/util/json_escape.h"
 
 namespace mm::gen {
 
@@ -98,21 +99,9 @@ std::string sha256_hex(ByteView data) {
   return out;
 }
 
+// The ground truth has always escaped every control as \u00XX.
 std::string json_str(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+  return text::json_string(s, text::JsonControls::Unicode);
 }
 
 std::string words(Rng &r, int n, bool intl) {

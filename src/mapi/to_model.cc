@@ -6,13 +6,14 @@
 
 #include "mailmill/mapi/oneoff.h"
 #include "mailmill/mapi/tags.h"
+#include "mailmill/model/limits.h"
 #include "mailmill/util/text.h"
 
 namespace mm::mapi {
 namespace {
 
 /// Embedded messages nest at most this deep; deeper ones become Unreadable attachments.
-constexpr int MAX_EMBED_DEPTH = 32;
+using model::limits::MAX_EMBED_DEPTH;
 
 // Named property ids ([MS-OXPROPS]).
 namespace lid {

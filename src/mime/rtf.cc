@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mailmill/mime/limits.h"
+#include "mailmill/util/crc32.h"
 
 namespace mm::mime::rtf {
 namespace {
@@ -37,17 +38,6 @@ static_assert(INITIAL_DICTIONARY.size() == 207);
 // A reader may see more output than RAWSIZE from a sloppy writer; we allow this much before
 // calling the stream corrupt (the final run can add up to 17 bytes past the real end).
 constexpr u64 RAWSIZE_SLACK = 4096;
-
-constexpr std::array<u32, 256> make_crc_table() {
-  std::array<u32, 256> t{};
-  for (u32 i = 0; i < 256; ++i) {
-    u32 c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (0xEDB88320u ^ (c >> 1)) : (c >> 1);
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<u32, 256> CRC_TABLE = make_crc_table();
 
 Problem undecodable(std::string detail) {
   return Problem{ProblemCode::BodyUndecodable, std::move(detail), -1};
@@ -738,11 +728,7 @@ HeaderInfo read_header(ByteView rtf) {
 
 }  // namespace
 
-u32 compressed_crc(ByteView contents) {
-  u32 crc = 0;
-  for (char ch : contents) crc = CRC_TABLE[(crc ^ static_cast<u8>(ch)) & 0xFF] ^ (crc >> 8);
-  return crc;
-}
+u32 compressed_crc(ByteView contents) { return util::crc32_raw(0, contents); }
 
 Result<Decompressed> decompress_checked(ByteView data) {
   if (data.size() < HEADER_SIZE)

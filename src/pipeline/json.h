@@ -1,13 +1,13 @@
 #pragma once
-// Minimal streaming JSON writer for reports and manifests: compact output, strings escaped per
-// RFC 8259 (invalid UTF-8 replaced so the document always parses).
+// Minimal streaming JSON writer for reports and manifests: compact output, strings escaped by
+// text::append_json_string (RFC 8259; invalid UTF-8 replaced so the document always parses).
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "mailmill/util/text.h"
+#include "mailmill/util/json_escape.h"
 #include "mailmill/util/types.h"
 
 namespace mm::pipeline {
@@ -53,38 +53,7 @@ class JsonWriter {
       first_.back() = false;
     }
   }
-  void str(std::string_view raw) {
-    // Runs of bytes that need no escaping are copied in one go (manifests write millions of
-    // strings); invalid UTF-8 is replaced first so the document always parses.
-    std::string fixed;
-    std::string_view s = raw;
-    if (!text::is_valid_utf8(raw)) {
-      fixed = text::sanitize_utf8(raw);
-      s = fixed;
-    }
-    out_ += '"';
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out_.append(s.data() + run, i - run);
-      run = i + 1;
-      switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
-        default: {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out_ += buf;
-        }
-      }
-    }
-    out_.append(s.data() + run, s.size() - run);
-    out_ += '"';
-  }
+  void str(std::string_view s) { text::append_json_string(out_, s, text::JsonControls::Short); }
   std::string out_;
   std::vector<bool> first_;
   bool after_key_ = false;

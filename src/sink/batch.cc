@@ -29,6 +29,7 @@
 #include "mailmill/mime/mbox.h"
 #include "mailmill/sink/sink.h"
 #include "mailmill/util/append_file.h"
+#include "mailmill/util/json_escape.h"
 #include "mailmill/util/result.h"
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
@@ -38,21 +39,9 @@ namespace mm::sink {
 namespace fs = std::filesystem;
 namespace {
 
+// Manifests have always escaped every control as \u00XX.
 std::string json_string(std::string_view raw) {
-  std::string s = text::sanitize_utf8(raw), out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
+  return text::json_string(raw, text::JsonControls::Unicode);
 }
 
 std::string to_hex(const unsigned char *p, std::size_t n) {

@@ -16,6 +16,7 @@
 #include "libpff_impl.h"
 #include "mailmill/mapi/tags.h"
 #include "mailmill/mapi/to_model.h"
+#include "mailmill/model/limits.h"
 #include "mailmill/source/open.h"
 #include "mailmill/util/text.h"
 
@@ -53,7 +54,7 @@ using detail::PffError;
 using detail::RecordEntryPtr;
 using detail::RecordSetPtr;
 
-constexpr int MAX_EMBED_DEPTH = 32;
+using model::limits::MAX_EMBED_DEPTH;
 constexpr int MAX_FOLDER_DEPTH = 256;
 constexpr u32 TAG_ATTACH_DATA_BIN = mapi::make_tag(mapi::pid::ATTACH_DATA, mapi::PT_BINARY);
 

@@ -7,6 +7,7 @@
 
 #include "mailmill/mapi/oneoff.h"
 #include "mailmill/mapi/tags.h"
+#include "mailmill/model/limits.h"
 #include "mailmill/util/text.h"
 
 namespace mm::mapi {
@@ -405,7 +406,7 @@ TEST(ToModel, AttachmentKinds) {
 TEST(ToModel, EmbeddedDepthLimit) {
   RawMessage root = note();
   RawMessage *cur = &root;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < model::limits::MAX_EMBED_DEPTH + 8; ++i) {
     RawAttachment a;
     a.props.set_i32(make_tag(pid::ATTACH_METHOD, PT_LONG), 5);
     a.embedded = std::make_unique<RawMessage>(note());
@@ -421,7 +422,7 @@ TEST(ToModel, EmbeddedDepthLimit) {
     m = m->attachments[0].embedded.get();
     ++depth;
   }
-  EXPECT_EQ(depth, 32);
+  EXPECT_EQ(depth, model::limits::MAX_EMBED_DEPTH);
   ASSERT_EQ(m->attachments.size(), 1u);
   EXPECT_EQ(m->attachments[0].kind, model::AttachmentKind::Unreadable);
   EXPECT_EQ(m->attachments[0].problem->code, ProblemCode::LimitExceeded);
