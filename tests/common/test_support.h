@@ -1,15 +1,72 @@
 #pragma once
-// Small helpers shared by the unit-test binaries that drive external oracles (pffinfo,
-// pffexport, readpst) through the shell.
+// Small helpers shared by the unit-test binaries: the location of the real-world corpus (and
+// skipping when it is absent), and running external oracles (pffinfo, pffexport, readpst)
+// through the shell.
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "mailmill/util/types.h"
+
+namespace mm::testing {
+
+/// The test that last passed MM_REQUIRE_CORPUS() (tests of one binary run one after another).
+inline const ::testing::TestInfo *corpus_required_by = nullptr;
+
+/// The real-world corpus (PST/OST, mbox... samples kept outside the repository): the directory
+/// named by $MAILMILL_CORPUS when that is set and non-empty, else MM_CORPUS_DEFAULT, the
+/// ../shared/fixtures beside the checkout that CMake found at configure time. Read on every
+/// call, so a run can point elsewhere without reconfiguring. A test that calls this must start
+/// with MM_REQUIRE_CORPUS(); otherwise it fails here, so that a test can never pass vacuously
+/// (an empty directory listing) when the corpus is missing.
+inline std::string corpus_dir() {
+  const ::testing::TestInfo *t = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (t != nullptr && t != corpus_required_by) {
+    ADD_FAILURE() << "this test reads the corpus: it must start with MM_REQUIRE_CORPUS()";
+  }
+  const char *env = std::getenv("MAILMILL_CORPUS");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string(MM_CORPUS_DEFAULT);
+}
+
+/// `rel` inside the corpus, e.g. corpus_path("pst/aspnet__Outlook.pst").
+inline std::string corpus_path(const std::string &rel) { return corpus_dir() + "/" + rel; }
+
+/// Empty when the corpus directory exists; otherwise the one line saying where it was expected.
+/// Also marks the current test as one that reads the corpus (see corpus_dir()).
+inline std::string corpus_missing() {
+  corpus_required_by = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string dir = corpus_dir();
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return {};
+  return "corpus not found at " + dir + " (set MAILMILL_CORPUS)";
+}
+
+/// True when the environment has CI=true: a missing corpus is then an error, never a skip.
+inline bool corpus_mandatory() {
+  const char *ci = std::getenv("CI");
+  return ci != nullptr && std::strcmp(ci, "true") == 0;
+}
+
+}  // namespace mm::testing
+
+/// First statement of every test that reads the corpus: skips the test (ctest reports it as
+/// skipped) with one line saying where the corpus was expected when it is absent, or fails it
+/// when CI=true (CI must never pass by skipping).
+#define MM_REQUIRE_CORPUS()                                                                        \
+  do {                                                                                             \
+    const std::string mm_corpus_missing_ = ::mm::testing::corpus_missing();                        \
+    if (!mm_corpus_missing_.empty()) {                                                             \
+      if (::mm::testing::corpus_mandatory()) FAIL() << mm_corpus_missing_ << "; CI=true needs it"; \
+      GTEST_SKIP() << mm_corpus_missing_;                                                          \
+    }                                                                                              \
+  } while (false)
 
 namespace mm::testing {
 

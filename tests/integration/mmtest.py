@@ -10,17 +10,72 @@ import subprocess
 import sys
 
 
+# Exit code of a test skipped because the corpus is missing (CMake: SKIP_RETURN_CODE).
+SKIP_CODE = 77
+
+
 def parse_args():
+    """The common options. args.shared is the real-world corpus as resolved by corpus_dir()."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--mailmill", required=True)
     ap.add_argument("--gen", required=False)
-    ap.add_argument("--shared", required=True)
+    ap.add_argument("--shared", required=False,
+                    help="the corpus when MAILMILL_CORPUS is not set (CMake passes the default)")
     ap.add_argument("--workdir", required=True)
     args = ap.parse_args()
+    args.shared = corpus_dir(args.shared)
     if os.path.exists(args.workdir):
         shutil.rmtree(args.workdir)
     os.makedirs(args.workdir)
     return args
+
+
+def corpus_dir(default=None):
+    """The real-world corpus (samples kept outside the repository), looked up at run time:
+    $MAILMILL_CORPUS when set and non-empty, else `default` (--shared), else
+    ../shared/fixtures beside this checkout."""
+    env = os.environ.get("MAILMILL_CORPUS", "")
+    if env:
+        return env
+    if default:
+        return default
+    checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.normpath(os.path.join(checkout, "..", "shared", "fixtures"))
+
+
+def corpus_missing(args):
+    """"" when the corpus directory exists, else the one line saying where it was expected."""
+    if os.path.isdir(args.shared):
+        return ""
+    return f"corpus not found at {args.shared} (set MAILMILL_CORPUS)"
+
+
+def corpus_mandatory():
+    """CI=true: a missing corpus is an error, never a skip (CI must not pass by skipping)."""
+    return os.environ.get("CI") == "true"
+
+
+def require_corpus(args):
+    """Called by a test before it first reads the corpus. When the corpus is missing, prints
+    one line and ends the test: skipped (exit SKIP_CODE), or failed (exit 1) under CI=true."""
+    missing = corpus_missing(args)
+    if missing:
+        if corpus_mandatory():
+            print(f"FAIL: {missing}; CI=true needs it", flush=True)
+            sys.exit(1)
+        print(missing, flush=True)
+        sys.exit(SKIP_CODE)
+    return args.shared
+
+
+def have_corpus(args, checker):
+    """For a test whose corpus part is optional: True when the corpus is there; otherwise the
+    checker remembers it and its finish() reports the test skipped (or failed under CI=true)
+    after the parts that generate their own input have run."""
+    missing = corpus_missing(args)
+    if missing:
+        checker.corpus_missing = missing
+    return not missing
 
 
 class Checker:
@@ -30,6 +85,7 @@ class Checker:
         self.name = name
         self.passed = 0
         self.failures = []
+        self.corpus_missing = ""
 
     def check(self, cond, what):
         if cond:
@@ -41,7 +97,15 @@ class Checker:
 
     def finish(self):
         print(f"{self.name}: {self.passed} passed, {len(self.failures)} failed")
-        sys.exit(1 if self.failures else 0)
+        if self.failures:
+            sys.exit(1)
+        if self.corpus_missing:
+            if corpus_mandatory():
+                print(f"FAIL: {self.corpus_missing}; CI=true needs it", flush=True)
+                sys.exit(1)
+            print(f"{self.corpus_missing}; the corpus part was skipped", flush=True)
+            sys.exit(SKIP_CODE)
+        sys.exit(0)
 
 
 def run(cmd, **kw):

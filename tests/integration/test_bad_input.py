@@ -11,6 +11,7 @@ import shutil
 import mmtest
 
 args = mmtest.parse_args()
+mmtest.require_corpus(args)  # the bad files are made from a corpus PST
 c = mmtest.Checker("bad_input")
 
 good = os.path.join(args.shared, "pst", "aspnet__Outlook.pst")

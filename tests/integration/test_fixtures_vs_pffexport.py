@@ -17,6 +17,7 @@ from collections import defaultdict
 import mmtest
 
 args = mmtest.parse_args()
+mmtest.require_corpus(args)
 c = mmtest.Checker("fixtures_vs_pffexport")
 
 # Known to be unreadable by libpff and readpst (MANIFEST.tsv: header CRC mismatch).

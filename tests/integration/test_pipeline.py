@@ -36,6 +36,7 @@ import time
 import mmtest
 
 args = mmtest.parse_args()
+mmtest.require_corpus(args)
 c = mmtest.Checker("pipeline")
 W = args.workdir
 MM = args.mailmill

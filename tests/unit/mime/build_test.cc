@@ -79,7 +79,10 @@ Parsed parse_with_python(const Bytes &bytes) {
     std::ofstream f(file, std::ios::binary);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
-  std::filesystem::path script = std::filesystem::path(__FILE__).parent_path() / "check_email.py";
+  // Not __FILE__: with ccache's base_dir it is relative to the build directory, not to the
+  // test's working directory.
+  std::filesystem::path script =
+      std::filesystem::path(MM_TESTS_DIR) / "unit" / "mime" / "check_email.py";
   std::string cmd = "python3 '" + script.string() + "' '" + file.string() + "'";
   Parsed p;
   FILE *pipe = ::popen(cmd.c_str(), "r");

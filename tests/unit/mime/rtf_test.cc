@@ -18,6 +18,7 @@
 #include <string>
 
 #include "mailmill/mime/limits.h"
+#include "test_support.h"
 
 namespace mm::mime::rtf {
 namespace {
@@ -328,9 +329,10 @@ std::optional<std::string> read_file(const std::filesystem::path &p) {
 // the same mail as plain text, differing in one word ("Forwarded RTF" / "Forwarded plain
 // text"). pffexport writes the decompressed RTF of 3 and the PR_BODY of 4.
 TEST(RtfPlainText, MatchesPlainTextTwinInTikaFixture) {
+  MM_REQUIRE_CORPUS();
   namespace fs = std::filesystem;
-  const fs::path pst = fs::path(MM_SHARED_FIXTURES) / "pst" / "tika__testPST_variousBodyTypes.pst";
-  if (!fs::exists(pst)) GTEST_SKIP() << "fixture missing: " << pst;
+  const fs::path pst = mm::testing::corpus_path("pst/tika__testPST_variousBodyTypes.pst");
+  ASSERT_TRUE(fs::exists(pst)) << pst;
   const fs::path target = fs::path(::testing::TempDir()) / "mm_rtf_tika";
   fs::remove_all(target.string() + ".export");
   const std::string cmd = std::string(MM_PFFEXPORT) + " -q -f rtf -t '" + target.string() +

@@ -12,12 +12,13 @@
 #include "../../../src/format/pst/crypt.h"
 #include "../../../src/format/pst/layout.h"
 #include "../../../src/format/pst/ndb.h"
+#include "test_support.h"
 
 namespace mm::pst {
 namespace {
 
 std::string fixture(const std::string &name) {
-  return std::string(MM_SHARED_FIXTURES) + "/pst/" + name;
+  return mm::testing::corpus_path("pst/" + name);
 }
 
 Bytes slurp(const std::string &path) {
@@ -43,6 +44,7 @@ TEST(PstCrc, MatchesReflectedCrc32WithoutInversion) {
 }
 
 TEST(PstCrc, MatchesHeaderCrcsOfRealFiles) {
+  MM_REQUIRE_CORPUS();
   for (const char *name : {"aspnet__Outlook.pst", "pstsdk__test_unicode.pst",
                            "pstsdk__test_ansi.pst", "hht__contacts97-2002.pst"}) {
     Bytes f = slurp(fixture(name));
@@ -106,6 +108,7 @@ TEST(PstCrypt, PermuteAndCyclicRoundTrip) {
 // The message store node of a permute-encoded fixture decodes to a heap (bSig 0xEC) holding a
 // property context (bClientSig 0xBC) only when the mpbbI table is right.
 TEST(PstCrypt, DecodesRealPermuteBlocks) {
+  MM_REQUIRE_CORPUS();
   for (const char *name : {"aspnet__Outlook.pst", "pstsdk__test_ansi.pst"}) {
     Result<std::shared_ptr<const PstFile>> f = PstFile::open(fixture(name));
     ASSERT_TRUE(f.ok()) << name << ": " << f.problem().detail;

@@ -15,6 +15,7 @@
 
 #include "mailmill/format/pst/native_store.h"
 #include "mailmill/mapi/tags.h"
+#include "test_support.h"
 
 namespace mm::pst {
 namespace {
@@ -25,7 +26,7 @@ const char *const BAD_CRC_FIXTURE = "aspnet__AddingBulkMessagesWithImprovedPerfo
 
 std::vector<fs::path> fixtures() {
   std::vector<fs::path> out;
-  for (const auto &e : fs::directory_iterator(fs::path(MM_SHARED_FIXTURES) / "pst")) {
+  for (const auto &e : fs::directory_iterator(fs::path(mm::testing::corpus_path("pst")))) {
     if (e.is_regular_file()) out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
@@ -129,6 +130,7 @@ void walk_pff(libpff_item_t *folder, std::vector<PffFolder> &out,
 }
 
 TEST(NativeStore, OpensEveryFixtureOrReportsClearly) {
+  MM_REQUIRE_CORPUS();
   int opened = 0;
   for (const fs::path &p : fixtures()) {
     Result<std::unique_ptr<mapi::MailStore>> s = open_native(p.string());
@@ -153,8 +155,9 @@ TEST(NativeStore, OpensEveryFixtureOrReportsClearly) {
 }
 
 TEST(NativeStore, VariantsAndClientMagic) {
+  MM_REQUIRE_CORPUS();
   auto open = [](const char *name) {
-    return open_native(std::string(MM_SHARED_FIXTURES) + "/pst/" + name);
+    return open_native(mm::testing::corpus_path(std::string("pst/") + name));
   };
   auto ansi = open("pstsdk__test_ansi.pst");
   ASSERT_TRUE(ansi.ok());
@@ -182,6 +185,7 @@ TEST(NativeStore, NotAPstIsRejected) {
 
 // The whole comparison per fixture. Counts are summed so the test log shows coverage.
 TEST(NativeStore, MatchesLibpffOnEveryFixture) {
+  MM_REQUIRE_CORPUS();
   int files = 0, folders_total = 0, messages_total = 0, attachments_total = 0;
   int pff_unreadable = 0, attachment_bytes_checked = 0, embedded_checked = 0;
   for (const fs::path &p : fixtures()) {

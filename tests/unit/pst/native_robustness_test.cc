@@ -12,6 +12,7 @@
 
 #include "../../../src/format/pst/ndb.h"
 #include "mailmill/format/pst/native_store.h"
+#include "test_support.h"
 
 namespace mm::pst {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 Bytes slurp(const std::string &name) {
-  std::ifstream in(std::string(MM_SHARED_FIXTURES) + "/pst/" + name, std::ios::binary);
+  std::ifstream in(mm::testing::corpus_path("pst/" + name), std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(in), {});
 }
 
@@ -77,6 +78,7 @@ const char *const FILES[] = {"rubymsg__attachAndInline.pst", "pstsdk__test_ansi.
                              "rubymsg__msgInMsg.pst", "aspnet__Outlook_1.pst"};
 
 TEST(NativeRobustness, TruncatedCopies) {
+  MM_REQUIRE_CORPUS();
   for (const char *name : FILES) {
     Bytes f = slurp(name);
     ASSERT_FALSE(f.empty()) << name;
@@ -94,6 +96,7 @@ TEST(NativeRobustness, TruncatedCopies) {
 }
 
 TEST(NativeRobustness, TruncatedFileOnDisk) {
+  MM_REQUIRE_CORPUS();
   Bytes f = slurp("rubymsg__attachAndInline.pst");
   fs::path tmp = fs::temp_directory_path() / ("mm_native_trunc_" + std::to_string(::getpid()));
   {
@@ -107,6 +110,7 @@ TEST(NativeRobustness, TruncatedFileOnDisk) {
 }
 
 TEST(NativeRobustness, ByteFlippedCopies) {
+  MM_REQUIRE_CORPUS();
   std::mt19937_64 rng(20240601);
   for (const char *name : FILES) {
     const Bytes orig = slurp(name);
@@ -130,6 +134,7 @@ TEST(NativeRobustness, ByteFlippedCopies) {
 
 // Flips aimed at allocated blocks (heaps, tables, subnode and XBLOCKs), found through the BBT.
 TEST(NativeRobustness, FlipsInsideBlocks) {
+  MM_REQUIRE_CORPUS();
   std::mt19937_64 rng(99);
   for (const char *name : FILES) {
     const Bytes orig = slurp(name);
@@ -156,6 +161,7 @@ TEST(NativeRobustness, FlipsInsideBlocks) {
 }
 
 TEST(NativeRobustness, ZeroedAndDuplicatedPages) {
+  MM_REQUIRE_CORPUS();
   std::mt19937_64 rng(7);
   for (const char *name : FILES) {
     const Bytes orig = slurp(name);
@@ -179,8 +185,9 @@ TEST(NativeRobustness, ZeroedAndDuplicatedPages) {
 }
 
 TEST(NativeStore, SharedHandlesReadTheSame) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> a =
-      open_native(std::string(MM_SHARED_FIXTURES) + "/pst/rubymsg__attachAndInline.pst");
+      open_native(mm::testing::corpus_path("pst/rubymsg__attachAndInline.pst"));
   ASSERT_TRUE(a.ok());
   std::unique_ptr<mapi::MailStore> b = share_native(**a);
   ASSERT_NE(b, nullptr);

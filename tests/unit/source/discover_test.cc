@@ -43,6 +43,7 @@ TEST(DiscoverInputs, FilesTakenAsIsAndMissingReported) {
 }
 
 TEST(DiscoverInputs, SharedFixtureDirectoryFindsEveryStore) {
+  MM_REQUIRE_CORPUS();
   std::vector<Problem> problems;
   std::vector<std::string> got = discover_inputs({pst_fixture_dir().string()}, problems);
   EXPECT_TRUE(problems.empty());

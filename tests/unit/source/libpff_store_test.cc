@@ -116,6 +116,7 @@ Tally our_folder_counts(mapi::MailStore &store) {
 }
 
 TEST(LibpffStore, OpensEveryFixtureExceptBadHeaderCrc) {
+  MM_REQUIRE_CORPUS();
   std::vector<std::string> fixtures = all_pst_fixtures();
   ASSERT_GE(fixtures.size(), 30u);
   for (const std::string &name : fixtures) {
@@ -151,6 +152,7 @@ TEST(LibpffStore, OpensEveryFixtureExceptBadHeaderCrc) {
 }
 
 TEST(LibpffStore, FoldersAndItemCountsMatchPffexport) {
+  MM_REQUIRE_CORPUS();
   for (const std::string &name : all_pst_fixtures()) {
     if (name == BAD_CRC_FIXTURE) continue;
     SCOPED_TRACE(name);
@@ -183,6 +185,7 @@ TEST(LibpffStore, FoldersAndItemCountsMatchPffexport) {
 }
 
 TEST(LibpffStore, RootFolderHasEmptyPathAndChildrenPointToParents) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> store =
       open_libpff(pst_fixture("hht__alpha-beta-gamma-delta.pst"));
   ASSERT_TRUE(store.ok());
@@ -206,6 +209,7 @@ TEST(LibpffStore, RootFolderHasEmptyPathAndChildrenPointToParents) {
 // Subjects that start with a non-ASCII character (the libpff string getters' weak spot).
 // Expected strings from pffexport's OutlookHeaders.txt for the same items.
 TEST(LibpffStore, NonAsciiSubjectsDecodeFromRawBytes) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> store =
       open_libpff(pst_fixture("aspnet__passwordprotectedPST.pst"));
   ASSERT_TRUE(store.ok());
@@ -299,10 +303,12 @@ void expect_attachments_match_pffexport(const std::string &fixture, std::size_t 
 }
 
 TEST(LibpffStore, AttachmentBytesEqualPffexportAttachAndInline) {
+  MM_REQUIRE_CORPUS();
   expect_attachments_match_pffexport("rubymsg__attachAndInline.pst", 2);
 }
 
 TEST(LibpffStore, AttachmentBytesEqualPffexportAlphaBetaGammaDelta) {
+  MM_REQUIRE_CORPUS();
   // alpha.png, beta.png, gamma.png, delta.png: one per nesting level of embedded messages.
   expect_attachments_match_pffexport("hht__alpha-beta-gamma-delta.pst", 4);
   StoreAttachments ours = read_all_attachments("hht__alpha-beta-gamma-delta.pst");
@@ -314,18 +320,21 @@ TEST(LibpffStore, AttachmentBytesEqualPffexportAlphaBetaGammaDelta) {
 
 // The embedded message of the first item, with its subject, as pffexport exports it.
 TEST(LibpffStore, EmbeddedMessagePresentMsgInMsg) {
+  MM_REQUIRE_CORPUS();
   StoreAttachments ours = read_all_attachments("rubymsg__msgInMsg.pst");
   EXPECT_EQ(ours.items, 1);
   EXPECT_EQ(ours.embedded, 1);
 }
 
 TEST(LibpffStore, EmbeddedMessagePresentSubmessage) {
+  MM_REQUIRE_CORPUS();
   StoreAttachments ours = read_all_attachments("pstsdk__submessage.pst");
   EXPECT_GE(ours.items, 1);
   EXPECT_EQ(ours.embedded, 1);
 }
 
 TEST(LibpffStore, RecipientsOfTwoHundredRecipientMessage) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> store =
       open_libpff(pst_fixture("rubymsg__200_recipients.pst"));
   ASSERT_TRUE(store.ok());
@@ -348,6 +357,7 @@ TEST(LibpffStore, RecipientsOfTwoHundredRecipientMessage) {
 }
 
 TEST(LibpffStore, NameMapResolvesNamedPropertiesOfItems) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> store =
       open_libpff(pst_fixture("aspnet__Outlook.pst"));
   ASSERT_TRUE(store.ok());
@@ -392,6 +402,7 @@ TEST(LibpffStore, NameMapResolvesNamedPropertiesOfItems) {
 }
 
 TEST(LibpffStore, UnreadableSentinelIdsReportProblems) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> store =
       open_libpff(pst_fixture("rubymsg__msgInMsg.pst"));
   ASSERT_TRUE(store.ok());

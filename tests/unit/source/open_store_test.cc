@@ -51,12 +51,14 @@ TEST(OpenStore, TextFileIsNotPst) {
 }
 
 TEST(OpenStore, MboxFixtureIsNotPst) {
-  fs::path mbox = fs::path(MM_SHARED_FIXTURES) / "mbox" / "spamassassin__nice.mbox";
+  MM_REQUIRE_CORPUS();
+  fs::path mbox = ::mm::testing::corpus_path("mbox/spamassassin__nice.mbox");
   ASSERT_TRUE(fs::exists(mbox));
   expect_problem(mbox.string(), ProblemCode::SourceNotPst);
 }
 
 TEST(OpenStore, MagicOnlyShortFileIsTruncated) {
+  MM_REQUIRE_CORPUS();
   TempDir tmp;
   fs::path p = tmp.path() / "short.pst";
   write_file(p, read_file(pst_fixture("rubymsg__msgInMsg.pst")).substr(0, 100));
@@ -66,6 +68,7 @@ TEST(OpenStore, MagicOnlyShortFileIsTruncated) {
 // The first 600 bytes of a real PST: a valid header whose ibFileEof ([MS-PST] 2.2.2.5 ROOT)
 // says 271360 bytes.
 TEST(OpenStore, First600BytesOfPstIsTruncated) {
+  MM_REQUIRE_CORPUS();
   for (const char *name : {"rubymsg__msgInMsg.pst", "pstsdk__sample2.pst" /* ANSI */}) {
     SCOPED_TRACE(name);
     TempDir tmp;
@@ -77,6 +80,7 @@ TEST(OpenStore, First600BytesOfPstIsTruncated) {
 
 // Cut in the middle: the header is intact, the size check catches it before any reader.
 TEST(OpenStore, HalfAPstIsTruncated) {
+  MM_REQUIRE_CORPUS();
   TempDir tmp;
   fs::path p = tmp.path() / "half.pst";
   std::string bytes = read_file(pst_fixture("aspnet__Outlook.pst"));
@@ -85,6 +89,7 @@ TEST(OpenStore, HalfAPstIsTruncated) {
 }
 
 TEST(OpenStore, BadHeaderCrcIsCorruptViaLibpff) {
+  MM_REQUIRE_CORPUS();
   std::string path = pst_fixture("aspnet__AddingBulkMessagesWithImprovedPerformance.pst");
   for (Reader r : {Reader::Auto, Reader::Libpff}) {
     Result<std::unique_ptr<mapi::MailStore>> s = open_store(path, r);
@@ -95,6 +100,7 @@ TEST(OpenStore, BadHeaderCrcIsCorruptViaLibpff) {
 }
 
 TEST(OpenStore, AutoOpensAGoodFile) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> s =
       open_store(pst_fixture("rubymsg__msgInMsg.pst"), Reader::Auto);
   ASSERT_TRUE(s.ok()) << s.problem().detail;
@@ -109,6 +115,7 @@ TEST(OpenStore, AutoOpensAGoodFile) {
 }
 
 TEST(OpenStore, LibpffReaderIsLibpff) {
+  MM_REQUIRE_CORPUS();
   Result<std::unique_ptr<mapi::MailStore>> s =
       open_store(pst_fixture("rubymsg__msgInMsg.pst"), Reader::Libpff);
   ASSERT_TRUE(s.ok());

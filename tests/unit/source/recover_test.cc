@@ -109,6 +109,7 @@ TEST(RecoveryIds, NeverCollideWithRealOrUnreadableIds) {
 // Without --recover nothing changes: same folders, same items; with it the real folder tree is
 // an unchanged prefix and only the two named folders are added.
 TEST(Recover, OffChangesNothingOnChangesOnlyTheAddedFolders) {
+  MM_REQUIRE_CORPUS();
   for (const std::string &name : all_pst_fixtures()) {
     SCOPED_TRACE(name);
     Result<std::unique_ptr<mapi::MailStore>> plain = open_libpff(pst_fixture(name));
@@ -151,6 +152,7 @@ TEST(Recover, OffChangesNothingOnChangesOnlyTheAddedFolders) {
 }
 
 TEST(Recover, OpenStoreWithRecoverUsesLibpffUnlessNativeIsNamed) {
+  MM_REQUIRE_CORPUS();
   const std::string path = pst_fixture("pstsdk__sample1.pst");
   for (Reader r : {Reader::Auto, Reader::Native, Reader::Libpff}) {
     Result<std::unique_ptr<mapi::MailStore>> s = open_store(path, r, OpenOptions{true});
@@ -165,6 +167,7 @@ TEST(Recover, OpenStoreWithRecoverUsesLibpffUnlessNativeIsNamed) {
 // Every fixture: every listed id reads or fails with a Problem (never a crash), and the items we
 // can read, of the classes pffexport exports, are exactly as many as pffexport exports.
 TEST(Recover, MatchesPffexportOnEveryFixture) {
+  MM_REQUIRE_CORPUS();
   int total_listed = 0;
   for (const std::string &name : all_pst_fixtures()) {
     SCOPED_TRACE(name);
@@ -183,6 +186,7 @@ TEST(Recover, MatchesPffexportOnEveryFixture) {
 }
 
 TEST(Recover, FixturesWithRecoveredItemsListThem) {
+  MM_REQUIRE_CORPUS();
   for (const char *name : WITH_RECOVERED) {
     SCOPED_TRACE(name);
     Result<std::unique_ptr<mapi::MailStore>> store =
@@ -196,6 +200,7 @@ TEST(Recover, FixturesWithRecoveredItemsListThem) {
 // Ids are stable between handles: a second handle (as each pipeline worker opens) reads the
 // same item for the same id, without having listed the folders first.
 TEST(Recover, IdsAreStableAcrossHandles) {
+  MM_REQUIRE_CORPUS();
   const std::string path = pst_fixture("aspnet__SampleOstFile.ost");
   Result<std::unique_ptr<mapi::MailStore>> a = open_libpff(path, OpenOptions{true});
   Result<std::unique_ptr<mapi::MailStore>> b = open_libpff(path, OpenOptions{true});
@@ -262,6 +267,7 @@ int run_convert(const std::string &bin, const std::string &input, const fs::path
 }
 
 TEST(RecoverCli, LedgerBalancedAndOnlyRecoveryFoldersAdded) {
+  MM_REQUIRE_CORPUS();
   const std::string bin = mailmill_binary();
   if (bin.empty()) GTEST_SKIP() << "mailmill binary not built";
   for (const char *name : {"pstsdk__sample1.pst", "aspnet__SampleOstFile.ost",

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the source-module tests: fixture lookup, temp dirs, pffexport oracle.
+// Tests that use the fixture helpers start with MM_REQUIRE_CORPUS() (test_support.h).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "test_support.h"
+
 namespace mm::source::testing {
 
 namespace fs = std::filesystem;
 
-inline fs::path pst_fixture_dir() { return fs::path(MM_SHARED_FIXTURES) / "pst"; }
+inline fs::path pst_fixture_dir() { return fs::path(::mm::testing::corpus_path("pst")); }
 
 inline std::string pst_fixture(const std::string &name) {
   return (pst_fixture_dir() / name).string();
