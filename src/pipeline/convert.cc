@@ -1057,6 +1057,10 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
   // The report is written at the end: a path that cannot be written must stop the run before
   // it starts, not after hours of conversion. (The file is created now and filled at the end.)
   if (!opts.report_path.empty()) {
+    // Its folder is made as OUTDIR is (a report inside OUTDIR is the common case).
+    std::error_code ec;
+    const fs::path parent = fs::path(opts.report_path).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
     std::FILE *f = std::fopen(opts.report_path.c_str(), "ab");
     if (f == nullptr)
       throw FatalError("cannot write the report " + opts.report_path + ": " + std::strerror(errno));

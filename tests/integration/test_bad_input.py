@@ -98,8 +98,10 @@ def fatal_run(name, *extra, preexec=None, **kw):
 
 
 # An unwritable --report path is refused before anything is converted.
-out, rc, err = fatal_run("fault-report", "--report", os.path.join(args.workdir, "no-such-dir", "r.json"))
-c.check(rc == 3 and "No such file or directory" in err and not os.path.exists(out),
+blocker = os.path.join(args.workdir, "a-file")
+open(blocker, "w").close()
+out, rc, err = fatal_run("fault-report", "--report", os.path.join(blocker, "r.json"))
+c.check(rc == 3 and "Not a directory" in err and not os.path.exists(out),
         f"unwritable report: exit {rc}, stderr {err!r}, output started: {os.path.exists(out)}")
 
 # A state folder that cannot be created.
