@@ -157,6 +157,18 @@ TEST(Census, UnreadableContentsTableItemsFoundThroughTheNodeIndex) {
   Fixture f = make_pst("table");
   patch_node_block(f.pst, pst::make_nid(pst::NID_TYPE_CONTENTS_TABLE, pst::nid_index(static_cast<u32>(f.inbox))),
                    [](std::string &d) { std::fill(d.begin(), d.end(), '\xEE'); });
+  // And the folder claims 2^31-1 items (PR_CONTENT_COUNT, PT_LONG 0x3602 in its property
+  // context: a BTH record tag 02 36 03 00 followed by the value): a claim, never a loop bound.
+  int claims = 0;
+  patch_node_block(f.pst, static_cast<u32>(f.inbox), [&](std::string &d) {
+    const std::string tag("\x02\x36\x03\x00", 4);
+    for (std::size_t at = d.find(tag); at != std::string::npos && at + 8 <= d.size();
+         at = d.find(tag, at + 1)) {
+      d.replace(at + 4, 4, std::string("\xFF\xFF\xFF\x7F", 4));
+      ++claims;
+    }
+  });
+  ASSERT_EQ(claims, 1);
   std::string log;
   ConvertResult r = convert(f, "out", &log);
   EXPECT_TRUE(r.ledger.balanced()) << log;
@@ -165,6 +177,10 @@ TEST(Census, UnreadableContentsTableItemsFoundThroughTheNodeIndex) {
   ASSERT_NE(inbox, nullptr);
   EXPECT_EQ(inbox->totals.written, INBOX_ITEMS);
   EXPECT_EQ(inbox->census.rows, -1);
+  EXPECT_EQ(inbox->census.claimed, 2147483647);
+  ASSERT_EQ(inbox->warnings.size(), 1u);
+  EXPECT_EQ(inbox->warnings[0].code, "CountMismatch");
+  EXPECT_NE(inbox->warnings[0].detail.find("2147483647"), std::string::npos);
   const SourceLedger &s = r.ledger.sources().at(0);
   ASSERT_FALSE(s.folder_errors.empty());
   EXPECT_NE(s.folder_errors[0].detail.find("found through the node index"), std::string::npos)
@@ -229,6 +245,46 @@ TEST(Census, UnreadableFolderTreeIsAFailedSource) {
   EXPECT_NE(r.ledger.summary().find("1 source(s) could not be read"), std::string::npos)
       << r.ledger.summary();
   EXPECT_NE(log.find("folder tree"), std::string::npos) << log;
+}
+
+// Folders nested deeper than the readers' limit (256) are not cut away with their items: the
+// items are counted and failed with the reason, under both readers.
+TEST(Census, ItemsOfFoldersNestedTooDeepAreFailedNotLost) {
+  fs::path root = testing::make_tmp_dir("mm_census_deep");
+  Fixture f;
+  f.root = root;
+  f.pst = root / "deep.pst";
+  {
+    auto w = pst::PstWriter::create(f.pst.string(), pst::WriterOptions{});
+    ASSERT_TRUE(w.ok());
+    u64 parent = 0;
+    for (int depth = 1; depth <= 260; ++depth) {
+      Result<u64> nid = (*w)->add_folder(parent, "d");
+      ASSERT_TRUE(nid.ok());
+      parent = *nid;
+      if (depth == 10 || depth == 258) {
+        model::Message m;
+        m.subject = "at depth " + std::to_string(depth);
+        m.body_text = "x\n";
+        ASSERT_TRUE((*w)->add_message(parent, m).ok());
+      }
+    }
+    ASSERT_TRUE((*w)->finish().ok());
+  }
+  for (source::Reader reader : {source::Reader::Native, source::Reader::Libpff}) {
+    std::string log;
+    ConvertResult r = convert(f, reader == source::Reader::Native ? "out-native" : "out-pff", &log,
+                              reader);
+    EXPECT_TRUE(r.ledger.balanced()) << log;
+    EXPECT_EQ(r.exit_code, EXIT_SOME_FAILED) << log;
+    EXPECT_EQ(mail_seen(r), 2) << log;
+    EXPECT_EQ(r.ledger.totals().written, 1);
+    EXPECT_EQ(r.ledger.totals().failed, 1);
+    bool reason = false;
+    for (const FolderLedger &fl : r.ledger.sources().at(0).folders)
+      for (const ItemNote &n : fl.failed) reason |= n.detail.find("deeper than 256") != std::string::npos;
+    EXPECT_TRUE(reason);
+  }
 }
 
 }  // namespace
