@@ -19,6 +19,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../../../src/format/pst/ndb.h"
@@ -235,6 +236,43 @@ TEST_F(PstShrink, ReleasedPagesStayGuarded) {
   (*s)->release_memory();
   Outcome b = read_items(**s, ids);
   EXPECT_EQ(a.ok, b.ok);
+  expect_change_reported(**s);
+}
+
+// Several handles read on their own threads while the file is cut: faults arrive on several
+// threads at once, on the same mapping.
+TEST_F(PstShrink, ConcurrentReadersDuringTheCut) {
+  const u64 size = file_size(path_);
+  Result<std::unique_ptr<mapi::MailStore>> s = open_native(path_);
+  ASSERT_TRUE(s.ok()) << s.problem().detail;
+  const std::vector<u64> ids = all_items(**s);
+  constexpr int THREADS = 3;
+  std::atomic<int> warm{0};
+  std::atomic<bool> cut{false};
+  std::vector<Outcome> last(THREADS);
+  std::vector<std::thread> readers;
+  for (int t = 0; t < THREADS; ++t) {
+    readers.emplace_back([&, t] {
+      std::unique_ptr<mapi::MailStore> h = share_native(**s);
+      read_items(*h, ids);
+      warm.fetch_add(1);
+      // Passes until one has started after the cut; the pass in flight at the cut faults.
+      for (;;) {
+        const bool after = cut.load();
+        last[t] = read_items(*h, ids);
+        if (after) break;
+      }
+    });
+  }
+  while (warm.load() < THREADS) std::this_thread::yield();
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(size / 2)), 0);
+  cut.store(true);
+  for (std::thread &r : readers) r.join();
+  for (const Outcome &o : last) {
+    EXPECT_EQ(o.ok + o.failed, 48);
+    EXPECT_GT(o.failed, 0);
+    EXPECT_EQ(o.ok, last[0].ok);
+  }
   expect_change_reported(**s);
 }
 
