@@ -3,6 +3,7 @@
 /// later MSG and EDB). The converter only talks to this interface, so readers are
 /// interchangeable and can be compared property by property.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,13 @@ class MailStore {
   virtual Result<std::unique_ptr<MailStore>> open_another() const {
     return Problem{ProblemCode::InternalError, "open_another not supported by this reader"};
   }
+  /// Set once the reader found that the input changed while it was being read (the file shrank
+  /// or was rewritten, its storage went away): from then on nothing read from this store,
+  /// including items returned earlier whose bytes are still views into the file, can be
+  /// trusted. A SourceTruncated Problem saying so, or nullopt while the input is unchanged.
+  /// Shared by every handle on the same file (open_another); never resets. Thread-safe and cheap
+  /// enough to call after every item. Readers that cannot tell return nullopt.
+  virtual std::optional<Problem> input_changed() const { return std::nullopt; }
 };
 
 }  // namespace mm::mapi

@@ -89,6 +89,7 @@ class NativeStore final : public mapi::MailStore {
   const char *reader_name() const override { return "native"; }
   Result<std::unique_ptr<mapi::MailStore>> open_another() const override { return share(); }
   void release_memory() override { file_->release_pages(); }
+  std::optional<Problem> input_changed() const override { return file_->change_problem(); }
 
   Result<mapi::PropertyBag> store_properties() override {
     return read_node_pc(NID_MESSAGE_STORE);
@@ -290,7 +291,12 @@ class NativeStore final : public mapi::MailStore {
     if (n == nullptr) {
       return Problem{ProblemCode::ItemUnreadable, "node " + hex(node_id) + " not found", -1};
     }
-    return read_message(n->bid_data, n->bid_sub, node_id, 0);
+    Result<mapi::RawMessage> m = read_message(n->bid_data, n->bid_sub, node_id, 0);
+    // A failure in the LTP layer (heap, table, property context) does not pass through the
+    // NDB checks that look for a changed file; look once here, so input_changed() also covers
+    // a file rewritten in place.
+    if (!m) file_->recheck_file();
+    return m;
   }
 
   std::shared_ptr<const PstFile> file() const { return file_; }

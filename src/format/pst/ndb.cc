@@ -15,10 +15,12 @@
 #include "crc.h"
 #include "crypt.h"
 #include "mailmill/util/buffer_pool.h"
+#include "sigbus_guard.h"
 
 namespace mm::pst {
 
 Mapping::~Mapping() {
+  unregister_mapping(guard_id);  // first: once unmapped, the addresses may be reused
   if (base != nullptr && size > 0) munmap(const_cast<u8 *>(base), size);
   if (fd >= 0) ::close(fd);
 }
@@ -37,10 +39,65 @@ std::string hex(u64 v) {
 
 bool in_file(u64 off, u64 len, u64 size) { return off <= size && len <= size - off; }
 
+i64 mtime_ns(const struct stat &st) {
+  return static_cast<i64>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
 }  // namespace
 
 Problem PstFile::corrupt(std::string detail, u64 offset) const {
+  // A file that changed under us looks damaged; say so instead, once per failed read (a
+  // damaged but unchanged file pays one fstat per problem).
+  if (recheck_file()) {
+    Problem p = *change_problem();
+    p.detail += "; " + detail;
+    return p;
+  }
   return Problem{ProblemCode::SourceCorrupt, std::move(detail), static_cast<i64>(offset)};
+}
+
+void PstFile::mark_changed(i64 offset, int err) const {
+  u64 expected = 0;
+  const u64 at = offset < 0 ? Mapping::CHANGED_SOMEWHERE : static_cast<u64>(offset) + 1;
+  if (map_->changed_at.compare_exchange_strong(expected, at, std::memory_order_acq_rel)) {
+    map_->changed_errno.store(err, std::memory_order_release);
+  }
+}
+
+bool PstFile::changed_while_reading() const {
+  return map_->changed_at.load(std::memory_order_acquire) != 0;
+}
+
+bool PstFile::recheck_file() const {
+  if (changed_while_reading()) return true;
+  if (map_->fd < 0) return false;
+  struct stat st {};
+  if (fstat(map_->fd, &st) != 0) {
+    mark_changed(-1, errno);  // the file can no longer be looked at (a share went away)
+  } else if (static_cast<u64>(st.st_size) != map_->size || mtime_ns(st) != map_->mtime_ns) {
+    mark_changed(-1, 0);
+  }
+  return changed_while_reading();
+}
+
+std::optional<Problem> PstFile::change_problem() const {
+  const u64 at = map_->changed_at.load(std::memory_order_acquire);
+  if (at == 0) return std::nullopt;
+  const int err = map_->changed_errno.load(std::memory_order_acquire);
+  std::string detail = "the file changed or shrank while it was being read (" +
+                       std::to_string(map_->size) + " bytes when opened, ";
+  struct stat st {};
+  if (map_->fd >= 0 && fstat(map_->fd, &st) == 0) {
+    detail += std::to_string(st.st_size) + " now";
+  } else {
+    detail += "size now unknown";
+  }
+  const bool known = at != Mapping::CHANGED_SOMEWHERE;
+  if (known) detail += "; first failed read at offset " + hex(at - 1);
+  if (err != 0) detail += std::string(known ? ": " : "; ") + std::strerror(err);
+  detail += ")";
+  return Problem{ProblemCode::SourceTruncated, std::move(detail),
+                 known ? static_cast<i64>(at - 1) : -1};
 }
 
 u64 PstFile::max_block_data() const {
@@ -113,6 +170,7 @@ Result<std::shared_ptr<const PstFile>> PstFile::open(const std::string &path) {
   }
   auto map = std::make_shared<Mapping>();
   map->size = static_cast<u64>(st.st_size);
+  map->mtime_ns = mtime_ns(st);
   if (map->size > 0) {
     void *addr = mmap(nullptr, map->size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (addr == MAP_FAILED) {
@@ -123,6 +181,9 @@ Result<std::shared_ptr<const PstFile>> PstFile::open(const std::string &path) {
     }
     map->base = static_cast<const u8 *>(addr);
     map->from_file = true;
+    // From here on a page that vanishes from the file reads as zeros instead of killing the
+    // process with SIGBUS (issue 11 item 8).
+    map->guard_id = register_mapping(addr, map->size, &map->changed_at);
     // The index walk and item reads jump around; let the kernel read ahead moderately.
     madvise(addr, map->size, MADV_WILLNEED);
     map->fd = fd;  // big streams are read with preadv (read_stream)
@@ -152,13 +213,19 @@ Result<std::shared_ptr<const PstFile>> PstFile::open_bytes(ByteView bytes) {
 Result<std::shared_ptr<const PstFile>> PstFile::build(std::shared_ptr<Mapping> map) {
   std::shared_ptr<PstFile> f(new PstFile());
   f->map_ = std::move(map);
-  if (Status s = f->parse_header(); !s) return s.problem();
+  // A file that changed while the header and indexes were read fails as such, whatever check
+  // its zeros (or new bytes) failed first.
+  auto failed = [&f](const Status &s) -> Problem {
+    return f->recheck_file() ? *f->change_problem() : s.problem();
+  };
+  if (Status s = f->parse_header(); !s) return failed(s);
   if (Status s = f->load_btree(f->hdr_.nbt_root.ib, f->hdr_.nbt_root.bid, PTYPE_NBT); !s) {
-    return s.problem();
+    return failed(s);
   }
   if (Status s = f->load_btree(f->hdr_.bbt_root.ib, f->hdr_.bbt_root.bid, PTYPE_BBT); !s) {
-    return s.problem();
+    return failed(s);
   }
+  if (f->changed_while_reading()) return *f->change_problem();
   // B-tree leaves are already in key order when the file is sound; sort anyway (cheap when
   // sorted) so lookups stay correct on damaged files, and drop duplicate keys (first wins).
   auto by_nid = [](const NbtEntry &a, const NbtEntry &b) { return a.nid < b.nid; };
@@ -522,9 +589,11 @@ Status PstFile::pread_blocks(const std::vector<const BbtEntry *> &leaves, char *
                          static_cast<off_t>(start + got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        return corrupt("cannot read blocks at " + hex(start) + ": " +
-                           (n < 0 ? std::string(std::strerror(errno)) : "end of file"),
-                       static_cast<i64>(start));
+        // Every block was inside the file when it was opened (read_stream checks), so the
+        // file shrank, or its storage failed (a network share going away): the same events
+        // that raise SIGBUS in the mapping, recorded the same way.
+        mark_changed(static_cast<i64>(start + got), n < 0 ? errno : 0);
+        return *change_problem();
       }
       got += static_cast<u64>(n);
       for (auto left = static_cast<std::size_t>(n); left > 0;) {  // advance past what was read

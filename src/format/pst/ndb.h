@@ -7,7 +7,13 @@
 /// all const members are safe to call from many threads at once. Nothing here throws for bad
 /// input: every offset, size and count read from the file is bounds-checked and damage is
 /// returned as a Problem.
+///
+/// A file that shrinks or changes while it is mapped does not kill the process: the mapping is
+/// registered with the SIGBUS guard (sigbus_guard.h), so pages that vanished read as zeros, the
+/// reads that meet them fail their checks, and changed_while_reading() turns true.
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,12 +23,24 @@
 
 namespace mm::pst {
 
-/// Read-only mmap of a whole file. Unmaps on destruction.
+/// Read-only mmap of a whole file. Unregisters from the SIGBUS guard, then unmaps, on
+/// destruction.
 struct Mapping {
+  /// changed_at value when the place of the change is not known.
+  static constexpr u64 CHANGED_SOMEWHERE = ~u64{0};
+
   const u8 *base = nullptr;
-  u64 size = 0;
+  u64 size = 0;            ///< the file's size when it was opened (the mapped length)
   bool from_file = false;  ///< a file mapping (not an anonymous in-memory copy)
   int fd = -1;             ///< the mapped file, kept open for preadv of big streams
+  i64 guard_id = -1;       ///< registration with the SIGBUS guard, -1 when none
+  i64 mtime_ns = 0;        ///< the file's st_mtim when it was opened
+  /// 1 + the file offset of the first read that found the file changed (a SIGBUS in the
+  /// mapping, a short or failed preadv, a failed check while fstat shows another size or mtime),
+  /// CHANGED_SOMEWHERE when the offset is unknown, 0 while unchanged. Written by the SIGBUS
+  /// handler; never goes back to 0.
+  std::atomic<u64> changed_at{0};
+  std::atomic<int> changed_errno{0};  ///< errno of the failed preadv that found the change, or 0
   Mapping() = default;
   Mapping(const Mapping &) = delete;
   Mapping &operator=(const Mapping &) = delete;
@@ -91,6 +109,20 @@ class PstFile {
   /// Thread-safe: concurrent readers simply re-fault.
   void release_pages() const;
   const std::vector<Problem> &warnings() const { return warnings_; }
+
+  /// True once a read found that the file changed since open: a page of the mapping vanished
+  /// (the file shrank, or its storage went away; the page now reads as zeros), a preadv came
+  /// back short or failed, or a check failed while the file's size or mtime had moved. Never
+  /// resets; shared by every handle on the file (share_native, open_another). Thread-safe and
+  /// cheap (one atomic load). Always false for open_bytes.
+  bool changed_while_reading() const;
+  /// Compares the file's current size and mtime (fstat) with those at open and records a
+  /// change; returns changed_while_reading(). For failure paths: costs a system call.
+  bool recheck_file() const;
+  /// SourceTruncated "the file changed or shrank while it was being read (...)", with the size
+  /// at open, the size now and where the change was found; nullopt while unchanged. Thread-safe.
+  std::optional<Problem> change_problem() const;
+
   std::span<const NbtEntry> nodes() const { return nbt_; }
   std::span<const BbtEntry> blocks() const { return bbt_; }
   /// Largest data size of one block in this variant (8176 Unicode, 8180 ANSI, 65512 4K).
@@ -131,7 +163,11 @@ class PstFile {
   /// faults, no mapped pages to drop); checks each trailer and decodes encrypted blocks.
   Status pread_blocks(const std::vector<const BbtEntry *> &leaves, char *dest) const;
   Status read_subnodes_rec(u64 bid, int depth, u64 &visited, std::vector<SubnodeEntry> &out) const;
+  /// SourceCorrupt with `detail`; or, when the file changed since open (recheck_file), the
+  /// change_problem() with `detail` appended, since then the change is the likelier cause.
   Problem corrupt(std::string detail, u64 offset) const;
+  /// Records a change found at `offset` (-1: unknown) with `err` (0: no errno). First wins.
+  void mark_changed(i64 offset, int err) const;
 
   std::shared_ptr<Mapping> map_;
   HeaderInfo hdr_;
