@@ -221,10 +221,11 @@ class Run {
  public:
   Run(const ConvertOptions &opts, std::ostream &log, ConvertResult &result)
       : opts_(opts), log_(log), result_(result) {
-    // MAILMILL_TEST_FAULT=drop-outcome:N (tests only): see account().
+    // MAILMILL_TEST_FAULT=drop-outcome:N or shrink-input:N (tests only): see account().
     if (const char *f = std::getenv("MAILMILL_TEST_FAULT")) {
       std::string_view v(f);
       if (v.rfind("drop-outcome:", 0) == 0) drop_outcome_ = std::atoll(f + 13);
+      if (v.rfind("shrink-input:", 0) == 0) shrink_after_ = std::atoll(f + 13);
     }
   }
 
@@ -610,6 +611,7 @@ class Run {
         item.outcome = Outcome::Failed;
         continue;
       }
+      if (input_changed(*store, item)) continue;
       Produce produce = opts_.format == OutputFormat::Eml   ? Produce::MimeCrlf
                         : opts_.format == OutputFormat::Pst ? Produce::Model
                         : frame_                            ? Produce::Mboxrd
@@ -624,6 +626,9 @@ class Run {
         process_item(*store, fp.nids[i], Produce::MimeLf, bare, times, &streaming);
         item = std::move(bare);
       }
+      // The input changed (shrank) while this item was read: its bytes may be the zeros that
+      // replaced the vanished pages. It fails, and so does every later item of the source.
+      if (input_changed(*store, item)) continue;
       if (item.spilled) {  // built straight into the spill file
         spilled_items_.fetch_add(1);
         spilled_bytes_.fetch_add(item.spill_len);
@@ -680,6 +685,23 @@ class Run {
       out->held += n;
     }
     return out.release();
+  }
+
+  // Fails `item` (dropping whatever was built) when the store's input changed while it was
+  // being read; true then.
+  static bool input_changed(const mapi::MailStore &store, ItemOut &item) {
+    std::optional<Problem> p = store.input_changed();
+    if (!p) return false;
+    ItemOut failed;
+    failed.seq = item.seq;
+    failed.index = item.index;
+    failed.node_id = item.node_id;
+    failed.outcome = Outcome::Failed;
+    failed.note = ItemNote{item.node_id, item.note.subject, item.note.kind,
+                           problem_code_name(p->code), p->detail};
+    util::BufferPool::instance().give(std::move(item.bytes));
+    item = std::move(failed);
+    return true;
   }
 
   // The outcome of an item whose fate the plan decided: it is not read.
@@ -773,6 +795,11 @@ class Run {
       for (auto &w : item.warnings) result_.ledger.warn(*fp.ledger, std::move(w));
       if (item.outcome != Outcome::Written) {
         account(sp, fp, item.seq, item.index, item.outcome, item.note, "", &item);
+        continue;
+      }
+      if (item.model && input_changed(*sp.primary, item)) {
+        // A model (PST output) still views the input's pages, which vanished: not written.
+        account(sp, fp, item.seq, item.index, Outcome::Failed, item.note, "", &item);
         continue;
       }
       bool use = false;
@@ -876,7 +903,15 @@ class Run {
                const std::string &where, const ItemOut *item) {
     // Fault injection for the test that proves the end-of-run check can fail: the Nth outcome
     // of the run vanishes (no manifest line, no ledger entry). Never set outside tests.
-    if (drop_outcome_ > 0 && ++accounted_ == drop_outcome_) return;
+    ++accounted_;
+    if (drop_outcome_ > 0 && accounted_ == drop_outcome_) return;
+    // MAILMILL_TEST_FAULT=shrink-input:N (tests only): after the Nth outcome, the input being
+    // read is cut to half its size, as another process or a vanishing share would.
+    if (shrink_after_ > 0 && accounted_ == shrink_after_) {
+      std::error_code ec;
+      const u64 size = fs::file_size(sp.path, ec);
+      if (!ec) fs::resize_file(sp.path, size / 2, ec);
+    }
     ManifestEntry e;
     e.seq = seq;
     e.source = sp.path;
@@ -998,6 +1033,12 @@ class Run {
                                               }));
     progress.done();
     progress_ = nullptr;
+    for (auto &sp : sources_) {
+      if (std::optional<Problem> p = sp->primary->input_changed()) {
+        sp->ledger->read_problem = p->detail;
+        log_ << "error: " << sp->path << ": " << p->detail << "\n";
+      }
+    }
     readers_.clear();
     StageTimes sum;
     for (const StageTimes &t : times_) {
@@ -1040,7 +1081,7 @@ class Run {
   bool frame_ = false, compress_ = false;
   u64 limit_ = 0;
   Progress *progress_ = nullptr;
-  i64 drop_outcome_ = 0, accounted_ = 0;
+  i64 drop_outcome_ = 0, shrink_after_ = 0, accounted_ = 0;
   std::mutex in_flight_mu_;
   std::set<UnitOut *> in_flight_;  // processed units not yet taken by the writer
   i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;

@@ -100,7 +100,7 @@ bool Ledger::balanced() const {
 
 std::string SourceLedger::status() const {
   if (!opened || census.basis.empty()) return "failed";
-  if (!census.problems.empty()) return "partial";
+  if (!census.problems.empty() || !read_problem.empty()) return "partial";
   if (census.basis == "libpff")
     for (const mapi::CensusFolder &f : census.folders)
       if (!f.problem.empty()) return "partial";
@@ -225,6 +225,7 @@ std::string Ledger::to_json(const std::string &command_line, double seconds,
       j.key("error_code").value(s.error_code);
       j.key("error").value(s.error);
     }
+    if (!s.read_problem.empty()) j.key("read_problem").value(s.read_problem);
     j.key("reader").value(s.reader);
     j.key("format").value(s.format);
     j.key("ost").value(s.is_ost);
@@ -270,7 +271,10 @@ std::string Ledger::summary() const {
              ")\n";
       continue;
     }
-    if (s.status() == "partial") out += s.path + ": read only in part (see the report)\n";
+    if (s.status() == "partial")
+      out += s.path + ": read only in part" +
+             (s.read_problem.empty() ? std::string(" (see the report)") : ": " + s.read_problem) +
+             "\n";
     if (!s.missing.empty() || !s.doubled.empty()) {
       std::snprintf(buf, sizeof buf,
                     "%s: LEDGER MISMATCH: %zu census item(s) without an outcome, %zu with more "

@@ -55,6 +55,8 @@ struct SourceLedger {
   bool opened = false;
   std::string error;    ///< why the source could not be read (one line)
   std::string error_code;
+  /// Why the source was read only in part although it opened (e.g. it changed while read).
+  std::string read_problem;
   Totals totals;
   std::deque<FolderLedger> folders;  ///< deque: references stay valid while adding
   /// Folder problems (a folder whose contents table could not be read).

@@ -68,15 +68,18 @@ bool zero_fill(std::uintptr_t addr) {
       // The whole rest of the mapping, not just the faulting page: a file shrinks from its end,
       // so every later page would fault too, one signal each. Pages before the fault keep their
       // file data. Another thread faulting on the same mapping just maps zeros again.
+      // The flag goes up before the zeros go in: a thread that reads a zero page has then
+      // necessarily been preceded by the flag, so checking it after an item is enough to
+      // catch every item that could have read zeros.
+      u64 expected = 0;
+      if (fault_at != nullptr) {
+        fault_at->compare_exchange_strong(expected, 1 + static_cast<u64>(addr - begin),
+                                          std::memory_order_seq_cst, std::memory_order_relaxed);
+      }
       const std::uintptr_t page = addr & ~(g_page - 1);
       void *z = mmap(reinterpret_cast<void *>(page), end - page, PROT_READ,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
       if (z == MAP_FAILED) return false;
-      u64 expected = 0;
-      if (fault_at != nullptr) {
-        fault_at->compare_exchange_strong(expected, 1 + static_cast<u64>(addr - begin),
-                                          std::memory_order_release, std::memory_order_relaxed);
-      }
       return true;
     }
   }
