@@ -37,16 +37,19 @@ Commands:
             batches, remove duplicates, and account for every item (written / duplicate /
             skipped / failed, with reasons) in OUTDIR/manifest.jsonl.
   verify    Re-read an output folder and check every item against the manifest.
-  inspect   Print a store's format, encryption and folder tree with item counts by type.
+  inspect   Print a store's format, encryption and folder tree with item counts by type, and
+            its census (what a conversion is checked against).
   generate  Write a deterministic synthetic PST (and its ground truth as JSONL) for tests
             and benchmarks: the same options always give the same bytes.
 
 Exit codes:
   0  every item was converted, deduplicated, or deliberately skipped (e.g. distribution lists)
-  1  some items or whole inputs failed (see the summary and the --report file)
+  1  some items failed, or an input could not be read in whole or in part (see the summary
+     and the --report file)
   2  usage error
-  3  fatal error (for example the output folder is not writable)
-  4  internal accounting error: the counts did not add up (a bug; please report it)
+  3  fatal error, with the system's reason (output folder or --report not writable, disk full)
+  4  ledger mismatch: an item of the input's census (counted from the file's own indexes
+     before converting) got no outcome, or more than one (a bug; please report it)
 )";
 
 const char *CONVERT_EXAMPLES = R"(
