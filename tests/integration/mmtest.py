@@ -108,8 +108,27 @@ class Checker:
         sys.exit(0)
 
 
+def sanitizer_exit_code():
+    """The exit code tools/run-tests.sh gives a process that a sanitizer stopped (exitcode= in
+    ASAN_OPTIONS/UBSAN_OPTIONS), or None outside a sanitizer run."""
+    for var in ("UBSAN_OPTIONS", "ASAN_OPTIONS"):
+        for opt in os.environ.get(var, "").split(":"):
+            if opt.startswith("exitcode="):
+                return int(opt[len("exitcode="):])
+    return None
+
+
 def run(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    """Runs cmd with its output captured. A process stopped by a sanitizer fails the test here,
+    with its report (UBSan's goes to stderr), even where the test would accept a failing exit
+    code (bad input, verify after a flipped byte)."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    code = sanitizer_exit_code()
+    if code is not None and r.returncode == code:
+        err = r.stderr if isinstance(r.stderr, str) else r.stderr.decode("utf-8", "replace")
+        print(f"FAIL: sanitizer finding (exit {code}) in {cmd}:\n{err[-6000:]}", flush=True)
+        sys.exit(1)
+    return r
 
 
 def tree_files(root):
