@@ -16,6 +16,7 @@
 
 #include "mailmill/mime/limits.h"
 #include "mailmill/util/crc32.h"
+#include "mailmill/util/text.h"
 
 namespace mm::mime::rtf {
 namespace {
@@ -228,12 +229,7 @@ struct Token {
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using text::hex_digit_value;
 
 class Lexer {
  public:
@@ -296,8 +292,8 @@ class Lexer {
     }
     if (d == '\'') {
       ++pos_;
-      const int hi = pos_ < s_.size() ? hex_value(s_[pos_]) : -1;
-      const int lo = pos_ + 1 < s_.size() ? hex_value(s_[pos_ + 1]) : -1;
+      const int hi = pos_ < s_.size() ? hex_digit_value(s_[pos_]) : -1;
+      const int lo = pos_ + 1 < s_.size() ? hex_digit_value(s_[pos_ + 1]) : -1;
       if (hi < 0 || lo < 0) {
         // Malformed escape: ignore it (the following characters are read as text).
         t.kind = Token::Kind::Symbol;

@@ -155,14 +155,6 @@ const CodepageInfo *find_codepage(u32 codepage) {
   return nullptr;
 }
 
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // iconv_t is not thread-safe, and opening one costs a few microseconds; keep one per thread and
 // codepage. Closed when the thread exits.
 class IconvCache {
@@ -377,7 +369,7 @@ std::optional<u32> charset_to_codepage(std::string_view charset) {
           charset.back() == '\t' || charset.back() == ';')) {
     charset.remove_suffix(1);
   }
-  const std::string c = lower_ascii(charset);
+  const std::string c = to_lower_ascii(charset);
   if (c.empty()) return std::nullopt;
   struct Alias {
     const char *name;
@@ -432,7 +424,7 @@ std::optional<u32> charset_to_codepage(std::string_view charset) {
     if (c == a.name) return a.codepage;
   }
   for (const CodepageInfo &info : CODEPAGES) {
-    if (c == lower_ascii(info.mime_name)) return info.codepage;
+    if (c == to_lower_ascii(info.mime_name)) return info.codepage;
   }
   if (c.rfind("windows-", 0) == 0) {
     const std::string num = c.substr(8);
@@ -484,6 +476,86 @@ std::string sanitize_utf8(std::string_view s) {
   }
   out.append(s.substr(run));
   return out;
+}
+
+std::string to_lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char &c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string to_upper_ascii(std::string_view s) {
+  std::string out(s);
+  for (char &c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+namespace {
+constexpr char lower_byte(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+}  // namespace
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower_byte(a[i]) != lower_byte(b[i])) return false;
+  }
+  return true;
+}
+
+bool istarts_with_ascii(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals_ascii(s.substr(0, prefix.size()), prefix);
+}
+
+std::string_view trim_left(std::string_view s, std::string_view chars) {
+  const std::size_t b = s.find_first_not_of(chars);
+  return b == std::string_view::npos ? s.substr(s.size()) : s.substr(b);
+}
+
+std::string_view trim_right(std::string_view s, std::string_view chars) {
+  const std::size_t e = s.find_last_not_of(chars);
+  return e == std::string_view::npos ? s.substr(0, 0) : s.substr(0, e + 1);
+}
+
+std::string_view trim(std::string_view s, std::string_view chars) {
+  return trim_right(trim_left(s, chars), chars);
+}
+
+namespace {
+std::string hex_digits(const u8 *p, std::size_t n, const char *digits) {
+  std::string out(2 * n, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = digits[p[i] >> 4];
+    out[2 * i + 1] = digits[p[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+std::string to_hex(std::span<const u8> bytes) {
+  return hex_digits(bytes.data(), bytes.size(), "0123456789abcdef");
+}
+
+std::string to_hex(ByteView bytes) {
+  return hex_digits(reinterpret_cast<const u8 *>(bytes.data()), bytes.size(), "0123456789abcdef");
+}
+
+std::string to_hex_upper(ByteView bytes) {
+  return hex_digits(reinterpret_cast<const u8 *>(bytes.data()), bytes.size(), "0123456789ABCDEF");
+}
+
+std::string hex_u64(u64 v) {
+  static constexpr char DIGITS[] = "0123456789abcdef";
+  char buf[18];
+  char *p = buf + sizeof buf;
+  do {
+    *--p = DIGITS[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  return "0x" + std::string(p, buf + sizeof buf);
 }
 
 }  // namespace mm::text

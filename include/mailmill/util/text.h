@@ -1,6 +1,8 @@
 #pragma once
-/// Text conversions: UTF-16LE and Windows codepages to UTF-8. Pure functions, thread-safe.
+/// Text conversions (UTF-16LE and Windows codepages to UTF-8) and the small ASCII helpers every
+/// module uses (case, trimming, hex). Pure functions, thread-safe.
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,5 +38,42 @@ bool is_valid_utf8(std::string_view s);
 
 /// Replaces invalid UTF-8 sequences with U+FFFD.
 std::string sanitize_utf8(std::string_view s);
+
+// --- ASCII helpers: only the bytes A-Z / a-z change case; every other byte (UTF-8 included) is
+// kept as it is, whatever the C locale says.
+
+/// `s` with A-Z replaced by a-z.
+std::string to_lower_ascii(std::string_view s);
+/// `s` with a-z replaced by A-Z.
+std::string to_upper_ascii(std::string_view s);
+/// True if `a` and `b` are equal ignoring ASCII case.
+bool iequals_ascii(std::string_view a, std::string_view b);
+/// True if `s` begins with `prefix`, ignoring ASCII case.
+bool istarts_with_ascii(std::string_view s, std::string_view prefix);
+
+/// The blanks `trim` removes by default: space, tab, CR and LF.
+inline constexpr std::string_view BLANKS = " \t\r\n";
+/// `s` without leading bytes that occur in `chars`.
+std::string_view trim_left(std::string_view s, std::string_view chars = BLANKS);
+/// `s` without trailing bytes that occur in `chars`.
+std::string_view trim_right(std::string_view s, std::string_view chars = BLANKS);
+/// `s` without leading and trailing bytes that occur in `chars`.
+std::string_view trim(std::string_view s, std::string_view chars = BLANKS);
+
+/// Lower-case hex, two digits per byte ("00ff..."); digests, hashes.
+std::string to_hex(std::span<const u8> bytes);
+std::string to_hex(ByteView bytes);
+/// Upper-case hex, two digits per byte ("00FF...").
+std::string to_hex_upper(ByteView bytes);
+/// "0x" and the lower-case hex of `v` without leading zeros ("0x0", "0x21"): ids and offsets
+/// in problem details.
+std::string hex_u64(u64 v);
+/// The value of the hex digit `c` (0-15), or -1 when `c` is not one.
+constexpr int hex_digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 }  // namespace mm::text

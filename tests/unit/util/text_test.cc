@@ -117,5 +117,48 @@ TEST(Utf8, Sanitize) {
             "x");
 }
 
+TEST(AsciiCase, OnlyAsciiLettersChange) {
+  EXPECT_EQ(to_lower_ascii("MiXeD 09 @[`{ \xC3\x89T\xC3\xA9"), "mixed 09 @[`{ \xC3\x89t\xC3\xA9");
+  EXPECT_EQ(to_upper_ascii("MiXeD 09 @[`{ \xC3\xA9t"), "MIXED 09 @[`{ \xC3\xA9T");
+  EXPECT_TRUE(iequals_ascii("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(iequals_ascii("Content-Type", "Content-Typ"));
+  EXPECT_FALSE(iequals_ascii("\xC3\x89", "\xC3\xA9"));  // É and é: not ASCII, not folded
+  EXPECT_FALSE(iequals_ascii("@", "`"));                // 0x40 and 0x60 differ by 32 too
+  EXPECT_TRUE(istarts_with_ascii("IPM.Note.SMIME", "ipm.note"));
+  EXPECT_FALSE(istarts_with_ascii("IPM", "ipm.note"));
+  EXPECT_TRUE(istarts_with_ascii("x", ""));
+}
+
+TEST(Trim, DefaultBlanksAndCustomSets) {
+  EXPECT_EQ(trim(" \t\r\n a b \r\n\t "), "a b");
+  EXPECT_EQ(trim(" \t "), "");
+  EXPECT_EQ(trim(""), "");
+  EXPECT_EQ(trim_left("  a  "), "a  ");
+  EXPECT_EQ(trim_right("  a  "), "  a");
+  EXPECT_EQ(trim(" \ta\n ", " \t"), "a\n");
+  const std::string with_nul("a\0 \0", 4);
+  EXPECT_EQ(trim_right(with_nul, std::string_view(" \0", 2)), "a");
+  EXPECT_EQ(trim(with_nul), with_nul);  // NUL is not a blank by default
+  // The result is a view into the argument.
+  const std::string s = "  x ";
+  EXPECT_EQ(trim(s).data(), s.data() + 2);
+}
+
+TEST(Hex, BytesNumbersAndDigits) {
+  const u8 raw[] = {0x00, 0x01, 0xAB, 0xFF};
+  EXPECT_EQ(to_hex(std::span<const u8>(raw)), "0001abff");
+  EXPECT_EQ(to_hex(ByteView("\x00\x7f\x80", 3)), "007f80");
+  EXPECT_EQ(to_hex_upper(ByteView("\x00\x7f\x80\xfe", 4)), "007F80FE");
+  EXPECT_EQ(to_hex(ByteView()), "");
+  EXPECT_EQ(hex_u64(0), "0x0");
+  EXPECT_EQ(hex_u64(0x21), "0x21");
+  EXPECT_EQ(hex_u64(0x8000000000000000ull), "0x8000000000000000");
+  EXPECT_EQ(hex_u64(~u64{0}), "0xffffffffffffffff");
+  static_assert(hex_digit_value('0') == 0 && hex_digit_value('9') == 9);
+  static_assert(hex_digit_value('a') == 10 && hex_digit_value('F') == 15);
+  static_assert(hex_digit_value('g') == -1 && hex_digit_value('/') == -1 &&
+                hex_digit_value(':') == -1 && hex_digit_value('@') == -1);
+}
+
 }  // namespace
 }  // namespace mm::text
