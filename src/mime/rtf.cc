@@ -1,11 +1,8 @@
 // Compressed RTF ([MS-OXRTFCP]) and RTF de-encapsulation ([MS-OXRTFEX]).
 #include "mailmill/mime/rtf.h"
 
-#include <iconv.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -45,46 +42,8 @@ Problem undecodable(std::string detail) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Codepage conversion (iconv). A Transcoder lives for one call, so handles are cached without
-// locks; iconv_t is not shared between threads.
+// Codepage conversion: util/text (iconv, one handle per thread and codepage).
 // ---------------------------------------------------------------------------------------------
-
-std::string iconv_name(u32 cp) {
-  switch (cp) {
-    case 65001: return "UTF-8";
-    case 1200: return "UTF-16LE";
-    case 20127: return "ASCII";
-    case 10000: return "MACINTOSH";
-    case 20866: return "KOI8-R";
-    case 21866: return "KOI8-U";
-    case 50220: case 50221: case 50222: return "ISO-2022-JP";
-    case 51932: return "EUC-JP";
-    case 51949: return "EUC-KR";
-    case 54936: return "GB18030";
-    default: break;
-  }
-  if (cp >= 28591 && cp <= 28606) return "ISO-8859-" + std::to_string(cp - 28590);
-  return "CP" + std::to_string(cp);
-}
-
-void append_utf8(std::string &out, u32 c) {
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 // Decodes well-formed UTF-8 produced by iconv into code points.
 std::vector<u32> utf8_code_points(std::string_view s) {
@@ -105,112 +64,27 @@ std::vector<u32> utf8_code_points(std::string_view s) {
   return cps;
 }
 
-class Transcoder {
- public:
-  Transcoder() = default;
-  Transcoder(const Transcoder &) = delete;
-  Transcoder &operator=(const Transcoder &) = delete;
-  ~Transcoder() {
-    for (auto &[key, cd] : handles_)
-      if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+// Appends `in` (bytes in codepage `cp`) to `out` as UTF-8. Undecodable bytes become U+FFFD;
+// an unknown codepage keeps ASCII and replaces the rest. UTF-8 is copied as it is (validity is
+// the caller's concern downstream).
+void to_utf8(ByteView in, u32 cp, std::string &out) {
+  if (cp == 65001) {
+    out.append(in);
+    return;
   }
-
-  // Appends `in` (bytes in codepage `cp`) to `out` as UTF-8. Undecodable bytes become U+FFFD;
-  // an unknown codepage keeps ASCII and replaces the rest.
-  void to_utf8(ByteView in, u32 cp, std::string &out) {
-    if (cp == 65001) {
-      out.append(in);  // already UTF-8 (validity is the caller's concern downstream)
-      return;
-    }
-    iconv_t cd = handle(iconv_name(cp), "UTF-8");
-    if (cd == reinterpret_cast<iconv_t>(-1)) {
-      for (char ch : in) {
-        if (static_cast<unsigned char>(ch) < 0x80) out += ch;
-        else append_utf8(out, 0xFFFD);
-      }
-      return;
-    }
-    iconv(cd, nullptr, nullptr, nullptr, nullptr);
-    char *src = const_cast<char *>(in.data());
-    std::size_t left = in.size();
-    std::array<char, 1024> buf{};
-    while (left > 0) {
-      char *dst = buf.data();
-      std::size_t room = buf.size();
-      const std::size_t rc = iconv(cd, &src, &left, &dst, &room);
-      out.append(buf.data(), buf.size() - room);
-      if (rc != static_cast<std::size_t>(-1)) break;
-      if (errno == E2BIG) continue;
-      // EILSEQ or EINVAL (incomplete sequence at the end): replace one byte and go on.
-      append_utf8(out, 0xFFFD);
-      ++src;
-      --left;
-      iconv(cd, nullptr, nullptr, nullptr, nullptr);
-    }
-  }
-
-  // Appends code point `c` encoded in codepage `cp`; false (nothing appended) when `cp` cannot
-  // represent it.
-  bool from_unicode(u32 c, u32 cp, std::string &out) {
-    if (cp == 65001) {
-      append_utf8(out, c);
-      return true;
-    }
-    iconv_t cd = handle("UTF-8", iconv_name(cp));
-    if (cd == reinterpret_cast<iconv_t>(-1)) return false;
-    std::string in;
-    append_utf8(in, c);
-    iconv(cd, nullptr, nullptr, nullptr, nullptr);
-    char *src = in.data();
-    std::size_t left = in.size();
-    std::array<char, 16> buf{};
-    char *dst = buf.data();
-    std::size_t room = buf.size();
-    if (iconv(cd, &src, &left, &dst, &room) == static_cast<std::size_t>(-1) || left != 0)
-      return false;
-    // Stateful encodings (ISO-2022-JP) need their shift-back sequence.
-    iconv(cd, nullptr, nullptr, &dst, &room);
-    out.append(buf.data(), buf.size() - room);
-    return true;
-  }
-
- private:
-  iconv_t handle(const std::string &from, const std::string &to) {
-    auto key = std::make_pair(from, to);
-    auto it = handles_.find(key);
-    if (it != handles_.end()) return it->second;
-    iconv_t cd = iconv_open(to.c_str(), from.c_str());
-    handles_.emplace(std::move(key), cd);
-    return cd;
-  }
-  std::map<std::pair<std::string, std::string>, iconv_t> handles_;
-};
-
-// Windows \fcharsetN values to codepages. ANSI (0), DEFAULT (1) and SYMBOL (2) return 0, which
-// means "use the document codepage": Outlook writes \fcharset0 fonts in documents whose
-// \ansicpg is not 1252, and their \'hh bytes are in the document codepage.
-u32 charset_codepage(i32 charset) {
-  switch (charset) {
-    case 77: return 10000;
-    case 128: return 932;
-    case 129: return 949;
-    case 130: return 1361;
-    case 134: return 936;
-    case 136: return 950;
-    case 161: return 1253;
-    case 162: return 1254;
-    case 163: return 1258;
-    case 177: return 1255;
-    case 178: return 1256;
-    case 186: return 1257;
-    case 204: return 1251;
-    case 222: return 874;
-    case 238: return 1250;
-    case 254: return 437;
-    case 255: return 850;
-    default: return 0;
+  if (text::append_codepage_as_utf8(out, in, cp)) return;
+  for (char ch : in) {
+    if (static_cast<unsigned char>(ch) < 0x80)
+      out += ch;
+    else
+      text::append_utf8(out, 0xFFFD);
   }
 }
+
+// The codepage of a font's \fcharsetN. ANSI (0), DEFAULT (1) and SYMBOL (2) give 0, which
+// means "use the document codepage": Outlook writes \fcharset0 fonts in documents whose
+// \ansicpg is not 1252, and their \'hh bytes are in the document codepage.
+u32 charset_codepage(i32 charset) { return text::windows_charset_codepage(charset).value_or(0); }
 
 // ---------------------------------------------------------------------------------------------
 // RTF lexer ([MSFT-RTF] syntax): groups, control words with optional signed parameter and one
@@ -632,14 +506,15 @@ class Interpreter {
   void emit_code_point(u32 c) {
     flush();
     if (mode_ != Mode::Html) {
-      append_utf8(out_, c);
+      text::append_utf8(out_, c);
       return;
     }
     if (c < 0x80 && doc_cp_ != 1200) {
       out_ += static_cast<char>(c);
       return;
     }
-    if (!conv_.from_unicode(c, doc_cp_, out_)) out_ += "&#" + std::to_string(c) + ";";
+    if (!text::append_code_point_in_codepage(out_, c, doc_cp_))
+      out_ += "&#" + std::to_string(c) + ";";
   }
 
   void flush() {
@@ -649,7 +524,7 @@ class Interpreter {
     }
     if (pending_.empty()) return;
     std::string utf8;
-    conv_.to_utf8(pending_, pending_cp_, utf8);
+    to_utf8(pending_, pending_cp_, utf8);
     pending_.clear();
     if (mode_ != Mode::Html) {
       out_ += utf8;
@@ -662,7 +537,6 @@ class Interpreter {
   u32 doc_cp_;
   std::vector<GroupState> states_;
   std::map<i32, u32> font_cp_;
-  Transcoder conv_;
   Bytes out_;
   std::string pending_;
   u32 pending_cp_ = 0;

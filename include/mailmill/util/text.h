@@ -20,8 +20,28 @@ std::string utf16le_to_utf8(ByteView utf16, bool stop_at_nul = false);
 Bytes utf8_to_utf16le(std::string_view utf8);
 
 /// Converts 8-bit text in Windows codepage `codepage` (e.g. 1252, 932, 65001) to UTF-8.
-/// Returns nullopt if the codepage is unknown to iconv; invalid byte sequences become U+FFFD.
+/// Returns nullopt for a codepage outside the listed set (the one codepage_charset_name knows;
+/// callers then fall back to a codepage they trust) or unknown to iconv; invalid byte
+/// sequences become U+FFFD (one per invalid byte, one for a truncated final sequence).
 std::optional<std::string> codepage_to_utf8(ByteView bytes, u32 codepage);
+
+/// Appends `bytes`, text in Windows codepage `codepage`, to `out` as UTF-8, like
+/// codepage_to_utf8 but for any codepage iconv knows under codepage_iconv_name, listed or not.
+/// ASCII input is copied as is for every codepage except the 7-bit stateful ones (UTF-7,
+/// ISO-2022-*). Returns false, appending nothing, when iconv does not know the codepage.
+bool append_codepage_as_utf8(std::string &out, ByteView bytes, u32 codepage);
+
+/// Appends code point `c` encoded in Windows codepage `codepage` (65001: UTF-8). Returns false,
+/// appending nothing, when the codepage cannot represent `c` or iconv does not know it. The
+/// bytes of each call stand alone: a stateful encoding (ISO-2022-JP) gets its shift-back.
+bool append_code_point_in_codepage(std::string &out, u32 c, u32 codepage);
+
+/// The iconv name of Windows codepage `codepage`: the listed one ("CP1252", "EUC-JP", ...),
+/// else "ISO-8859-N" for 28591-28606 and "CPnnn" for the rest, which iconv may or may not know.
+std::string codepage_iconv_name(u32 codepage);
+
+/// Appends code point `c` as UTF-8; surrogates and values above U+10FFFF become U+FFFD.
+void append_utf8(std::string &out, u32 c);
 
 /// Maps a Windows codepage number to an IANA/MIME charset name ("windows-1252", "shift_jis",
 /// "utf-8", ...); nullopt when unknown.
@@ -29,6 +49,11 @@ std::optional<std::string> codepage_charset_name(u32 codepage);
 
 /// Maps a MIME charset name (case-insensitive, e.g. from an HTML meta tag) to a codepage.
 std::optional<u32> charset_to_codepage(std::string_view charset);
+
+/// Maps a Windows character set id (LOGFONT lfCharSet, RTF \fcharsetN: 128 SHIFTJIS, 204
+/// RUSSIAN, ...) to its codepage; nullopt for ANSI (0), DEFAULT (1) and SYMBOL (2), which name
+/// no fixed codepage, and for unknown ids.
+std::optional<u32> windows_charset_codepage(i32 charset);
 
 /// True if every byte is < 0x80.
 bool is_ascii(std::string_view s);

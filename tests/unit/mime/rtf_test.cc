@@ -316,6 +316,25 @@ TEST(RtfPlainText, HostileInputIsSafe) {
             "\xef\xbf\xbd\xef\xbf\xbd" "x");
 }
 
+// Codepage conversion goes through util/text (one iconv wrapper). Three cases the RTF's own
+// wrapper got wrong before that move:
+TEST(RtfDeencapsulate, CodepageEdgeCasesOfTheSharedConverter) {
+  auto text_of = [](const std::string &rtf) {
+    std::optional<Extracted> e = deencapsulate(rtf);
+    return e ? e->content : std::string("(none)");
+  };
+  // glibc's CP949 decoder consumes both bytes of A2 E8 and still reports EILSEQ; the old loop
+  // then stepped past the input (left = SIZE_MAX) and crashed inside iconv.
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg949\\fromtext \\'a2\\'e8}"), "\xEF\xBF\xBD");
+  // CP1258 holds a base letter back for a combining mark; without the final flush the last
+  // letter of every run was lost ("\u00E0\u00E1" came out as "\u00E0").
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg1258\\fromtext \\'e0\\'e1}"), "\xC3\xA0\xC3\xA1");
+  // Codepages whose iconv name is not "CP" + number (51936 is EUC-CN) were unknown.
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg51936\\fromtext \\'c4\\'e3}"), "\xE4\xBD\xA0");
+  // Codepages outside util/text's listed set still work (CP852 0xA5 is U+0105).
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg852\\fromtext \\'a5}"), "\xC4\x85");
+}
+
 std::optional<std::string> read_file(const std::filesystem::path &p) {
   std::ifstream f(p, std::ios::binary);
   if (!f) return std::nullopt;

@@ -117,6 +117,81 @@ TEST(Utf8, Sanitize) {
             "x");
 }
 
+TEST(Codepage, IconvNamesListedAndFallback) {
+  EXPECT_EQ(codepage_iconv_name(1252), "CP1252");
+  EXPECT_EQ(codepage_iconv_name(51936), "EUC-CN");
+  EXPECT_EQ(codepage_iconv_name(38598), "ISO-8859-8");
+  EXPECT_EQ(codepage_iconv_name(28600), "ISO-8859-10");
+  EXPECT_EQ(codepage_iconv_name(852), "CP852");
+}
+
+TEST(Codepage, UnlistedCodepagesOnlyThroughAppend) {
+  // CP852 0xA5 is U+0105. codepage_to_utf8 keeps to the listed set (its callers fall back to
+  // 1252); append_codepage_as_utf8 takes whatever iconv knows.
+  EXPECT_FALSE(codepage_to_utf8("\xA5", 852).has_value());
+  std::string out = "x";
+  EXPECT_TRUE(append_codepage_as_utf8(out, "\xA5", 852));
+  EXPECT_EQ(out, "x\xC4\x85");
+  EXPECT_FALSE(append_codepage_as_utf8(out, "\xA5", 12345));
+  EXPECT_EQ(out, "x\xC4\x85");
+  // Listed codepages agree between the two.
+  for (u32 cp : {1252u, 1251u, 932u, 936u, 28591u, 20127u, 65001u, 1200u, 50220u}) {
+    const std::string bytes = "a\x82\xA0\xC4\xE3\xFF\x1B$B$\"\x1B(Bz";
+    std::string appended;
+    ASSERT_TRUE(append_codepage_as_utf8(appended, bytes, cp)) << cp;
+    EXPECT_EQ(codepage_to_utf8(bytes, cp), appended) << cp;
+    EXPECT_TRUE(is_valid_utf8(appended)) << cp;
+  }
+}
+
+TEST(Codepage, ManyDistinctCodepagesEvictHandlesAndStillConvert) {
+  // Input names the codepages (RTF \\cpgN); the per-thread handle cache is bounded.
+  std::string out;
+  for (u32 cp = 100000; cp < 100600; ++cp) {
+    ASSERT_FALSE(append_codepage_as_utf8(out, "\xA5", cp)) << cp;
+    if (cp % 50 == 0) {
+      ASSERT_TRUE(append_codepage_as_utf8(out, "\xA5", 852)) << cp;
+      ASSERT_TRUE(append_code_point_in_codepage(out, 0x20AC, 1252)) << cp;
+    }
+  }
+  std::string want;
+  for (int i = 0; i < 12; ++i) want += "\xC4\x85\x80";
+  EXPECT_EQ(out, want);
+}
+
+TEST(Codepage, CodePointsIntoCodepages) {
+  std::string out;
+  EXPECT_TRUE(append_code_point_in_codepage(out, 0x20AC, 1252));  // EURO SIGN
+  EXPECT_EQ(out, "\x80");
+  EXPECT_FALSE(append_code_point_in_codepage(out, 0x3042, 1252));  // not in cp1252
+  EXPECT_EQ(out, "\x80");
+  out.clear();
+  EXPECT_TRUE(append_code_point_in_codepage(out, 0x3042, 50220));  // with its shift-back
+  EXPECT_EQ(out, "\x1B$B$\"\x1B(B");
+  out.clear();
+  EXPECT_TRUE(append_code_point_in_codepage(out, 0x1F600, 65001));
+  EXPECT_EQ(out, "\xF0\x9F\x98\x80");
+  EXPECT_FALSE(append_code_point_in_codepage(out, 0x41, 12345));
+}
+
+TEST(Codepage, WindowsCharsetIds) {
+  EXPECT_EQ(windows_charset_codepage(128), 932u);
+  EXPECT_EQ(windows_charset_codepage(204), 1251u);
+  EXPECT_EQ(windows_charset_codepage(0), std::nullopt);
+  EXPECT_EQ(windows_charset_codepage(2), std::nullopt);
+  EXPECT_EQ(windows_charset_codepage(99), std::nullopt);
+}
+
+TEST(Utf8, AppendReplacesSurrogatesAndOutOfRange) {
+  std::string out;
+  append_utf8(out, 0x41);
+  append_utf8(out, 0xE9);
+  append_utf8(out, 0xD800);
+  append_utf8(out, 0x110000);
+  append_utf8(out, 0x10FFFF);
+  EXPECT_EQ(out, "A\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\xF4\x8F\xBF\xBF");
+}
+
 TEST(AsciiCase, OnlyAsciiLettersChange) {
   EXPECT_EQ(to_lower_ascii("MiXeD 09 @[`{ \xC3\x89T\xC3\xA9"), "mixed 09 @[`{ \xC3\x89t\xC3\xA9");
   EXPECT_EQ(to_upper_ascii("MiXeD 09 @[`{ \xC3\xA9t"), "MIXED 09 @[`{ \xC3\xA9T");
