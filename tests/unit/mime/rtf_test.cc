@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "mailmill/mime/limits.h"
 
@@ -196,6 +197,55 @@ TEST(RtfDecompress, OutputBeyondRawSizeIsCapped) {
   EXPECT_FALSE(d->complete);
   EXPECT_LE(d->rtf.size(), 10u + 4096u);
   EXPECT_FALSE(decompress(v).ok());
+}
+
+// compress() is checked through decompress_checked, which the spec examples above and the
+// real-data check in this file's header pin down.
+TEST(RtfCompress, RoundTripsThroughDecompress) {
+  std::vector<Bytes> inputs = {"",
+                               "a",
+                               "{\\rtf1}",
+                               SPEC_EXAMPLE_1_TEXT,
+                               SPEC_EXAMPLE_2_TEXT,
+                               std::string(10000, 'x'),
+                               std::string(5000, '\0')};
+  u64 state = 0x2545F4914F6CDD1Dull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int i = 0; i < 40; ++i) {
+    // Text that repeats at distances around the 4096-byte dictionary, and some random bytes.
+    Bytes doc = "{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 \\deff0{\\fonttbl{\\f0 Arial;}}";
+    const std::size_t n = next() % 20000;
+    while (doc.size() < n) {
+      if (next() % 4 == 0) {
+        for (int k = 0; k < 30; ++k) doc += static_cast<char>(next());
+      } else if (doc.size() > 100 && next() % 2 == 0) {
+        const std::size_t back = 1 + next() % std::min<std::size_t>(doc.size() - 1, 5000);
+        doc += doc.substr(doc.size() - back, 1 + next() % 40);
+      } else {
+        doc += "{\\*\\htmltag64 <p>}\\htmlrtf {\\htmlrtf0 word\\par}";
+      }
+    }
+    inputs.push_back(doc);
+  }
+  for (const Bytes &raw : inputs) {
+    const Bytes packed = compress(raw);
+    Result<Decompressed> d = decompress_checked(packed);
+    ASSERT_TRUE(d.ok()) << raw.size();
+    EXPECT_EQ(d->rtf, raw);
+    EXPECT_TRUE(d->compressed && d->crc_ok && d->complete && d->sizes_match) << raw.size();
+    if (raw.size() > 1000 && raw.find_first_not_of('x') == Bytes::npos) {
+      EXPECT_LT(packed.size(), raw.size() / 5);  // long runs do get compressed
+    }
+    Result<Decompressed> m = decompress_checked(wrap_uncompressed(raw));
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->rtf, raw);
+    EXPECT_TRUE(!m->compressed && m->complete && m->sizes_match);
+  }
 }
 
 TEST(RtfDecompress, GarbageNeverCrashes) {
