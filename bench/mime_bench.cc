@@ -161,103 +161,7 @@ void BM_AppendMboxrd(benchmark::State &state) {
 BENCHMARK(BM_AppendMboxrd);
 
 // ---------------------------------------------------------------------------------------------
-// Compressed RTF. The reader only decompresses, so the benchmark carries its own small LZFu
-// compressor ([MS-OXRTFCP] 2.1.3.1): the stream is the 207-byte initial dictionary followed by
-// the text; each run is a control byte (LSB first, 1 = reference) and 8 tokens; a reference is
-// a big-endian 16-bit word, 12-bit dictionary offset and 4-bit (length - 2); the end marker is
-// a reference to the current write offset. Matches come from a hash chain over the linear
-// stream, at most 4095 bytes back, so the dictionary slot still holds the byte it names.
-
-constexpr std::string_view LZFU_PREFIX =
-    "{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern "
-    "\\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0"
-    "\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
-static_assert(LZFU_PREFIX.size() == 207);
-
-void put_le32(Bytes &out, u32 v) {
-  for (int i = 0; i < 4; ++i) out += static_cast<char>(v >> (8 * i));
-}
-
-Bytes lzfu_compress(ByteView raw) {
-  constexpr u64 WINDOW = 4095, MAX_LEN = 17, MIN_LEN = 3, CHAIN = 64;
-  const Bytes s = Bytes(LZFU_PREFIX) + Bytes(raw);
-  const auto *b = reinterpret_cast<const u8 *>(s.data());
-  std::vector<i64> head(1 << 16, -1), prev(s.size(), -1);
-  auto hash_at = [&](u64 p) { return ((b[p] << 8) ^ (b[p + 1] << 4) ^ b[p + 2]) & 0xFFFF; };
-  auto insert = [&](u64 p) {
-    if (p + 2 >= s.size()) return;
-    const u32 h = hash_at(p);
-    prev[p] = head[h];
-    head[h] = static_cast<i64>(p);
-  };
-  for (u64 p = 0; p < LZFU_PREFIX.size(); ++p) insert(p);
-
-  Bytes contents;
-  u64 control_at = 0;
-  int bit = 8;
-  auto token = [&](bool ref) {
-    if (bit == 8) {
-      control_at = contents.size();
-      contents += '\0';
-      bit = 0;
-    }
-    if (ref) contents[control_at] = static_cast<char>(contents[control_at] | (1 << bit));
-    ++bit;
-  };
-  auto reference = [&](u64 offset, u64 len) {
-    token(true);
-    const u32 word = static_cast<u32>(((offset & 0xFFF) << 4) | ((len - 2) & 0xF));
-    contents += static_cast<char>(word >> 8);
-    contents += static_cast<char>(word & 0xFF);
-  };
-
-  u64 p = LZFU_PREFIX.size();
-  while (p < s.size()) {
-    u64 best_len = 0, best_at = 0;
-    if (p + 2 < s.size()) {
-      i64 cand = head[hash_at(p)];
-      for (u64 steps = 0; cand >= 0 && p - static_cast<u64>(cand) <= WINDOW && steps < CHAIN;
-           ++steps, cand = prev[cand]) {
-        const u64 c = static_cast<u64>(cand);
-        u64 len = 0;
-        while (len < MAX_LEN && p + len < s.size() && b[c + len] == b[p + len]) ++len;
-        if (len > best_len) {
-          best_len = len;
-          best_at = c;
-          if (len == MAX_LEN) break;
-        }
-      }
-    }
-    if (best_len >= MIN_LEN) {
-      reference(best_at % 4096, best_len);
-    } else {
-      best_len = 1;
-      token(false);
-      contents += static_cast<char>(b[p]);
-    }
-    for (u64 k = 0; k < best_len; ++k) insert(p + k);
-    p += best_len;
-  }
-  reference(p % 4096, 2);  // end marker: offset == write position
-
-  Bytes out;
-  put_le32(out, static_cast<u32>(contents.size() + 12));  // COMPSIZE: bytes after this field
-  put_le32(out, static_cast<u32>(raw.size()));            // RAWSIZE
-  put_le32(out, mime::rtf::COMPTYPE_COMPRESSED);
-  put_le32(out, mime::rtf::compressed_crc(contents));
-  out += contents;
-  return out;
-}
-
-Bytes mela_wrap(ByteView raw) {
-  Bytes out;
-  put_le32(out, static_cast<u32>(raw.size() + 12));
-  put_le32(out, static_cast<u32>(raw.size()));
-  put_le32(out, mime::rtf::COMPTYPE_UNCOMPRESSED);
-  put_le32(out, 0);
-  out += raw;
-  return out;
-}
+// Compressed RTF, packed by mime::rtf::compress (or stored as MELA).
 
 /// An HTML-encapsulating RTF body ([MS-OXRTFEX]) of about `n` bytes, like Outlook writes.
 Bytes rtf_document(u64 n, u64 seed) {
@@ -279,7 +183,8 @@ Bytes rtf_document(u64 n, u64 seed) {
 
 void BM_RtfDecompress(benchmark::State &state) {
   const Bytes raw = rtf_document(64 * 1024, 41);
-  const Bytes packed = state.range(0) == 1 ? lzfu_compress(raw) : mela_wrap(raw);
+  const Bytes packed =
+      state.range(0) == 1 ? mime::rtf::compress(raw) : mime::rtf::wrap_uncompressed(raw);
   Result<mime::rtf::Decompressed> check = mime::rtf::decompress_checked(packed);
   if (!check || check->rtf != raw || !check->crc_ok || !check->complete || !check->sizes_match) {
     state.SkipWithError("RTF round trip through the benchmark compressor failed");

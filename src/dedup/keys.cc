@@ -8,6 +8,7 @@
 
 #include "mailmill/mime/build.h"
 #include "mailmill/util/sha256.h"
+#include "mailmill/util/text.h"
 
 namespace mm::dedup {
 namespace {
@@ -21,27 +22,15 @@ std::array<u8, N> digest_with(const EVP_MD *md, ByteView data) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 std::string address_key(const model::Address &a) {
-  if (!a.smtp.empty()) return lower(a.smtp);
-  if (!a.x500.empty()) return lower(a.x500);
+  if (!a.smtp.empty()) return text::to_lower_ascii(a.smtp);
+  if (!a.x500.empty()) return text::to_lower_ascii(a.x500);
   return a.name;
 }
 
+// Blanks at both ends, and NULs at the end (PST strings may keep their terminator).
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n' || s.back() == '\0'))
-    s.remove_suffix(1);
-  return s;
+  return text::trim_left(text::trim_right(s, std::string_view(" \t\r\n\0", 5)));
 }
 
 // Streams fields into one SHA-256 (no concatenated copy of the message); each field ends
@@ -107,15 +96,7 @@ Md5 md5(ByteView data) { return digest_with<16>(EVP_md5(), data); }
 
 Md5 edrm_mih(std::string_view message_id) { return md5(message_id); }
 
-std::string to_hex(const u8 *data, std::size_t n) {
-  static constexpr char HEX[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = HEX[data[i] >> 4];
-    out[2 * i + 1] = HEX[data[i] & 15];
-  }
-  return out;
-}
+std::string to_hex(const u8 *data, std::size_t n) { return text::to_hex(std::span(data, n)); }
 
 Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest> known) {
   Hasher h;

@@ -1,7 +1,5 @@
 #include "mailmill/gen/generate.h"
 
-#include <openssl/evp.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +9,8 @@
 #include "mailmill/format/pst/writer.h"
 #include "mailmill/model/item.h"
 #include "mailmill/util/json_escape.h"
+#include "mailmill/util/sha256.h"
+#include "mailmill/util/text.h"
 
 namespace mm::gen {
 
@@ -86,18 +86,7 @@ const T &pick(Rng &r, const T (&arr)[N]) {
   return arr[r.below(N)];
 }
 
-std::string sha256_hex(ByteView data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char *hex = "0123456789abcdef";
-  std::string out(64, '0');
-  for (int i = 0; i < 32; ++i) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  return out;
-}
+std::string sha256_hex(ByteView data) { return text::to_hex(util::Sha256::digest(data)); }
 
 // The ground truth has always escaped every control as \u00XX.
 std::string json_str(std::string_view s) {

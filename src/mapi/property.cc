@@ -39,12 +39,7 @@ std::string decode_string8(ByteView bytes, u32 codepage) {
   return *text::codepage_to_utf8(bytes, 28591);  // Latin-1 never fails
 }
 
-constexpr int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using text::hex_digit_value;
 
 // constexpr so the psetid constants below are constant-initialized (no static-init order).
 constexpr std::array<u8, 16> parse_guid(std::string_view text) {
@@ -59,8 +54,8 @@ constexpr std::array<u8, 16> parse_guid(std::string_view text) {
   std::size_t k = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '-') continue;
-    const int hi = hex_value(text[i]);
-    const int lo = i + 1 < text.size() ? hex_value(text[i + 1]) : -1;
+    const int hi = hex_digit_value(text[i]);
+    const int lo = i + 1 < text.size() ? hex_digit_value(text[i + 1]) : -1;
     if (hi < 0 || lo < 0 || k >= 16) return std::array<u8, 16>{};
     be[k++] = static_cast<u8>(hi * 16 + lo);
     ++i;

@@ -15,6 +15,12 @@ namespace {
 /// Embedded messages nest at most this deep; deeper ones become Unreadable attachments.
 using model::limits::MAX_EMBED_DEPTH;
 
+using text::iequals_ascii;
+using text::istarts_with_ascii;
+using text::to_hex_upper;
+using text::to_lower_ascii;
+using text::trim;
+
 // Named property ids ([MS-OXPROPS]).
 namespace lid {
 constexpr u32 APPOINTMENT_START_WHOLE = 0x820D;
@@ -51,41 +57,6 @@ constexpr u32 DISTRIBUTION_LIST_MEMBERS = 0x8055;
 // Other tagged ids not (yet) in tags.h.
 constexpr u16 PID_ATTACH_DATA = pid::ATTACH_DATA;
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // A plausible SMTP addr-spec: one '@', something on both sides, no blanks or X.500 slashes.
 bool looks_like_smtp(std::string_view s) {
   const std::size_t at = s.find('@');
@@ -97,18 +68,6 @@ bool looks_like_smtp(std::string_view s) {
   return s.front() != '/';
 }
 
-std::string hex_upper(std::string_view bytes) {
-  static constexpr char DIGITS[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    const auto b = static_cast<u8>(c);
-    out.push_back(DIGITS[b >> 4]);
-    out.push_back(DIGITS[b & 0x0F]);
-  }
-  return out;
-}
-
 // Returns the value of header `name` in an RFC 5322 header block, unfolded (RFC 5322 2.2.3).
 std::optional<std::string> header_value(std::string_view headers, std::string_view name) {
   std::size_t pos = 0;
@@ -118,7 +77,7 @@ std::optional<std::string> header_value(std::string_view headers, std::string_vi
     std::string_view line = headers.substr(pos, eol - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;  // end of the header block
-    if (line.size() > name.size() && line[name.size()] == ':' && istarts_with(line, name)) {
+    if (line.size() > name.size() && line[name.size()] == ':' && istarts_with_ascii(line, name)) {
       std::string value(line.substr(name.size() + 1));
       std::size_t next = eol + 1;
       while (next < headers.size() && (headers[next] == ' ' || headers[next] == '\t')) {
@@ -184,7 +143,7 @@ std::optional<std::string> first_mailbox(std::string_view value) {
 
 // Finds <meta ... charset=NAME> (or content="...; charset=NAME") in the first 1 KB of HTML.
 std::optional<std::string> html_meta_charset(std::string_view html) {
-  const std::string head = to_lower(html.substr(0, 1024));
+  const std::string head = to_lower_ascii(html.substr(0, 1024));
   std::size_t pos = 0;
   while ((pos = head.find("<meta", pos)) != std::string::npos) {
     const std::size_t end = head.find('>', pos);
@@ -316,11 +275,11 @@ model::ItemKind kind_of(std::string_view cls, bool has_content) {
   if (cls.empty()) return ItemKind::Message;
   auto is_class = [&](std::string_view base) {
     // "IPM.Task" matches "IPM.Task" and "IPM.Task.Custom" but not "IPM.TaskRequest".
-    return iequals(cls, base) ||
-           (istarts_with(cls, base) && cls.size() > base.size() && cls[base.size()] == '.');
+    return iequals_ascii(cls, base) ||
+           (istarts_with_ascii(cls, base) && cls.size() > base.size() && cls[base.size()] == '.');
   };
-  if (istarts_with(cls, "IPM.Note") || istarts_with(cls, "REPORT.") ||
-      istarts_with(cls, "IPM.Schedule.Meeting.")) {
+  if (istarts_with_ascii(cls, "IPM.Note") || istarts_with_ascii(cls, "REPORT.") ||
+      istarts_with_ascii(cls, "IPM.Schedule.Meeting.")) {
     return ItemKind::Message;
   }
   if (is_class("IPM.Appointment")) return ItemKind::Appointment;
@@ -372,19 +331,20 @@ model::Address resolve_address(const AddressParts &p, u32 codepage,
   if (a.addr_type.empty() && one_off) a.addr_type = one_off->addr_type;
   if (a.name.empty() && one_off) a.name = one_off->display_name;
 
-  const bool is_ex = iequals(a.addr_type, "EX");
+  const bool is_ex = iequals_ascii(a.addr_type, "EX");
   if (is_ex) a.x500 = p.email;
-  if (is_ex && a.x500.empty() && one_off && iequals(one_off->addr_type, "EX")) {
+  if (is_ex && a.x500.empty() && one_off && iequals_ascii(one_off->addr_type, "EX")) {
     a.x500 = one_off->address;
   }
 
   if (looks_like_smtp(p.smtp_prop)) {
     a.smtp = p.smtp_prop;
-  } else if (iequals(a.addr_type, "SMTP") && !p.email.empty()) {
+  } else if (iequals_ascii(a.addr_type, "SMTP") && !p.email.empty()) {
     a.smtp = p.email;
-  } else if (one_off && iequals(one_off->addr_type, "SMTP") && looks_like_smtp(one_off->address)) {
+  } else if (one_off && iequals_ascii(one_off->addr_type, "SMTP") &&
+             looks_like_smtp(one_off->address)) {
     a.smtp = one_off->address;
-  } else if (p.search_key && istarts_with(*p.search_key, "SMTP:")) {
+  } else if (p.search_key && istarts_with_ascii(*p.search_key, "SMTP:")) {
     std::string_view key = p.search_key->substr(5);
     while (!key.empty() && key.back() == '\0') key.remove_suffix(1);
     if (looks_like_smtp(key)) a.smtp = std::string(key);
@@ -395,8 +355,8 @@ model::Address resolve_address(const AddressParts &p, u32 codepage,
 }
 
 bool same_party(const model::Address &a, const model::Address &b) {
-  if (!a.x500.empty() && !b.x500.empty()) return iequals(a.x500, b.x500);
-  if (!a.smtp.empty() && !b.smtp.empty()) return iequals(a.smtp, b.smtp) && a.name == b.name;
+  if (!a.x500.empty() && !b.x500.empty()) return iequals_ascii(a.x500, b.x500);
+  if (!a.smtp.empty() && !b.smtp.empty()) return iequals_ascii(a.smtp, b.smtp) && a.name == b.name;
   return a.name == b.name && a.smtp == b.smtp && a.x500 == b.x500;
 }
 
@@ -456,7 +416,7 @@ class Converter {
     if (!m.attachments.empty()) m.flags.has_attachments = true;
 
     if (m.kind == model::ItemKind::Appointment ||
-        istarts_with(m.message_class, "IPM.Schedule.Meeting.")) {
+        istarts_with_ascii(m.message_class, "IPM.Schedule.Meeting.")) {
       convert_appointment(r, m);
     }
     if (m.kind == model::ItemKind::Task) convert_task(r, m);
@@ -533,8 +493,8 @@ class Converter {
     // sender is the From: mailbox, which is only the right fallback if both are the same party.
     model::Address s =
         resolve_address(sender, r.codepage(), sender_hdr ? sender_hdr : std::nullopt);
-    if (s.smtp.empty() && iequals(s.addr_type, "EX") && !sender_hdr && from_hdr &&
-        !s.x500.empty() && iequals(s.x500, m.from.x500)) {
+    if (s.smtp.empty() && iequals_ascii(s.addr_type, "EX") && !sender_hdr && from_hdr &&
+        !s.x500.empty() && iequals_ascii(s.x500, m.from.x500)) {
       s.smtp = *from_hdr;
     }
     if (m.from.empty()) {
@@ -626,7 +586,7 @@ class Converter {
       if (a.filename.empty()) a.filename = r.str(pid::ATTACH_FILENAME);
       if (a.filename.empty()) a.filename = r.str(pid::DISPLAY_NAME);
       if (a.filename.empty()) a.filename = "attachment" + r.str(pid::ATTACH_EXTENSION);
-      a.mime_type = to_lower(trim(r.str(pid::ATTACH_MIME_TAG)));
+      a.mime_type = to_lower_ascii(trim(r.str(pid::ATTACH_MIME_TAG)));
       a.content_id = strip_angles(r.str(pid::ATTACH_CONTENT_ID));
       a.content_location = r.str(pid::ATTACH_CONTENT_LOCATION);
       a.creation_time = r.time(pid::CREATION_TIME);
@@ -708,7 +668,7 @@ class Converter {
     }
     if (std::optional<u16> id = r.named(psetid::Meeting, lid::GLOBAL_OBJECT_ID)) {
       if (std::optional<std::string_view> goid = r.bytes(*id))
-        ap.global_object_id_hex = hex_upper(*goid);
+        ap.global_object_id_hex = to_hex_upper(*goid);
     }
     ap.organizer_name = m.from.name;
     ap.organizer_smtp = m.from.smtp;
@@ -749,7 +709,7 @@ class Converter {
       const u32 off = base - lid::EMAIL1_DISPLAY_NAME;
       std::string addr = r.named_str(psetid::Address, lid::EMAIL1_EMAIL_ADDRESS + off);
       const std::string type = r.named_str(psetid::Address, lid::EMAIL1_ADDRESS_TYPE + off);
-      if (iequals(type, "EX")) {
+      if (iequals_ascii(type, "EX")) {
         const std::string orig =
             r.named_str(psetid::Address, lid::EMAIL1_ORIGINAL_DISPLAY_NAME + off);
         if (looks_like_smtp(orig)) addr = orig;
@@ -824,7 +784,7 @@ class Converter {
         }
         model::DistList::Member mem;
         mem.name = one->display_name;
-        if (iequals(one->addr_type, "SMTP") && looks_like_smtp(one->address))
+        if (iequals_ascii(one->addr_type, "SMTP") && looks_like_smtp(one->address))
           mem.smtp = one->address;
         dl.members.push_back(std::move(mem));
       }

@@ -25,19 +25,11 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && lower(a) == lower(b);
-}
+using text::iequals_ascii;
+using text::to_lower_ascii;
 
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
+  return s.size() >= suffix.size() && iequals_ascii(s.substr(s.size() - suffix.size()), suffix);
 }
 
 /// A model string made safe for a single header line: controls (CR, LF, TAB, NUL) become
@@ -93,13 +85,7 @@ class Sha256 {
     h_.update(s);
   }
   std::string hex(std::size_t chars) {
-    const util::Sha256Digest md = h_.finish();
-    static constexpr char H[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < md.size() && out.size() < chars; ++i) {
-      out.push_back(H[md[i] >> 4]);
-      out.push_back(H[md[i] & 15]);
-    }
+    std::string out = text::to_hex(h_.finish());
     out.resize(std::min(chars, out.size()));
     return out;
   }
@@ -266,7 +252,7 @@ std::string type_from_extension(std::string_view filename) {
   std::size_t dot = filename.rfind('.');
   if (dot == std::string_view::npos || dot + 1 >= filename.size())
     return "application/octet-stream";
-  std::string ext = lower(filename.substr(dot + 1));
+  std::string ext = to_lower_ascii(filename.substr(dot + 1));
   for (const ExtType &e : EXT_TYPES)
     if (ext == e.ext) return e.type;
   return "application/octet-stream";
@@ -275,7 +261,7 @@ std::string type_from_extension(std::string_view filename) {
 /// A declared MIME type we can send with base64: "type/subtype" made of token characters and
 /// not a composite type (message/* and multipart/* forbid base64, [RFC 2046] 5.1, 5.2).
 std::string attachment_type(const model::Attachment &att) {
-  std::string t = lower(one_line(att.mime_type));
+  std::string t = to_lower_ascii(one_line(att.mime_type));
   std::size_t semi = t.find(';');
   if (semi != std::string::npos) t = one_line(t.substr(0, semi));
   std::size_t slash = t.find('/');
@@ -507,7 +493,7 @@ Entity text_entity(std::string_view type, std::string_view charset, ByteView con
                    const Ctx &ctx) {
   Entity e;
   std::string ct = "Content-Type: " + std::string(type);
-  if (!charset.empty()) ct += "; charset=" + param_value(lower(charset));
+  if (!charset.empty()) ct += "; charset=" + param_value(to_lower_ascii(charset));
   e.fields.push_back(std::move(ct));
   Encoded enc = encode_text(content, ctx.eol);
   e.fields.push_back(std::string("Content-Transfer-Encoding: ") + enc.cte);
@@ -672,7 +658,7 @@ std::vector<HeaderField> split_transport(ByteView block, const Ctx &ctx) {
       unsigned char c = static_cast<unsigned char>(line[k]);
       if (c <= 0x20 || c >= 0x7F) ok = false;
     }
-    if (ok) fields.push_back({lower(line.substr(0, colon)), std::string(line)});
+    if (ok) fields.push_back({to_lower_ascii(line.substr(0, colon)), std::string(line)});
   }
   return fields;
 }
@@ -1096,7 +1082,8 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   }
   if (synthesize_all) {
     bool same = (msg.sender.smtp.empty() && msg.sender.x500.empty()) ||
-                (iequals(msg.sender.smtp, msg.from.smtp) && iequals(msg.sender.x500, msg.from.x500));
+                (iequals_ascii(msg.sender.smtp, msg.from.smtp) &&
+                 iequals_ascii(msg.sender.x500, msg.from.x500));
     if (!same && !msg.from.empty()) {
       std::string s = mailbox_of(msg.sender);
       if (!s.empty()) h.push_back(fold_structured("Sender", s, eol));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -191,8 +192,6 @@ __attribute__((target("avx2"))) std::size_t b64_groups_avx2(const unsigned char 
   return groups;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
-
 // AVX-512 VBMI base64 of one whole line: 57 bytes -> 76 characters, as two overlapping steps
 // of 48 bytes -> 64 characters (bytes 0-47 and 9-56; the overlap is written twice with the
 // same characters). Each step: one byte permute puts the bytes (b, a, c, b) of every group
@@ -224,12 +223,35 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void b64_line_vbmi(const 
 }
 #pragma GCC diagnostic pop
 
-const bool kHaveVbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
 #endif
 
-inline char *b64_groups(const unsigned char *in, std::size_t groups, char *out) {
+// The widest encoder this CPU runs. The VBMI line encoder is only used together with the AVX2
+// group encoder (for what is not a whole line), so Vbmi requires both.
+Base64Impl detect_base64() {
 #if defined(__x86_64__)
-  if (kHaveAvx2 && groups >= 10) groups = b64_groups_avx2(in, groups, out);
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2")) return Base64Impl::Scalar;
+  if (__builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw"))
+    return Base64Impl::Vbmi;
+  return Base64Impl::Avx2;
+#else
+  return Base64Impl::Scalar;
+#endif
+}
+
+Base64Impl best_base64() {
+  static const Base64Impl best = detect_base64();
+  return best;
+}
+
+// -1: not forced (the widest supported); otherwise a Base64Impl. Relaxed: a force is meant to
+// happen before encoding starts.
+std::atomic<int> g_forced_base64{-1};
+
+/// `avx2`: whether the AVX2 group encoder may run (base64_impl() >= Avx2).
+inline char *b64_groups(const unsigned char *in, std::size_t groups, char *out, bool avx2) {
+#if defined(__x86_64__)
+  if (avx2 && groups >= 10) groups = b64_groups_avx2(in, groups, out);
 #endif
   for (std::size_t g = 0; g < groups; ++g, in += 3, out += 4) {
     const u32 v = (u32{in[0]} << 16) | (u32{in[1]} << 8) | in[2];
@@ -278,13 +300,44 @@ std::size_t base64_encoded_size(std::size_t n, std::string_view eol) {
   return chars + (eol.empty() ? 0 : (chars + 75) / 76 * eol.size());
 }
 
+bool base64_impl_supported(Base64Impl impl) {
+  return static_cast<int>(impl) <= static_cast<int>(best_base64());
+}
+
+bool force_base64_impl(Base64Impl impl) {
+  if (!base64_impl_supported(impl)) return false;
+  g_forced_base64.store(static_cast<int>(impl), std::memory_order_relaxed);
+  return true;
+}
+
+void reset_base64_impl() { g_forced_base64.store(-1, std::memory_order_relaxed); }
+
+Base64Impl base64_impl() {
+  const int forced = g_forced_base64.load(std::memory_order_relaxed);
+  return forced >= 0 ? static_cast<Base64Impl>(forced) : best_base64();
+}
+
+const char *base64_impl_name(Base64Impl impl) {
+  switch (impl) {
+    case Base64Impl::Scalar:
+      return "scalar";
+    case Base64Impl::Avx2:
+      return "avx2";
+    case Base64Impl::Vbmi:
+      return "vbmi";
+  }
+  return "?";
+}
+
 char *base64_encode_to(char *o, ByteView data, std::string_view eol) {
   const auto *in = reinterpret_cast<const unsigned char *>(data.data());
   std::size_t left = data.size();
+  const Base64Impl impl = base64_impl();
+  const bool avx2 = impl != Base64Impl::Scalar;
   if (!eol.empty()) {
     // Full lines: 57 input bytes give exactly 76 characters.
 #if defined(__x86_64__)
-    if (kHaveVbmi) {
+    if (impl == Base64Impl::Vbmi) {
       for (; left >= 57; in += 57, left -= 57) {
         b64_line_vbmi(in, o);
         std::memcpy(o + 76, eol.data(), eol.size());
@@ -293,14 +346,14 @@ char *base64_encode_to(char *o, ByteView data, std::string_view eol) {
     }
 #endif
     while (left >= 57) {
-      o = b64_groups(in, 19, o);
+      o = b64_groups(in, 19, o, avx2);
       std::memcpy(o, eol.data(), eol.size());
       o += eol.size();
       in += 57;
       left -= 57;
     }
   }
-  o = b64_groups(in, left / 3, o);
+  o = b64_groups(in, left / 3, o, avx2);
   in += left / 3 * 3;
   if (left % 3 != 0) o = b64_tail(in, left % 3, o);
   if (!eol.empty() && left > 0) {

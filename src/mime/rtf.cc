@@ -1,11 +1,8 @@
 // Compressed RTF ([MS-OXRTFCP]) and RTF de-encapsulation ([MS-OXRTFEX]).
 #include "mailmill/mime/rtf.h"
 
-#include <iconv.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -16,6 +13,7 @@
 
 #include "mailmill/mime/limits.h"
 #include "mailmill/util/crc32.h"
+#include "mailmill/util/text.h"
 
 namespace mm::mime::rtf {
 namespace {
@@ -44,46 +42,8 @@ Problem undecodable(std::string detail) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Codepage conversion (iconv). A Transcoder lives for one call, so handles are cached without
-// locks; iconv_t is not shared between threads.
+// Codepage conversion: util/text (iconv, one handle per thread and codepage).
 // ---------------------------------------------------------------------------------------------
-
-std::string iconv_name(u32 cp) {
-  switch (cp) {
-    case 65001: return "UTF-8";
-    case 1200: return "UTF-16LE";
-    case 20127: return "ASCII";
-    case 10000: return "MACINTOSH";
-    case 20866: return "KOI8-R";
-    case 21866: return "KOI8-U";
-    case 50220: case 50221: case 50222: return "ISO-2022-JP";
-    case 51932: return "EUC-JP";
-    case 51949: return "EUC-KR";
-    case 54936: return "GB18030";
-    default: break;
-  }
-  if (cp >= 28591 && cp <= 28606) return "ISO-8859-" + std::to_string(cp - 28590);
-  return "CP" + std::to_string(cp);
-}
-
-void append_utf8(std::string &out, u32 c) {
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 // Decodes well-formed UTF-8 produced by iconv into code points.
 std::vector<u32> utf8_code_points(std::string_view s) {
@@ -104,112 +64,27 @@ std::vector<u32> utf8_code_points(std::string_view s) {
   return cps;
 }
 
-class Transcoder {
- public:
-  Transcoder() = default;
-  Transcoder(const Transcoder &) = delete;
-  Transcoder &operator=(const Transcoder &) = delete;
-  ~Transcoder() {
-    for (auto &[key, cd] : handles_)
-      if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+// Appends `in` (bytes in codepage `cp`) to `out` as UTF-8. Undecodable bytes become U+FFFD;
+// an unknown codepage keeps ASCII and replaces the rest. UTF-8 is copied as it is (validity is
+// the caller's concern downstream).
+void to_utf8(ByteView in, u32 cp, std::string &out) {
+  if (cp == 65001) {
+    out.append(in);
+    return;
   }
-
-  // Appends `in` (bytes in codepage `cp`) to `out` as UTF-8. Undecodable bytes become U+FFFD;
-  // an unknown codepage keeps ASCII and replaces the rest.
-  void to_utf8(ByteView in, u32 cp, std::string &out) {
-    if (cp == 65001) {
-      out.append(in);  // already UTF-8 (validity is the caller's concern downstream)
-      return;
-    }
-    iconv_t cd = handle(iconv_name(cp), "UTF-8");
-    if (cd == reinterpret_cast<iconv_t>(-1)) {
-      for (char ch : in) {
-        if (static_cast<unsigned char>(ch) < 0x80) out += ch;
-        else append_utf8(out, 0xFFFD);
-      }
-      return;
-    }
-    iconv(cd, nullptr, nullptr, nullptr, nullptr);
-    char *src = const_cast<char *>(in.data());
-    std::size_t left = in.size();
-    std::array<char, 1024> buf{};
-    while (left > 0) {
-      char *dst = buf.data();
-      std::size_t room = buf.size();
-      const std::size_t rc = iconv(cd, &src, &left, &dst, &room);
-      out.append(buf.data(), buf.size() - room);
-      if (rc != static_cast<std::size_t>(-1)) break;
-      if (errno == E2BIG) continue;
-      // EILSEQ or EINVAL (incomplete sequence at the end): replace one byte and go on.
-      append_utf8(out, 0xFFFD);
-      ++src;
-      --left;
-      iconv(cd, nullptr, nullptr, nullptr, nullptr);
-    }
-  }
-
-  // Appends code point `c` encoded in codepage `cp`; false (nothing appended) when `cp` cannot
-  // represent it.
-  bool from_unicode(u32 c, u32 cp, std::string &out) {
-    if (cp == 65001) {
-      append_utf8(out, c);
-      return true;
-    }
-    iconv_t cd = handle("UTF-8", iconv_name(cp));
-    if (cd == reinterpret_cast<iconv_t>(-1)) return false;
-    std::string in;
-    append_utf8(in, c);
-    iconv(cd, nullptr, nullptr, nullptr, nullptr);
-    char *src = in.data();
-    std::size_t left = in.size();
-    std::array<char, 16> buf{};
-    char *dst = buf.data();
-    std::size_t room = buf.size();
-    if (iconv(cd, &src, &left, &dst, &room) == static_cast<std::size_t>(-1) || left != 0)
-      return false;
-    // Stateful encodings (ISO-2022-JP) need their shift-back sequence.
-    iconv(cd, nullptr, nullptr, &dst, &room);
-    out.append(buf.data(), buf.size() - room);
-    return true;
-  }
-
- private:
-  iconv_t handle(const std::string &from, const std::string &to) {
-    auto key = std::make_pair(from, to);
-    auto it = handles_.find(key);
-    if (it != handles_.end()) return it->second;
-    iconv_t cd = iconv_open(to.c_str(), from.c_str());
-    handles_.emplace(std::move(key), cd);
-    return cd;
-  }
-  std::map<std::pair<std::string, std::string>, iconv_t> handles_;
-};
-
-// Windows \fcharsetN values to codepages. ANSI (0), DEFAULT (1) and SYMBOL (2) return 0, which
-// means "use the document codepage": Outlook writes \fcharset0 fonts in documents whose
-// \ansicpg is not 1252, and their \'hh bytes are in the document codepage.
-u32 charset_codepage(i32 charset) {
-  switch (charset) {
-    case 77: return 10000;
-    case 128: return 932;
-    case 129: return 949;
-    case 130: return 1361;
-    case 134: return 936;
-    case 136: return 950;
-    case 161: return 1253;
-    case 162: return 1254;
-    case 163: return 1258;
-    case 177: return 1255;
-    case 178: return 1256;
-    case 186: return 1257;
-    case 204: return 1251;
-    case 222: return 874;
-    case 238: return 1250;
-    case 254: return 437;
-    case 255: return 850;
-    default: return 0;
+  if (text::append_codepage_as_utf8(out, in, cp)) return;
+  for (char ch : in) {
+    if (static_cast<unsigned char>(ch) < 0x80)
+      out += ch;
+    else
+      text::append_utf8(out, 0xFFFD);
   }
 }
+
+// The codepage of a font's \fcharsetN. ANSI (0), DEFAULT (1) and SYMBOL (2) give 0, which
+// means "use the document codepage": Outlook writes \fcharset0 fonts in documents whose
+// \ansicpg is not 1252, and their \'hh bytes are in the document codepage.
+u32 charset_codepage(i32 charset) { return text::windows_charset_codepage(charset).value_or(0); }
 
 // ---------------------------------------------------------------------------------------------
 // RTF lexer ([MSFT-RTF] syntax): groups, control words with optional signed parameter and one
@@ -228,12 +103,7 @@ struct Token {
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using text::hex_digit_value;
 
 class Lexer {
  public:
@@ -296,8 +166,8 @@ class Lexer {
     }
     if (d == '\'') {
       ++pos_;
-      const int hi = pos_ < s_.size() ? hex_value(s_[pos_]) : -1;
-      const int lo = pos_ + 1 < s_.size() ? hex_value(s_[pos_ + 1]) : -1;
+      const int hi = pos_ < s_.size() ? hex_digit_value(s_[pos_]) : -1;
+      const int lo = pos_ + 1 < s_.size() ? hex_digit_value(s_[pos_ + 1]) : -1;
       if (hi < 0 || lo < 0) {
         // Malformed escape: ignore it (the following characters are read as text).
         t.kind = Token::Kind::Symbol;
@@ -636,14 +506,15 @@ class Interpreter {
   void emit_code_point(u32 c) {
     flush();
     if (mode_ != Mode::Html) {
-      append_utf8(out_, c);
+      text::append_utf8(out_, c);
       return;
     }
     if (c < 0x80 && doc_cp_ != 1200) {
       out_ += static_cast<char>(c);
       return;
     }
-    if (!conv_.from_unicode(c, doc_cp_, out_)) out_ += "&#" + std::to_string(c) + ";";
+    if (!text::append_code_point_in_codepage(out_, c, doc_cp_))
+      out_ += "&#" + std::to_string(c) + ";";
   }
 
   void flush() {
@@ -653,7 +524,7 @@ class Interpreter {
     }
     if (pending_.empty()) return;
     std::string utf8;
-    conv_.to_utf8(pending_, pending_cp_, utf8);
+    to_utf8(pending_, pending_cp_, utf8);
     pending_.clear();
     if (mode_ != Mode::Html) {
       out_ += utf8;
@@ -666,7 +537,6 @@ class Interpreter {
   u32 doc_cp_;
   std::vector<GroupState> states_;
   std::map<i32, u32> font_cp_;
-  Transcoder conv_;
   Bytes out_;
   std::string pending_;
   u32 pending_cp_ = 0;
@@ -839,6 +709,100 @@ Result<Bytes> decompress(ByteView compressed) {
                                            " bytes decoded)"
                                      : "uncompressed (MELA) RTF truncated");
   return std::move(r->rtf);
+}
+
+namespace {
+
+void put_le32(Bytes &out, u32 v) {
+  for (int i = 0; i < 4; ++i) out += static_cast<char>(v >> (8 * i));
+}
+
+}  // namespace
+
+// [MS-OXRTFCP] 2.1.3.1: the stream is the 207-byte initial dictionary followed by the text;
+// each run is a control byte (LSB first, 1 = reference) and 8 tokens; a reference is a
+// big-endian 16-bit word, 12-bit dictionary offset and 4-bit (length - 2); the end marker is a
+// reference to the current write offset. Matches come from a hash chain over the linear
+// stream, at most 4095 bytes back, so the dictionary slot still holds the byte it names.
+Bytes compress(ByteView raw) {
+  constexpr u64 WINDOW = 4095, MAX_LEN = 17, MIN_LEN = 3, CHAIN = 64;
+  const Bytes s = Bytes(INITIAL_DICTIONARY) + Bytes(raw);
+  const auto *b = reinterpret_cast<const u8 *>(s.data());
+  std::vector<i64> head(1 << 16, -1), prev(s.size(), -1);
+  auto hash_at = [&](u64 p) { return ((b[p] << 8) ^ (b[p + 1] << 4) ^ b[p + 2]) & 0xFFFF; };
+  auto insert = [&](u64 p) {
+    if (p + 2 >= s.size()) return;
+    const u32 h = hash_at(p);
+    prev[p] = head[h];
+    head[h] = static_cast<i64>(p);
+  };
+  for (u64 p = 0; p < INITIAL_DICTIONARY.size(); ++p) insert(p);
+
+  Bytes contents;
+  u64 control_at = 0;
+  int bit = 8;
+  auto token = [&](bool ref) {
+    if (bit == 8) {
+      control_at = contents.size();
+      contents += '\0';
+      bit = 0;
+    }
+    if (ref) contents[control_at] = static_cast<char>(contents[control_at] | (1 << bit));
+    ++bit;
+  };
+  auto reference = [&](u64 offset, u64 len) {
+    token(true);
+    const u32 word = static_cast<u32>(((offset & 0xFFF) << 4) | ((len - 2) & 0xF));
+    contents += static_cast<char>(word >> 8);
+    contents += static_cast<char>(word & 0xFF);
+  };
+
+  u64 p = INITIAL_DICTIONARY.size();
+  while (p < s.size()) {
+    u64 best_len = 0, best_at = 0;
+    if (p + 2 < s.size()) {
+      i64 cand = head[hash_at(p)];
+      for (u64 steps = 0; cand >= 0 && p - static_cast<u64>(cand) <= WINDOW && steps < CHAIN;
+           ++steps, cand = prev[cand]) {
+        const u64 c = static_cast<u64>(cand);
+        u64 len = 0;
+        while (len < MAX_LEN && p + len < s.size() && b[c + len] == b[p + len]) ++len;
+        if (len > best_len) {
+          best_len = len;
+          best_at = c;
+          if (len == MAX_LEN) break;
+        }
+      }
+    }
+    if (best_len >= MIN_LEN) {
+      reference(best_at % DICT_SIZE, best_len);
+    } else {
+      best_len = 1;
+      token(false);
+      contents += static_cast<char>(b[p]);
+    }
+    for (u64 k = 0; k < best_len; ++k) insert(p + k);
+    p += best_len;
+  }
+  reference(p % DICT_SIZE, 2);  // end marker: offset == write position
+
+  Bytes out;
+  put_le32(out, static_cast<u32>(contents.size() + 12));  // COMPSIZE: bytes after this field
+  put_le32(out, static_cast<u32>(raw.size()));            // RAWSIZE
+  put_le32(out, COMPTYPE_COMPRESSED);
+  put_le32(out, compressed_crc(contents));
+  out += contents;
+  return out;
+}
+
+Bytes wrap_uncompressed(ByteView raw) {
+  Bytes out;
+  put_le32(out, static_cast<u32>(raw.size() + 12));
+  put_le32(out, static_cast<u32>(raw.size()));
+  put_le32(out, COMPTYPE_UNCOMPRESSED);
+  put_le32(out, 0);
+  out += raw;
+  return out;
 }
 
 Encapsulated detect(ByteView rtf) { return read_header(rtf).kind; }

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "mailmill/util/text.h"
+
 namespace mm::pipeline {
 namespace {
 
@@ -142,12 +144,9 @@ class Parser {
     if (i_ + 4 > t_.size()) return std::nullopt;
     u32 v = 0;
     for (int k = 0; k < 4; ++k) {
-      char c = t_[i_++];
-      v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<u32>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<u32>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<u32>(c - 'A' + 10);
-      else return std::nullopt;
+      const int d = text::hex_digit_value(t_[i_++]);
+      if (d < 0) return std::nullopt;
+      v = (v << 4) | static_cast<u32>(d);
     }
     return v;
   }

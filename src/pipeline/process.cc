@@ -5,6 +5,7 @@
 
 #include "mailmill/mapi/to_model.h"
 #include "mailmill/mime/render.h"
+#include "mailmill/util/text.h"
 
 namespace mm::pipeline {
 namespace {
@@ -194,10 +195,7 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
 
 bool is_system_item(std::string_view message_class) {
   auto starts = [&](std::string_view prefix) {
-    if (message_class.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(message_class[i])) != prefix[i]) return false;
-    return true;
+    return text::istarts_with_ascii(message_class, prefix);
   };
   return starts("ipm.microsoft.scheduledata.freebusy") || starts("ipm.configuration.") ||
          starts("ipm.microsoft.freebusy") || starts("ipm.microsoft.fol") ||

@@ -44,16 +44,6 @@ std::string json_string(std::string_view raw) {
   return text::json_string(raw, text::JsonControls::Unicode);
 }
 
-std::string to_hex(const unsigned char *p, std::size_t n) {
-  static constexpr char HEX[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += HEX[p[i] >> 4];
-    out += HEX[p[i] & 15];
-  }
-  return out;
-}
-
 class BatchSink final : public Sink {
  public:
   BatchSink(fs::path root, BatchOptions opts)
@@ -160,7 +150,7 @@ class BatchSink final : public Sink {
     std::string stem = name_.substr(0, name_.size() - std::string(".mbox.zst").size());
     write_whole_file(dir_ / (stem + ".manifest.jsonl"), manifest_);
     const util::Sha256Digest md = sha_.finish();
-    write_whole_file(dir_ / (name_ + ".sha256"), to_hex(md.data(), md.size()) + "  " + name_ + "\n");
+    write_whole_file(dir_ / (name_ + ".sha256"), text::to_hex(md) + "  " + name_ + "\n");
     finished_["batches/" + name_] = size;
   }
 

@@ -11,8 +11,7 @@ namespace {
 bool is_device_name(std::string_view stem) {
   // Windows reserves these names with any extension ("CON.txt" too).
   static constexpr std::array<std::string_view, 4> fixed = {"con", "prn", "aux", "nul"};
-  std::string lower;
-  for (char c : stem) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = text::to_lower_ascii(stem);
   auto dot = lower.find('.');
   std::string_view base = std::string_view(lower).substr(0, dot);
   while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
@@ -31,12 +30,6 @@ std::size_t utf8_prefix(std::string_view s, std::size_t max) {
   std::size_t n = max;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return n;
-}
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -66,13 +59,13 @@ std::string sanitize_component(std::string_view name, std::size_t max_bytes) {
 
 std::string UniqueNamer::claim(std::string_view stem, std::string_view ext) {
   std::string candidate = std::string(stem) + std::string(ext);
-  for (int n = 2; taken_.count(lower_ascii(candidate)); ++n)
+  for (int n = 2; taken_.count(text::to_lower_ascii(candidate)); ++n)
     candidate = std::string(stem) + " (" + std::to_string(n) + ")" + std::string(ext);
-  taken_.insert(lower_ascii(candidate));
+  taken_.insert(text::to_lower_ascii(candidate));
   return candidate;
 }
 
-void UniqueNamer::reserve(std::string_view name) { taken_.insert(lower_ascii(name)); }
+void UniqueNamer::reserve(std::string_view name) { taken_.insert(text::to_lower_ascii(name)); }
 
 const std::string &FolderMap::dir_for(const std::vector<std::string> &path) {
   std::size_t at = 0;

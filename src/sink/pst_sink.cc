@@ -50,6 +50,7 @@
 
 #include "mailmill/format/pst/writer.h"
 #include "mailmill/util/result.h"
+#include "mailmill/util/text.h"
 #include "sink_impl.h"
 
 namespace mm::sink {
@@ -125,20 +126,6 @@ bool split_csv(std::string_view text, std::vector<std::pair<i64, std::vector<std
     out.emplace_back(rec_line, std::move(rec));
   }
   return true;
-}
-
-std::string trim(std::string s) {
-  auto sp = [](unsigned char c) { return c == ' ' || c == '\t'; };
-  while (!s.empty() && sp(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t b = 0;
-  while (b < s.size() && sp(static_cast<unsigned char>(s[b]))) ++b;
-  return s.substr(b);
-}
-
-std::string lower(std::string s) {
-  for (char &c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
 }
 
 // Keeps [A-Za-z0-9] and `extra`; anything else becomes '_'. Used for blob-safe names.
@@ -235,11 +222,12 @@ class PstSink final : public Sink {
                        ": list it in --mailbox-map or give --mailbox");
     s.mailbox = mailbox;
     s.archive = archive_of(listed);
-    s.dir = plain_name(lower(mailbox), "@._+-");
+    s.dir = plain_name(text::to_lower_ascii(mailbox), "@._+-");
     std::string stem = plain_name(key, "._-");
     std::string unique = stem;
-    for (int n = 2; stems_.count(lower(unique)); ++n) unique = stem + "_" + std::to_string(n);
-    stems_.insert(lower(unique));
+    for (int n = 2; stems_.count(text::to_lower_ascii(unique)); ++n)
+      unique = stem + "_" + std::to_string(n);
+    stems_.insert(text::to_lower_ascii(unique));
     s.stem = unique;
     auto it = committed_numbers_.find(s.dir + "/" + s.stem);
     s.next_number = it == committed_numbers_.end() ? 1 : it->second + 1;
@@ -532,7 +520,7 @@ Status parse_mailbox_map(std::string_view csv, PstSinkOptions &opts) {
     return Problem{ProblemCode::SourceCorrupt, "mailbox map: unterminated quoted field"};
   bool first = true;
   for (auto &[line, f] : recs) {
-    for (auto &x : f) x = trim(x);
+    for (auto &x : f) x = std::string(text::trim(x, " \t"));
     if (f.size() == 1 && f[0].empty()) continue;
     bool header = first && (f.size() < 2 || f[1].find('@') == std::string::npos);
     first = false;
@@ -549,7 +537,7 @@ Status parse_mailbox_map(std::string_view csv, PstSinkOptions &opts) {
       return bad("not a mailbox address: " + f[1]);
     bool archive = false;
     if (f.size() == 3) {
-      std::string a = lower(f[2]);
+      std::string a = text::to_lower_ascii(f[2]);
       if (a == "true" || a == "yes" || a == "1")
         archive = true;
       else if (a == "false" || a == "no" || a == "0" || a.empty())

@@ -72,11 +72,7 @@ Problem problem(ProblemCode code, std::string detail) {
   return Problem{code, std::move(detail), -1};
 }
 
-std::string hex_id(u64 id) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(id));
-  return buf;
-}
+using text::hex_u64;
 
 // Reads the raw value bytes of one record entry into `out`. get_data needs the exact size;
 // the value data is fully resident in the entry (libpff reads the whole table row).
@@ -336,7 +332,7 @@ class LibpffStore final : public mapi::MailStore {
       return recovery_ids_[static_cast<int>(recovery_kind(folder_id))];
     }
     if (folder_id > 0xFFFFFFFFu) {
-      return problem(ProblemCode::ItemUnreadable, "not a libpff folder id: " + hex_id(folder_id));
+      return problem(ProblemCode::ItemUnreadable, "not a libpff folder id: " + hex_u64(folder_id));
     }
     PffError err;
     libpff_item_t *raw_folder = nullptr;
@@ -344,13 +340,13 @@ class LibpffStore final : public mapi::MailStore {
                                                 &raw_folder, err.out());
     if (rc != 1) {
       return problem(ProblemCode::ItemUnreadable,
-                     "folder " + hex_id(folder_id) + (rc == 0 ? " not found" : ": " + err.text()));
+                     "folder " + hex_u64(folder_id) + (rc == 0 ? " not found" : ": " + err.text()));
     }
     ItemPtr folder(raw_folder);
     int n = 0;
     if (libpff_folder_get_number_of_sub_messages(folder.get(), &n, err.out()) != 1) {
       return problem(ProblemCode::ItemUnreadable,
-                     "folder " + hex_id(folder_id) + " contents: " + err.text());
+                     "folder " + hex_u64(folder_id) + " contents: " + err.text());
     }
     std::vector<u64> ids;
     ids.reserve(static_cast<std::size_t>(std::max(n, 0)));
@@ -359,7 +355,7 @@ class LibpffStore final : public mapi::MailStore {
       if (libpff_folder_get_sub_message(folder.get(), i, &raw_msg, err.out()) != 1) {
         u64 sentinel = make_unreadable_item_id(static_cast<u32>(folder_id), static_cast<u32>(i));
         unreadable_[sentinel] = "libpff could not enumerate item #" + std::to_string(i) +
-                                " of folder " + hex_id(folder_id) + ": " + err.text();
+                                " of folder " + hex_u64(folder_id) + ": " + err.text();
         ids.push_back(sentinel);
         continue;
       }
@@ -367,8 +363,8 @@ class LibpffStore final : public mapi::MailStore {
       Result<u32> id = item_identifier(msg.get());
       if (!id.ok()) {
         u64 sentinel = make_unreadable_item_id(static_cast<u32>(folder_id), static_cast<u32>(i));
-        unreadable_[sentinel] = "item #" + std::to_string(i) + " of folder " +
-                                hex_id(folder_id) + ": " + id.problem().detail;
+        unreadable_[sentinel] = "item #" + std::to_string(i) + " of folder " + hex_u64(folder_id) +
+                                ": " + id.problem().detail;
         ids.push_back(sentinel);
         continue;
       }
@@ -386,13 +382,13 @@ class LibpffStore final : public mapi::MailStore {
                          ? it->second
                          : "libpff could not enumerate item #" +
                                std::to_string(unreadable_item_index(node_id)) + " of folder " +
-                               hex_id(unreadable_item_folder(node_id)));
+                               hex_u64(unreadable_item_folder(node_id)));
     }
     if (recover_ && is_recovery_id(node_id) && !is_recovery_folder_id(node_id)) {
       return read_recovery_item(node_id);
     }
     if (node_id > 0xFFFFFFFFu) {
-      return problem(ProblemCode::ItemUnreadable, "not a libpff node id: " + hex_id(node_id));
+      return problem(ProblemCode::ItemUnreadable, "not a libpff node id: " + hex_u64(node_id));
     }
     Result<ItemPtr> item = open_item(static_cast<u32>(node_id));
     if (!item.ok()) return item.problem();
@@ -668,7 +664,7 @@ class LibpffStore final : public mapi::MailStore {
           cached_folder_.reset(raw_folder);
           cached_folder_id_ = folder_id;
         } else {
-          why = "folder " + hex_id(folder_id) + ": " + err.text() + "; ";
+          why = "folder " + hex_u64(folder_id) + ": " + err.text() + "; ";
         }
       }
       if (cached_folder_) {
@@ -688,7 +684,7 @@ class LibpffStore final : public mapi::MailStore {
     int rc = libpff_file_get_item_by_identifier(file_.get(), nid, &raw, err.out());
     if (rc == 1) return ItemPtr(raw);
     why += rc == 0 ? "not found" : err.text();
-    return problem(ProblemCode::ItemUnreadable, "item " + hex_id(nid) + ": " + why);
+    return problem(ProblemCode::ItemUnreadable, "item " + hex_u64(nid) + ": " + why);
   }
 
   Result<mapi::RawMessage> read_message(libpff_item_t *item, int depth) {
@@ -697,7 +693,7 @@ class LibpffStore final : public mapi::MailStore {
     Status st = read_props(item, raw.props, &raw.warnings, scratch_);
     if (!st) {
       return problem(ProblemCode::ItemUnreadable,
-                     "item " + hex_id(raw.node_id) + ": " + st.problem().detail);
+                     "item " + hex_u64(raw.node_id) + ": " + st.problem().detail);
     }
     read_recipients(item, raw);
     read_attachments(item, raw, depth);

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -135,12 +136,38 @@ bool detect_hardware() { return false; }
 
 EVP_MD_CTX *evp(void *p) { return static_cast<EVP_MD_CTX *>(p); }
 
-}  // namespace
-
-bool Sha256::hardware() {
+bool cpu_has_sha() {
   static const bool yes = detect_hardware();
   return yes;
 }
+
+// -1: not forced (the fastest supported); otherwise a Sha256Impl. Read on every construction,
+// so relaxed: a force is meant to happen before hashing starts.
+std::atomic<int> g_forced{-1};
+
+}  // namespace
+
+bool sha256_impl_supported(Sha256Impl impl) { return impl == Sha256Impl::OpenSsl || cpu_has_sha(); }
+
+bool force_sha256_impl(Sha256Impl impl) {
+  if (!sha256_impl_supported(impl)) return false;
+  g_forced.store(static_cast<int>(impl), std::memory_order_relaxed);
+  return true;
+}
+
+void reset_sha256_impl() { g_forced.store(-1, std::memory_order_relaxed); }
+
+Sha256Impl sha256_impl() {
+  const int forced = g_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<Sha256Impl>(forced);
+  return cpu_has_sha() ? Sha256Impl::ShaExtensions : Sha256Impl::OpenSsl;
+}
+
+const char *sha256_impl_name(Sha256Impl impl) {
+  return impl == Sha256Impl::ShaExtensions ? "shani" : "openssl";
+}
+
+bool Sha256::hardware() { return sha256_impl() == Sha256Impl::ShaExtensions; }
 
 Sha256::Sha256(bool allow_hardware) : hw_(allow_hardware && hardware()) {
   if (!hw_) {

@@ -6,29 +6,12 @@
 #include <cerrno>
 #include <cstring>
 #include <unordered_map>
+#include <utility>
 
 namespace mm::text {
 namespace {
 
 constexpr u32 REPLACEMENT = 0xFFFD;
-
-void append_utf8(std::string &out, u32 cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Decodes one UTF-8 sequence at s[i]. Returns the code point and advances i; on an invalid
 // sequence returns nullopt and advances i past the maximal invalid prefix (at least one byte),
@@ -155,33 +138,41 @@ const CodepageInfo *find_codepage(u32 codepage) {
   return nullptr;
 }
 
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+// iconv_t is not thread-safe, and opening one costs a few microseconds; keep one per thread,
+// codepage and direction. Closed when the thread exits. A failed open is cached too. Codepage
+// numbers come from the input (RTF \cpgN), so the cache is emptied when it reaches
+// MAX_HANDLES instead of growing with every number a hostile document names.
+enum class Direction : u8 { ToUtf8, FromUtf8 };
 
-// iconv_t is not thread-safe, and opening one costs a few microseconds; keep one per thread and
-// codepage. Closed when the thread exits.
 class IconvCache {
  public:
-  ~IconvCache() {
-    for (auto &[cp, cd] : cds_) {
-      if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+  ~IconvCache() { clear(); }
+  /// The handle, reset to its initial shift state; (iconv_t)-1 when iconv lacks the codepage.
+  iconv_t get(u32 codepage, Direction dir) {
+    const u64 key = (u64{codepage} << 1) | (dir == Direction::FromUtf8 ? 1 : 0);
+    auto it = cds_.find(key);
+    if (it == cds_.end()) {
+      if (cds_.size() >= MAX_HANDLES) clear();
+      const std::string name = codepage_iconv_name(codepage);
+      iconv_t cd = dir == Direction::ToUtf8 ? iconv_open("UTF-8", name.c_str())
+                                            : iconv_open(name.c_str(), "UTF-8");
+      it = cds_.emplace(key, cd).first;
     }
-  }
-  iconv_t get(u32 codepage, const char *name) {
-    auto it = cds_.find(codepage);
-    if (it != cds_.end()) return it->second;
-    iconv_t cd = iconv_open("UTF-8", name);
-    cds_.emplace(codepage, cd);
-    return cd;
+    if (it->second != reinterpret_cast<iconv_t>(-1)) {
+      iconv(it->second, nullptr, nullptr, nullptr, nullptr);  // a previous call's shift state
+    }
+    return it->second;
   }
 
  private:
-  std::unordered_map<u32, iconv_t> cds_;
+  static constexpr std::size_t MAX_HANDLES = 128;
+  void clear() {
+    for (auto &[key, cd] : cds_) {
+      if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+    }
+    cds_.clear();
+  }
+  std::unordered_map<u64, iconv_t> cds_;
 };
 
 IconvCache &iconv_cache() {
@@ -289,40 +280,76 @@ Bytes utf8_to_utf16le(std::string_view utf8) {
   return out;
 }
 
-std::optional<std::string> codepage_to_utf8(ByteView bytes, u32 codepage) {
+void append_utf8(std::string &out, u32 cp) {
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = REPLACEMENT;
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::string codepage_iconv_name(u32 codepage) {
+  if (const CodepageInfo *info = find_codepage(codepage)) return info->iconv_name;
+  // Unlisted codepages by the names glibc iconv gives Windows codepages: the ISO 8859 parts
+  // (28600 is ISO-8859-10, 28604 ISO-8859-14, 28606 ISO-8859-16) and CPnnn for the rest
+  // (CP852, CP1125, ...). iconv_open tells whether it knows one.
+  if (codepage >= 28591 && codepage <= 28606) return "ISO-8859-" + std::to_string(codepage - 28590);
+  return "CP" + std::to_string(codepage);
+}
+
+namespace {
+// Appends without a copy when `out` is still empty (codepage_to_utf8's case).
+void put(std::string &out, std::string &&s) {
+  if (out.empty())
+    out = std::move(s);
+  else
+    out += s;
+}
+}  // namespace
+
+bool append_codepage_as_utf8(std::string &out, ByteView bytes, u32 codepage) {
   // Fast paths that need no iconv and define the invalid-input behaviour exactly.
   switch (codepage) {
     case 65001:
-      return sanitize_utf8(bytes);
+      put(out, sanitize_utf8(bytes));
+      return true;
     case 1200:
-      return utf16le_to_utf8(bytes);
+      put(out, utf16le_to_utf8(bytes));
+      return true;
     case 28591:
-      return latin1_to_utf8(bytes);
-    case 20127: {
-      std::string out;
-      out.reserve(bytes.size());
+      put(out, latin1_to_utf8(bytes));
+      return true;
+    case 20127:
+      out.reserve(out.size() + bytes.size());
       for (char c : bytes) {
         if (static_cast<u8>(c) < 0x80)
           out.push_back(c);
         else
           append_utf8(out, REPLACEMENT);
       }
-      return out;
-    }
+      return true;
     default:
       break;
   }
-  const CodepageInfo *info = find_codepage(codepage);
-  if (info == nullptr) return std::nullopt;
   if (is_ascii(bytes) && codepage != 65000 && codepage != 50220 && codepage != 50221 &&
       codepage != 50222 && codepage != 50225) {
-    return std::string(bytes);  // every supported 8-bit/multibyte codepage is ASCII-compatible
+    out += bytes;  // every supported 8-bit/multibyte codepage is ASCII-compatible
+    return true;
   }
-  iconv_t cd = iconv_cache().get(codepage, info->iconv_name);
-  if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
-  iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset shift state from a previous call
+  iconv_t cd = iconv_cache().get(codepage, Direction::ToUtf8);
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
 
-  std::string out;
   std::array<char, 4096> buf{};
   char *in = const_cast<char *>(bytes.data());
   std::size_t in_left = bytes.size();
@@ -357,7 +384,37 @@ std::optional<std::string> codepage_to_utf8(ByteView bytes, u32 codepage) {
     in_left = 0;
     if (flushed) break;
   }
+  return true;
+}
+
+std::optional<std::string> codepage_to_utf8(ByteView bytes, u32 codepage) {
+  // Only listed codepages: for any other the callers fall back to a codepage they trust.
+  if (find_codepage(codepage) == nullptr) return std::nullopt;
+  std::string out;
+  if (!append_codepage_as_utf8(out, bytes, codepage)) return std::nullopt;
   return out;
+}
+
+bool append_code_point_in_codepage(std::string &out, u32 c, u32 codepage) {
+  if (codepage == 65001) {
+    append_utf8(out, c);
+    return true;
+  }
+  iconv_t cd = iconv_cache().get(codepage, Direction::FromUtf8);
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  std::string in;
+  append_utf8(in, c);
+  char *src = in.data();
+  std::size_t left = in.size();
+  std::array<char, 16> buf{};
+  char *dst = buf.data();
+  std::size_t room = buf.size();
+  if (iconv(cd, &src, &left, &dst, &room) == static_cast<std::size_t>(-1) || left != 0)
+    return false;
+  // Stateful encodings (ISO-2022-JP) need their shift-back sequence.
+  iconv(cd, nullptr, nullptr, &dst, &room);
+  out.append(buf.data(), buf.size() - room);
+  return true;
 }
 
 std::optional<std::string> codepage_charset_name(u32 codepage) {
@@ -377,7 +434,7 @@ std::optional<u32> charset_to_codepage(std::string_view charset) {
           charset.back() == '\t' || charset.back() == ';')) {
     charset.remove_suffix(1);
   }
-  const std::string c = lower_ascii(charset);
+  const std::string c = to_lower_ascii(charset);
   if (c.empty()) return std::nullopt;
   struct Alias {
     const char *name;
@@ -432,7 +489,7 @@ std::optional<u32> charset_to_codepage(std::string_view charset) {
     if (c == a.name) return a.codepage;
   }
   for (const CodepageInfo &info : CODEPAGES) {
-    if (c == lower_ascii(info.mime_name)) return info.codepage;
+    if (c == to_lower_ascii(info.mime_name)) return info.codepage;
   }
   if (c.rfind("windows-", 0) == 0) {
     const std::string num = c.substr(8);
@@ -440,6 +497,33 @@ std::optional<u32> charset_to_codepage(std::string_view charset) {
     if (num.size() == 4 && num.compare(0, 3, "125") == 0 && num[3] >= '0' && num[3] <= '8') {
       return 1250u + static_cast<u32>(num[3] - '0');
     }
+  }
+  return std::nullopt;
+}
+
+std::optional<u32> windows_charset_codepage(i32 charset) {
+  // wingdi.h *_CHARSET values and the codepages Windows uses for them.
+  static constexpr std::pair<i32, u32> CHARSETS[] = {
+      {77, 10000},  // MAC_CHARSET
+      {128, 932},   // SHIFTJIS_CHARSET
+      {129, 949},   // HANGUL_CHARSET
+      {130, 1361},  // JOHAB_CHARSET
+      {134, 936},   // GB2312_CHARSET
+      {136, 950},   // CHINESEBIG5_CHARSET
+      {161, 1253},  // GREEK_CHARSET
+      {162, 1254},  // TURKISH_CHARSET
+      {163, 1258},  // VIETNAMESE_CHARSET
+      {177, 1255},  // HEBREW_CHARSET
+      {178, 1256},  // ARABIC_CHARSET
+      {186, 1257},  // BALTIC_CHARSET
+      {204, 1251},  // RUSSIAN_CHARSET
+      {222, 874},   // THAI_CHARSET
+      {238, 1250},  // EASTEUROPE_CHARSET
+      {254, 437},   // PC437_CHARSET
+      {255, 850},   // OEM_CHARSET
+  };
+  for (const auto &[id, cp] : CHARSETS) {
+    if (id == charset) return cp;
   }
   return std::nullopt;
 }
@@ -484,6 +568,86 @@ std::string sanitize_utf8(std::string_view s) {
   }
   out.append(s.substr(run));
   return out;
+}
+
+std::string to_lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char &c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string to_upper_ascii(std::string_view s) {
+  std::string out(s);
+  for (char &c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+namespace {
+constexpr char lower_byte(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+}  // namespace
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower_byte(a[i]) != lower_byte(b[i])) return false;
+  }
+  return true;
+}
+
+bool istarts_with_ascii(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals_ascii(s.substr(0, prefix.size()), prefix);
+}
+
+std::string_view trim_left(std::string_view s, std::string_view chars) {
+  const std::size_t b = s.find_first_not_of(chars);
+  return b == std::string_view::npos ? s.substr(s.size()) : s.substr(b);
+}
+
+std::string_view trim_right(std::string_view s, std::string_view chars) {
+  const std::size_t e = s.find_last_not_of(chars);
+  return e == std::string_view::npos ? s.substr(0, 0) : s.substr(0, e + 1);
+}
+
+std::string_view trim(std::string_view s, std::string_view chars) {
+  return trim_right(trim_left(s, chars), chars);
+}
+
+namespace {
+std::string hex_digits(const u8 *p, std::size_t n, const char *digits) {
+  std::string out(2 * n, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = digits[p[i] >> 4];
+    out[2 * i + 1] = digits[p[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+std::string to_hex(std::span<const u8> bytes) {
+  return hex_digits(bytes.data(), bytes.size(), "0123456789abcdef");
+}
+
+std::string to_hex(ByteView bytes) {
+  return hex_digits(reinterpret_cast<const u8 *>(bytes.data()), bytes.size(), "0123456789abcdef");
+}
+
+std::string to_hex_upper(ByteView bytes) {
+  return hex_digits(reinterpret_cast<const u8 *>(bytes.data()), bytes.size(), "0123456789ABCDEF");
+}
+
+std::string hex_u64(u64 v) {
+  static constexpr char DIGITS[] = "0123456789abcdef";
+  char buf[18];
+  char *p = buf + sizeof buf;
+  do {
+    *--p = DIGITS[v & 15];
+    v >>= 4;
+  } while (v != 0);
+  return "0x" + std::string(p, buf + sizeof buf);
 }
 
 }  // namespace mm::text

@@ -1,10 +1,14 @@
 // Replay driver for builds without libFuzzer (gcc): runs a fuzz target over its seed files and
 // over deterministic mutations of them (bit flips, truncations, splices, random bytes), so the
 // ordinary test suite exercises every target on every run. Usage:
-//   fuzz_X_smoke ITERATIONS SEED_FILE...
+//   fuzz_X ITERATIONS SEED_FILE_OR_DIR...
+// A directory stands for the files in it (sorted). A seed path that does not exist or holds
+// no files is an error (exit 2): a smoke test must not quietly run on nothing.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -37,9 +41,26 @@ int main(int argc, char **argv) {
     return 2;
   }
   long iterations = std::atol(argv[1]);
-  std::vector<std::string> seeds;
+  std::vector<std::string> paths;
   for (int i = 2; i < argc; ++i) {
-    std::ifstream in(argv[i], std::ios::binary);
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const std::size_t before = paths.size();
+    if (fs::is_directory(argv[i], ec)) {
+      for (const fs::directory_entry &e : fs::directory_iterator(argv[i], ec))
+        if (e.is_regular_file()) paths.push_back(e.path().string());
+      std::sort(paths.begin() + static_cast<std::ptrdiff_t>(before), paths.end());
+    } else if (fs::is_regular_file(argv[i], ec)) {
+      paths.push_back(argv[i]);
+    }
+    if (paths.size() == before) {
+      std::fprintf(stderr, "%s: no seed files at %s\n", argv[0], argv[i]);
+      return 2;
+    }
+  }
+  std::vector<std::string> seeds;
+  for (const std::string &p : paths) {
+    std::ifstream in(p, std::ios::binary);
     seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   if (seeds.empty()) seeds.emplace_back("seed");

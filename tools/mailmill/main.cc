@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "mailmill/gen/generate.h"
+#include "mailmill/mime/encode.h"
 #include "mailmill/pipeline/convert.h"
 #include "mailmill/util/append_file.h"
+#include "mailmill/util/sha256.h"
+#include "mailmill/util/text.h"
 
 namespace po = boost::program_options;
 using namespace mm;
@@ -73,6 +76,49 @@ source::Reader parse_reader(const std::string &s) {
   if (s == "libpff") return source::Reader::Libpff;
   if (s == "auto") return source::Reader::Auto;
   throw po::validation_error(po::validation_error::invalid_option_value, "reader", s);
+}
+
+// MAILMILL_CPU picks the CPU-specific code paths for a whole run, so every path can be tested
+// end to end on a CPU that has them all (output bytes are the same for each):
+//   MAILMILL_CPU="sha256=openssl,base64=scalar"
+// sha256: auto | openssl | shani;  base64: auto | scalar | avx2 | vbmi. Read once, before any
+// work starts. An unknown key or value, or a path this CPU cannot run, is a usage error: a run
+// asked to test a path must not quietly test another.
+bool apply_cpu_overrides(const char *spec, std::string &error) {
+  struct Setting {
+    std::string_view name;
+    bool (*apply)();  // false: this CPU cannot run it
+  };
+  static constexpr Setting SETTINGS[] = {
+      {"sha256=auto", [] { return util::reset_sha256_impl(), true; }},
+      {"sha256=openssl", [] { return util::force_sha256_impl(util::Sha256Impl::OpenSsl); }},
+      {"sha256=shani", [] { return util::force_sha256_impl(util::Sha256Impl::ShaExtensions); }},
+      {"base64=auto", [] { return mime::reset_base64_impl(), true; }},
+      {"base64=scalar", [] { return mime::force_base64_impl(mime::Base64Impl::Scalar); }},
+      {"base64=avx2", [] { return mime::force_base64_impl(mime::Base64Impl::Avx2); }},
+      {"base64=vbmi", [] { return mime::force_base64_impl(mime::Base64Impl::Vbmi); }},
+  };
+  std::string_view rest = spec == nullptr ? std::string_view() : std::string_view(spec);
+  while (!rest.empty()) {
+    const std::size_t end = rest.find_first_of(", ");
+    const std::string item = text::to_lower_ascii(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    if (item.empty()) continue;
+    const Setting *found = nullptr;
+    for (const Setting &setting : SETTINGS) {
+      if (setting.name == item) found = &setting;
+    }
+    if (found == nullptr) {
+      error = "unknown setting '" + item +
+              "' (want sha256=auto|openssl|shani, base64=auto|scalar|avx2|vbmi)";
+      return false;
+    }
+    if (!found->apply()) {
+      error = "this CPU cannot run " + item;
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string joined_args(int argc, char **argv) {
@@ -363,6 +409,10 @@ int main(int argc, char **argv) {
   if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) {
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  }
+  if (std::string error; !apply_cpu_overrides(std::getenv("MAILMILL_CPU"), error)) {
+    std::cerr << "mailmill: MAILMILL_CPU: " << error << "\n";
+    return pipeline::EXIT_USAGE;
   }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

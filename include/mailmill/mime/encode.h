@@ -8,6 +8,24 @@
 
 namespace mm::mime {
 
+/// The base64 encoders, narrowest first. Each includes the ones before it: Avx2 encodes groups
+/// of 24 bytes with AVX2; Vbmi also encodes whole 57-byte lines with AVX-512 VBMI.
+enum class Base64Impl : u8 { Scalar, Avx2, Vbmi };
+
+/// Whether this CPU can run `impl` (Scalar: always; Avx2: AVX2; Vbmi: AVX2, AVX-512BW and
+/// AVX-512 VBMI). Thread-safe.
+bool base64_impl_supported(Base64Impl impl);
+/// Makes base64_encode_to (and everything built on it) use at most `impl` from now on. Returns
+/// false and changes nothing when the CPU cannot run it. Meant for tests and program start-up
+/// (MAILMILL_CPU=base64=...). Thread-safe; output bytes are the same for every implementation.
+bool force_base64_impl(Base64Impl impl);
+/// Ends force_base64_impl: the widest supported encoder again.
+void reset_base64_impl();
+/// The encoder base64_encode_to uses now.
+Base64Impl base64_impl();
+/// "scalar", "avx2" or "vbmi", the names MAILMILL_CPU uses.
+const char *base64_impl_name(Base64Impl impl);
+
 /// Base64 ([RFC 2045] 6.8) in lines of 76 characters each ended by `eol`.
 Bytes base64_encode(ByteView data, std::string_view eol = "\r\n");
 /// Size of base64_encode(data, eol) for `n` input bytes.

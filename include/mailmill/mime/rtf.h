@@ -38,6 +38,15 @@ Result<Bytes> decompress(ByteView compressed);
 /// inversion) of the CONTENTS field, i.e. the bytes after the 16-byte header.
 u32 compressed_crc(ByteView contents);
 
+/// LZFu-compresses `rtf` into a PR_RTF_COMPRESSED value ([MS-OXRTFCP] 2.1.3.1, header with
+/// COMPSIZE, RAWSIZE and CRC) that decompress() turns back into exactly `rtf`. Greedy matching,
+/// not Outlook's byte stream. Pure, thread-safe; `rtf` must be under 4 GiB.
+Bytes compress(ByteView rtf);
+
+/// `rtf` in the uncompressed ("MELA") form of PR_RTF_COMPRESSED ([MS-OXRTFCP] 2.1.3.1.1,
+/// CRC 0). Pure, thread-safe; `rtf` must be under 4 GiB.
+Bytes wrap_uncompressed(ByteView rtf);
+
 enum class Encapsulated : u8 { None, Html, Text };
 
 /// What an RTF document encapsulates (\fromhtml1 or \fromtext in the header). None for

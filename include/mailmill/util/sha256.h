@@ -6,6 +6,7 @@
 /// The MIME builder uses that to hash an attachment's bytes (for the content key) and its
 /// base64 output (for the key of the bytes written) in the same pass, while both are in
 /// cache. Elsewhere it goes through OpenSSL. Not thread-safe per object; objects are cheap.
+/// force_sha256_impl picks the implementation for tests and for MAILMILL_CPU=sha256=...
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -16,9 +17,28 @@ namespace mm::util {
 
 using Sha256Digest = std::array<u8, 32>;
 
+/// The block functions Sha256 can run.
+enum class Sha256Impl : u8 {
+  OpenSsl,        ///< OpenSSL's EVP SHA-256 (whatever OpenSSL picks for this CPU)
+  ShaExtensions,  ///< this file's x86 SHA-NI code, with the two-stream update2
+};
+
+/// Whether this CPU can run `impl` (OpenSsl: always). Thread-safe.
+bool sha256_impl_supported(Sha256Impl impl);
+/// Makes Sha256 objects constructed afterwards, and Sha256::digest, use `impl`. Returns false
+/// and changes nothing when the CPU cannot run it. Meant for tests and program start-up; an
+/// existing object keeps the implementation it was built with. Thread-safe.
+bool force_sha256_impl(Sha256Impl impl);
+/// Ends force_sha256_impl: the fastest supported implementation again.
+void reset_sha256_impl();
+/// The implementation new Sha256 objects use.
+Sha256Impl sha256_impl();
+/// "openssl" or "shani", the names MAILMILL_CPU uses.
+const char *sha256_impl_name(Sha256Impl impl);
+
 class Sha256 {
  public:
-  /// `allow_hardware` = false forces the OpenSSL path (tests compare the two).
+  /// Uses sha256_impl(); `allow_hardware` = false forces the OpenSSL path for this object.
   explicit Sha256(bool allow_hardware = true);
   ~Sha256();
   Sha256(const Sha256 &) = delete;
@@ -32,7 +52,7 @@ class Sha256 {
   static void update2(Sha256 &a, ByteView da, Sha256 &b, ByteView db);
   /// One-shot digest.
   static Sha256Digest digest(ByteView data);
-  /// Whether this CPU has the SHA extensions (and they are used).
+  /// Whether new objects use the SHA extensions (sha256_impl() == ShaExtensions).
   static bool hardware();
 
  private:

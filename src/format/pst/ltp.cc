@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "mailmill/util/text.h"
+
 namespace mm::pst {
 namespace {
 
@@ -9,11 +11,7 @@ Problem bad(std::string detail) {
   return Problem{ProblemCode::SourceCorrupt, std::move(detail), -1};
 }
 
-std::string hex(u64 v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using text::hex_u64;
 
 constexpr u16 PID_LTP_ROW_ID = 0x67F2;
 constexpr u16 PID_LTP_ROW_VER = 0x67F3;
@@ -28,7 +26,7 @@ Status resolve_hnid(const PstFile &file, const Heap &heap, const Node &node, u32
     return {};
   }
   const SubnodeEntry *sub = node.find_sub(hnid);
-  if (sub == nullptr) return bad("property subnode " + hex(hnid) + " is missing");
+  if (sub == nullptr) return bad("property subnode " + hex_u64(hnid) + " is missing");
   Result<BlockRef> stream = file.read_stream(sub->bid_data);
   if (!stream) return stream.problem();
   bag.set_view(tag, stream->data, std::move(stream->owner));
@@ -85,10 +83,10 @@ Status Heap::open(const Node *node) {
 Result<Slice> Heap::get(u32 hid) const {
   if (node_ == nullptr || node_->blocks.empty()) return bad("heap not open");
   if (hid == 0) return Slice{ByteView(), &node_->blocks[0].owner};
-  if (!hnid_is_hid(hid)) return bad("value " + hex(hid) + " is not a HID");
+  if (!hnid_is_hid(hid)) return bad("value " + hex_u64(hid) + " is not a HID");
   const u32 bi = hid_block(hid);
   const u32 idx = hid_index(hid);
-  if (bi >= node_->blocks.size() || idx == 0) return bad("HID " + hex(hid) + " out of range");
+  if (bi >= node_->blocks.size() || idx == 0) return bad("HID " + hex_u64(hid) + " out of range");
   const BlockRef &b = node_->blocks[bi];
   ByteView d = b.data;
   const auto *p = reinterpret_cast<const u8 *>(d.data());
@@ -97,12 +95,12 @@ Result<Slice> Heap::get(u32 hid) const {
   if (ibhnpm + 4 > d.size()) return bad("heap page map outside its block");
   const u64 calloc = load_le16(p + ibhnpm);
   if (idx > calloc || ibhnpm + 4 + 2 * (calloc + 1) > d.size()) {
-    return bad("HID " + hex(hid) + " beyond the heap page map");
+    return bad("HID " + hex_u64(hid) + " beyond the heap page map");
   }
   const u8 *rgib = p + ibhnpm + HNPAGEMAP_OFF_RGIB;
   const u64 start = load_le16(rgib + 2 * (idx - 1));
   const u64 end = load_le16(rgib + 2 * idx);
-  if (start > end || end > ibhnpm) return bad("HID " + hex(hid) + " has bad bounds");
+  if (start > end || end > ibhnpm) return bad("HID " + hex_u64(hid) + " has bad bounds");
   return Slice{d.substr(start, end - start), &b.owner};
 }
 
@@ -162,7 +160,8 @@ Status read_pc(const PstFile &file, const Node &node, mapi::PropertyBag &bag, u6
   Heap heap;
   if (Status s = heap.open(&node); !s) return s;
   if (heap.client_sig() != HN_CLIENT_PC) {
-    return bad("node is not a property context (client signature " + hex(heap.client_sig()) + ")");
+    return bad("node is not a property context (client signature " + hex_u64(heap.client_sig()) +
+               ")");
   }
   Result<Bth> bth = open_bth(heap, heap.user_root());
   if (!bth) return bth.problem();
@@ -206,7 +205,8 @@ Status Table::open(const PstFile &file, const Node *node) {
   node_ = node;
   if (Status s = heap_.open(node); !s) return s;
   if (heap_.client_sig() != HN_CLIENT_TC) {
-    return bad("node is not a table context (client signature " + hex(heap_.client_sig()) + ")");
+    return bad("node is not a table context (client signature " + hex_u64(heap_.client_sig()) +
+               ")");
   }
   Result<Slice> info = heap_.get(heap_.user_root());
   if (!info) return info.problem();
@@ -266,7 +266,7 @@ Status Table::open(const PstFile &file, const Node *node) {
       capacity = heap_rows_.data.size() / row_size_;
     } else {
       const SubnodeEntry *sub = node->find_sub(hnid_rows);
-      if (sub == nullptr) return bad("row matrix subnode " + hex(hnid_rows) + " is missing");
+      if (sub == nullptr) return bad("row matrix subnode " + hex_u64(hnid_rows) + " is missing");
       if (Status s = file.read_data_tree(sub->bid_data, row_blocks_); !s) return s;
       rows_per_block_ = file.max_block_data() / row_size_;
       if (rows_per_block_ == 0) return bad("table rows larger than a block");

@@ -159,13 +159,6 @@ std::string join_names(const model::Message &m, model::RecipientType t) {
   return out;
 }
 
-std::string upper_ascii(std::string s) {
-  for (char &c : s) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-  }
-  return s;
-}
-
 struct FolderState {
   u32 nid = 0;
   u32 parent = 0;
@@ -339,7 +332,8 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
   addr_props(sender, pid::SENDER_NAME, pid::SENDER_ADDRTYPE, pid::SENDER_EMAIL_ADDRESS,
              pid::SENDER_SMTP_ADDRESS, pid::SENDER_ENTRYID);
   if (!sender.smtp.empty()) {
-    p.bin(pid::SENDER_SEARCH_KEY, "SMTP:" + upper_ascii(sender.smtp) + std::string(1, '\0'));
+    p.bin(pid::SENDER_SEARCH_KEY,
+          "SMTP:" + text::to_upper_ascii(sender.smtp) + std::string(1, '\0'));
   }
   p.time(pid::CLIENT_SUBMIT_TIME, m.submit_time);
   p.time(pid::MESSAGE_DELIVERY_TIME, m.delivery_time);
@@ -437,7 +431,7 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
           cell_str(name),
           cell_str(at),
           cell_str(em),
-          cell_bytes(at + ":" + upper_ascii(em) + std::string(1, '\0')),
+          cell_bytes(at + ":" + text::to_upper_ascii(em) + std::string(1, '\0')),
           cell_i32(0),
           cell_str(a.smtp),
           cell_str(name),

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace mm::mime {
 namespace {
@@ -238,6 +239,74 @@ TEST(Base64, MatchesReferenceAtEveryLengthAndLineEnd) {
   for (int r = 0; r < 3; ++r)
     for (int c = 0; c < 256; ++c) all += static_cast<char>((c * 7 + r) & 0xFF);
   EXPECT_EQ(base64_encode(all, "\n"), reference_base64(all, "\n"));
+}
+
+// One test per encoder (MAILMILL_CPU / force_base64_impl): each compares with the reference at
+// every length where the CPU can run it, and says why not where it cannot.
+class ForcedBase64 {
+ public:
+  explicit ForcedBase64(Base64Impl impl) : ok_(force_base64_impl(impl)) {}
+  ~ForcedBase64() { reset_base64_impl(); }
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_;
+};
+
+void check_base64_against_reference() {
+  u32 x = 777;
+  Bytes data;
+  for (int i = 0; i < 20000; ++i) {
+    x = x * 1103515245u + 12345u;
+    data += static_cast<char>(x >> 23);
+  }
+  // Every length up to a dozen lines, then a few long inputs (many whole lines plus a tail),
+  // each ending at the buffer's end so an over-read would be caught under ASan.
+  std::vector<std::size_t> sizes;
+  for (std::size_t n = 0; n <= 700; ++n) sizes.push_back(n);
+  for (std::size_t n : {5699u, 5700u, 5701u, 19999u, 20000u}) sizes.push_back(n);
+  for (std::size_t n : sizes) {
+    const ByteView in = ByteView(data).substr(data.size() - n);
+    for (std::string_view eol : {"", "\n", "\r\n"}) {
+      ASSERT_EQ(base64_encode(in, eol), reference_base64(in, eol))
+          << "n=" << n << " eol size " << eol.size();
+    }
+  }
+}
+
+TEST(Base64Impl, Scalar) {
+  ForcedBase64 forced(Base64Impl::Scalar);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(base64_impl(), Base64Impl::Scalar);
+  check_base64_against_reference();
+}
+
+TEST(Base64Impl, Avx2) {
+  if (!base64_impl_supported(Base64Impl::Avx2)) GTEST_SKIP() << "CPU lacks AVX2";
+  ForcedBase64 forced(Base64Impl::Avx2);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(base64_impl(), Base64Impl::Avx2);
+  check_base64_against_reference();
+}
+
+TEST(Base64Impl, Avx512Vbmi) {
+  if (!base64_impl_supported(Base64Impl::Vbmi)) GTEST_SKIP() << "CPU lacks AVX-512 VBMI";
+  ForcedBase64 forced(Base64Impl::Vbmi);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(base64_impl(), Base64Impl::Vbmi);
+  check_base64_against_reference();
+}
+
+TEST(Base64Impl, ForcingAnUnsupportedEncoderChangesNothing) {
+  const Base64Impl before = base64_impl();
+  for (Base64Impl impl : {Base64Impl::Scalar, Base64Impl::Avx2, Base64Impl::Vbmi}) {
+    EXPECT_EQ(force_base64_impl(impl), base64_impl_supported(impl)) << base64_impl_name(impl);
+    if (!base64_impl_supported(impl)) EXPECT_EQ(base64_impl(), before);
+    reset_base64_impl();
+    EXPECT_EQ(base64_impl(), before);
+  }
+  EXPECT_TRUE(base64_impl_supported(Base64Impl::Scalar));
+  EXPECT_STREQ(base64_impl_name(Base64Impl::Vbmi), "vbmi");
 }
 
 }  // namespace

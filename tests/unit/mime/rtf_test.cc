@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "mailmill/mime/limits.h"
 #include "test_support.h"
@@ -199,6 +200,55 @@ TEST(RtfDecompress, OutputBeyondRawSizeIsCapped) {
   EXPECT_FALSE(decompress(v).ok());
 }
 
+// compress() is checked through decompress_checked, which the spec examples above and the
+// real-data check in this file's header pin down.
+TEST(RtfCompress, RoundTripsThroughDecompress) {
+  std::vector<Bytes> inputs = {"",
+                               "a",
+                               "{\\rtf1}",
+                               SPEC_EXAMPLE_1_TEXT,
+                               SPEC_EXAMPLE_2_TEXT,
+                               std::string(10000, 'x'),
+                               std::string(5000, '\0')};
+  u64 state = 0x2545F4914F6CDD1Dull;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int i = 0; i < 40; ++i) {
+    // Text that repeats at distances around the 4096-byte dictionary, and some random bytes.
+    Bytes doc = "{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 \\deff0{\\fonttbl{\\f0 Arial;}}";
+    const std::size_t n = next() % 20000;
+    while (doc.size() < n) {
+      if (next() % 4 == 0) {
+        for (int k = 0; k < 30; ++k) doc += static_cast<char>(next());
+      } else if (doc.size() > 100 && next() % 2 == 0) {
+        const std::size_t back = 1 + next() % std::min<std::size_t>(doc.size() - 1, 5000);
+        doc += doc.substr(doc.size() - back, 1 + next() % 40);
+      } else {
+        doc += "{\\*\\htmltag64 <p>}\\htmlrtf {\\htmlrtf0 word\\par}";
+      }
+    }
+    inputs.push_back(doc);
+  }
+  for (const Bytes &raw : inputs) {
+    const Bytes packed = compress(raw);
+    Result<Decompressed> d = decompress_checked(packed);
+    ASSERT_TRUE(d.ok()) << raw.size();
+    EXPECT_EQ(d->rtf, raw);
+    EXPECT_TRUE(d->compressed && d->crc_ok && d->complete && d->sizes_match) << raw.size();
+    if (raw.size() > 1000 && raw.find_first_not_of('x') == Bytes::npos) {
+      EXPECT_LT(packed.size(), raw.size() / 5);  // long runs do get compressed
+    }
+    Result<Decompressed> m = decompress_checked(wrap_uncompressed(raw));
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(m->rtf, raw);
+    EXPECT_TRUE(!m->compressed && m->complete && m->sizes_match);
+  }
+}
+
 TEST(RtfDecompress, GarbageNeverCrashes) {
   u64 state = 0x9E3779B97F4A7C15ull;
   auto next = [&state] {
@@ -315,6 +365,25 @@ TEST(RtfPlainText, HostileInputIsSafe) {
   EXPECT_EQ(to_plain_text("{\\rtf1 \\bin99999999 abc}"), "");
   EXPECT_EQ(to_plain_text("{\\rtf1 \\u99999999999999 \\u-99999999999 ?x}"),
             "\xef\xbf\xbd\xef\xbf\xbd" "x");
+}
+
+// Codepage conversion goes through util/text (one iconv wrapper). Three cases the RTF's own
+// wrapper got wrong before that move:
+TEST(RtfDeencapsulate, CodepageEdgeCasesOfTheSharedConverter) {
+  auto text_of = [](const std::string &rtf) {
+    std::optional<Extracted> e = deencapsulate(rtf);
+    return e ? e->content : std::string("(none)");
+  };
+  // glibc's CP949 decoder consumes both bytes of A2 E8 and still reports EILSEQ; the old loop
+  // then stepped past the input (left = SIZE_MAX) and crashed inside iconv.
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg949\\fromtext \\'a2\\'e8}"), "\xEF\xBF\xBD");
+  // CP1258 holds a base letter back for a combining mark; without the final flush the last
+  // letter of every run was lost ("\u00E0\u00E1" came out as "\u00E0").
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg1258\\fromtext \\'e0\\'e1}"), "\xC3\xA0\xC3\xA1");
+  // Codepages whose iconv name is not "CP" + number (51936 is EUC-CN) were unknown.
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg51936\\fromtext \\'c4\\'e3}"), "\xE4\xBD\xA0");
+  // Codepages outside util/text's listed set still work (CP852 0xA5 is U+0105).
+  EXPECT_EQ(text_of("{\\rtf1\\ansi\\ansicpg852\\fromtext \\'a5}"), "\xC4\x85");
 }
 
 std::optional<std::string> read_file(const std::filesystem::path &p) {

@@ -25,53 +25,87 @@ Bytes slurp(const std::string &name) {
 }
 
 struct Tally {
-  int opened = 0, refused = 0, items = 0, item_problems = 0;
+  int mutants = 0;        // inputs tried
+  int opened = 0;         // opened as a store
+  int refused = 0;        // open_native_bytes gave a Problem
+  int damaged = 0;        // refused, or reading found at least one Problem
+  int items = 0;          // items read
+  int item_problems = 0;  // items (or their folders' lists) that gave a Problem
+  u64 touched = 0;        // sum of every value byte read, so ASan sees any dangling view
 };
 
-// Reads everything the MailStore offers; returns the number of items read.
-void read_all(mapi::MailStore &s, Tally &t) {
-  (void)s.store_properties();
+// Every Problem a damaged store reports must say what is wrong, on one line.
+void expect_described(const Problem &p, const char *what) {
+  EXPECT_FALSE(p.detail.empty()) << what << ": " << problem_code_name(p.code);
+  EXPECT_EQ(p.detail.find('\n'), std::string::npos) << what << ": " << p.detail;
+}
+
+// Reads everything the MailStore offers; returns the number of Problems it met.
+int read_all(mapi::MailStore &s, Tally &t) {
+  int problems = 0;
+  if (Result<mapi::PropertyBag> p = s.store_properties(); !p) {
+    ++problems;
+    expect_described(p.problem(), "store properties");
+  }
   (void)s.names().size();
   Result<std::vector<mapi::FolderInfo>> folders = s.folders();
-  if (!folders) return;
+  if (!folders) {
+    expect_described(folders.problem(), "folders");
+    return problems + 1;
+  }
   for (const mapi::FolderInfo &f : *folders) {
     Result<std::vector<u64>> ids = s.items_in(f.node_id);
-    if (!ids) continue;
+    if (!ids) {
+      ++problems;
+      ++t.item_problems;
+      expect_described(ids.problem(), "items_in");
+      continue;
+    }
     for (u64 id : *ids) {
       Result<mapi::RawMessage> m = s.read_item(id);
-      if (m) {
-        ++t.items;
-        // Touch every value byte so ASan sees any dangling view.
-        u64 sum = 0;
-        for (const mapi::Property &p : m->props.all()) {
-          for (char c : p.value) sum += static_cast<unsigned char>(c);
-        }
-        for (const mapi::RawAttachment &a : m->attachments) {
-          for (const mapi::Property &p : a.props.all()) {
-            for (char c : p.value) sum += static_cast<unsigned char>(c);
-          }
-        }
-        EXPECT_GE(sum, 0u);
-      } else {
+      if (!m) {
+        ++problems;
         ++t.item_problems;
+        expect_described(m.problem(), "read_item");
+        continue;
+      }
+      ++t.items;
+      for (const mapi::Property &p : m->props.all()) {
+        for (char c : p.value) t.touched += static_cast<unsigned char>(c);
+      }
+      for (const mapi::RawAttachment &a : m->attachments) {
+        for (const mapi::Property &p : a.props.all()) {
+          for (char c : p.value) t.touched += static_cast<unsigned char>(c);
+        }
       }
     }
   }
+  return problems;
 }
 
+// One mutant: it is refused with a described Problem, or it opens and every item read gives a
+// value or a described Problem.
 void try_bytes(ByteView bytes, Tally &t) {
+  ++t.mutants;
   Result<std::unique_ptr<mapi::MailStore>> s = open_native_bytes(bytes);
   if (!s) {
     ++t.refused;
+    ++t.damaged;
     const ProblemCode c = s.problem().code;
     EXPECT_TRUE(c == ProblemCode::SourceCorrupt || c == ProblemCode::SourceTruncated ||
                 c == ProblemCode::SourceNotPst)
         << problem_code_name(c) << ": " << s.problem().detail;
-    EXPECT_EQ(s.problem().detail.find('\n'), std::string::npos);
+    expect_described(s.problem(), "open");
     return;
   }
   ++t.opened;
-  read_all(**s, t);
+  if (read_all(**s, t) > 0) ++t.damaged;
+}
+
+void print(const char *name, const char *what, const Tally &t) {
+  std::printf("%s (%s): %d mutants, %d opened, %d refused, %d damaged, %d items read, %d item "
+              "problems\n",
+              name, what, t.mutants, t.opened, t.refused, t.damaged, t.items, t.item_problems);
 }
 
 const char *const FILES[] = {"rubymsg__attachAndInline.pst", "pstsdk__test_ansi.pst",
@@ -109,14 +143,17 @@ TEST(NativeRobustness, TruncatedFileOnDisk) {
   EXPECT_EQ(s.problem().code, ProblemCode::SourceTruncated);
 }
 
+// The reader checks no block CRCs, so most flips of content bytes go unnoticed; only the
+// total over all files is expected to contain detections (13 of 600 mutants at this seed).
 TEST(NativeRobustness, ByteFlippedCopies) {
   MM_REQUIRE_CORPUS();
   std::mt19937_64 rng(20240601);
+  Tally all;
   for (const char *name : FILES) {
     const Bytes orig = slurp(name);
     ASSERT_FALSE(orig.empty());
     Tally t;
-    for (int round = 0; round < 60; ++round) {
+    for (int round = 0; round < 150; ++round) {
       Bytes f = orig;
       const int flips = 1 + static_cast<int>(rng() % 16);
       for (int k = 0; k < flips; ++k) {
@@ -126,10 +163,11 @@ TEST(NativeRobustness, ByteFlippedCopies) {
       }
       try_bytes(f, t);
     }
-    std::printf("%s: %d opened, %d refused, %d items read, %d item problems\n", name, t.opened,
-                t.refused, t.items, t.item_problems);
+    print(name, "byte flips", t);
     EXPECT_GT(t.opened, 0) << name;
+    all.damaged += t.damaged;
   }
+  EXPECT_GT(all.damaged, 0);
 }
 
 // Flips aimed at allocated blocks (heaps, tables, subnode and XBLOCKs), found through the BBT.
@@ -154,15 +192,19 @@ TEST(NativeRobustness, FlipsInsideBlocks) {
       }
       try_bytes(f, t);
     }
-    std::printf("%s (block flips): %d opened, %d refused, %d items read, %d item problems\n",
-                name, t.opened, t.refused, t.items, t.item_problems);
+    print(name, "block flips", t);
+    // Both outcomes occur in every file: flips in unchecked bytes leave a readable store, flips
+    // in heap and table structures are caught (6 to 18 of 200 per file at this seed).
     EXPECT_GT(t.opened, 0) << name;
+    EXPECT_GT(t.damaged, 0) << name;
   }
 }
 
+// As above, only the total is expected to contain detections (4 of 120 at this seed).
 TEST(NativeRobustness, ZeroedAndDuplicatedPages) {
   MM_REQUIRE_CORPUS();
   std::mt19937_64 rng(7);
+  Tally all;
   for (const char *name : FILES) {
     const Bytes orig = slurp(name);
     Tally t;
@@ -180,8 +222,10 @@ TEST(NativeRobustness, ZeroedAndDuplicatedPages) {
       }
       try_bytes(f, t);
     }
-    EXPECT_GT(t.opened + t.refused, 0);
+    print(name, "zeroed and duplicated pages", t);
+    all.damaged += t.damaged;
   }
+  EXPECT_GT(all.damaged, 0);
 }
 
 TEST(NativeStore, SharedHandlesReadTheSame) {

@@ -92,5 +92,91 @@ TEST(Sha256, TwoStreamsInterleavedEqualSeparateDigests) {
   EXPECT_EQ(sw.finish(), reference(b));
 }
 
+// One test per implementation (MAILMILL_CPU / force_sha256_impl): each runs the known answers
+// and the comparison with OpenSSL's one-shot digest where the CPU can run it, and says why not
+// where it cannot.
+class ForcedSha256 {
+ public:
+  explicit ForcedSha256(Sha256Impl impl) : ok_(force_sha256_impl(impl)) {}
+  ~ForcedSha256() { reset_sha256_impl(); }
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_;
+};
+
+std::string hex(const Sha256Digest &d) {
+  std::string s;
+  for (u8 b : d) s += "0123456789abcdef"[b >> 4], s += "0123456789abcdef"[b & 15];
+  return s;
+}
+
+void check_against_reference() {
+  EXPECT_EQ(hex(Sha256::digest("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(hex(Sha256::digest("")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const Bytes data = random_bytes(70000, 7);
+  // Every length around the block and padding boundaries, one-shot and in pieces.
+  for (std::size_t n = 0; n <= 1100; ++n) {
+    const ByteView v(data.data(), n);
+    ASSERT_EQ(Sha256::digest(v), reference(v)) << n;
+    Sha256 h;
+    h.update(v.substr(0, n / 3));
+    h.update(v.substr(n / 3));
+    ASSERT_EQ(h.finish(), reference(v)) << n;
+  }
+  // Two streams (update2's interleaved path when both use the SHA extensions).
+  std::mt19937 rng(8);
+  for (int round = 0; round < 20; ++round) {
+    const std::size_t na = rng() % data.size(), nb = rng() % data.size();
+    Sha256 a, b;
+    const std::size_t cut = rng() % 200;
+    Sha256::update2(a, ByteView(data).substr(0, std::min(cut, na)), b,
+                    ByteView(data).substr(0, std::min(cut, nb)));
+    if (cut < na && cut < nb)
+      Sha256::update2(a, ByteView(data).substr(cut, na - cut), b,
+                      ByteView(data).substr(cut, nb - cut));
+    else {
+      if (cut < na) a.update(ByteView(data).substr(cut, na - cut));
+      if (cut < nb) b.update(ByteView(data).substr(cut, nb - cut));
+    }
+    ASSERT_EQ(a.finish(), reference(ByteView(data).substr(0, na))) << round;
+    ASSERT_EQ(b.finish(), reference(ByteView(data).substr(0, nb))) << round;
+  }
+}
+
+TEST(Sha256Impl, OpenSsl) {
+  ForcedSha256 forced(Sha256Impl::OpenSsl);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(sha256_impl(), Sha256Impl::OpenSsl);
+  EXPECT_FALSE(Sha256::hardware());
+  check_against_reference();
+}
+
+TEST(Sha256Impl, ShaExtensions) {
+  if (!sha256_impl_supported(Sha256Impl::ShaExtensions))
+    GTEST_SKIP() << "CPU lacks the SHA extensions (SHA-NI)";
+  ForcedSha256 forced(Sha256Impl::ShaExtensions);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(sha256_impl(), Sha256Impl::ShaExtensions);
+  EXPECT_TRUE(Sha256::hardware());
+  check_against_reference();
+}
+
+TEST(Sha256Impl, ForcingAnUnsupportedImplChangesNothing) {
+  const Sha256Impl before = sha256_impl();
+  if (sha256_impl_supported(Sha256Impl::ShaExtensions)) {
+    EXPECT_TRUE(force_sha256_impl(Sha256Impl::ShaExtensions));
+  } else {
+    EXPECT_FALSE(force_sha256_impl(Sha256Impl::ShaExtensions));
+    EXPECT_EQ(sha256_impl(), before);
+  }
+  reset_sha256_impl();
+  EXPECT_EQ(sha256_impl(), before);
+  EXPECT_STREQ(sha256_impl_name(Sha256Impl::OpenSsl), "openssl");
+  EXPECT_STREQ(sha256_impl_name(Sha256Impl::ShaExtensions), "shani");
+}
+
 }  // namespace
 }  // namespace mm::util

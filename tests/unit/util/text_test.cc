@@ -117,5 +117,123 @@ TEST(Utf8, Sanitize) {
             "x");
 }
 
+TEST(Codepage, IconvNamesListedAndFallback) {
+  EXPECT_EQ(codepage_iconv_name(1252), "CP1252");
+  EXPECT_EQ(codepage_iconv_name(51936), "EUC-CN");
+  EXPECT_EQ(codepage_iconv_name(38598), "ISO-8859-8");
+  EXPECT_EQ(codepage_iconv_name(28600), "ISO-8859-10");
+  EXPECT_EQ(codepage_iconv_name(852), "CP852");
+}
+
+TEST(Codepage, UnlistedCodepagesOnlyThroughAppend) {
+  // CP852 0xA5 is U+0105. codepage_to_utf8 keeps to the listed set (its callers fall back to
+  // 1252); append_codepage_as_utf8 takes whatever iconv knows.
+  EXPECT_FALSE(codepage_to_utf8("\xA5", 852).has_value());
+  std::string out = "x";
+  EXPECT_TRUE(append_codepage_as_utf8(out, "\xA5", 852));
+  EXPECT_EQ(out, "x\xC4\x85");
+  EXPECT_FALSE(append_codepage_as_utf8(out, "\xA5", 12345));
+  EXPECT_EQ(out, "x\xC4\x85");
+  // Listed codepages agree between the two.
+  for (u32 cp : {1252u, 1251u, 932u, 936u, 28591u, 20127u, 65001u, 1200u, 50220u}) {
+    const std::string bytes = "a\x82\xA0\xC4\xE3\xFF\x1B$B$\"\x1B(Bz";
+    std::string appended;
+    ASSERT_TRUE(append_codepage_as_utf8(appended, bytes, cp)) << cp;
+    EXPECT_EQ(codepage_to_utf8(bytes, cp), appended) << cp;
+    EXPECT_TRUE(is_valid_utf8(appended)) << cp;
+  }
+}
+
+TEST(Codepage, ManyDistinctCodepagesEvictHandlesAndStillConvert) {
+  // Input names the codepages (RTF \\cpgN); the per-thread handle cache is bounded.
+  std::string out;
+  for (u32 cp = 100000; cp < 100600; ++cp) {
+    ASSERT_FALSE(append_codepage_as_utf8(out, "\xA5", cp)) << cp;
+    if (cp % 50 == 0) {
+      ASSERT_TRUE(append_codepage_as_utf8(out, "\xA5", 852)) << cp;
+      ASSERT_TRUE(append_code_point_in_codepage(out, 0x20AC, 1252)) << cp;
+    }
+  }
+  std::string want;
+  for (int i = 0; i < 12; ++i) want += "\xC4\x85\x80";
+  EXPECT_EQ(out, want);
+}
+
+TEST(Codepage, CodePointsIntoCodepages) {
+  std::string out;
+  EXPECT_TRUE(append_code_point_in_codepage(out, 0x20AC, 1252));  // EURO SIGN
+  EXPECT_EQ(out, "\x80");
+  EXPECT_FALSE(append_code_point_in_codepage(out, 0x3042, 1252));  // not in cp1252
+  EXPECT_EQ(out, "\x80");
+  out.clear();
+  EXPECT_TRUE(append_code_point_in_codepage(out, 0x3042, 50220));  // with its shift-back
+  EXPECT_EQ(out, "\x1B$B$\"\x1B(B");
+  out.clear();
+  EXPECT_TRUE(append_code_point_in_codepage(out, 0x1F600, 65001));
+  EXPECT_EQ(out, "\xF0\x9F\x98\x80");
+  EXPECT_FALSE(append_code_point_in_codepage(out, 0x41, 12345));
+}
+
+TEST(Codepage, WindowsCharsetIds) {
+  EXPECT_EQ(windows_charset_codepage(128), 932u);
+  EXPECT_EQ(windows_charset_codepage(204), 1251u);
+  EXPECT_EQ(windows_charset_codepage(0), std::nullopt);
+  EXPECT_EQ(windows_charset_codepage(2), std::nullopt);
+  EXPECT_EQ(windows_charset_codepage(99), std::nullopt);
+}
+
+TEST(Utf8, AppendReplacesSurrogatesAndOutOfRange) {
+  std::string out;
+  append_utf8(out, 0x41);
+  append_utf8(out, 0xE9);
+  append_utf8(out, 0xD800);
+  append_utf8(out, 0x110000);
+  append_utf8(out, 0x10FFFF);
+  EXPECT_EQ(out, "A\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD\xF4\x8F\xBF\xBF");
+}
+
+TEST(AsciiCase, OnlyAsciiLettersChange) {
+  EXPECT_EQ(to_lower_ascii("MiXeD 09 @[`{ \xC3\x89T\xC3\xA9"), "mixed 09 @[`{ \xC3\x89t\xC3\xA9");
+  EXPECT_EQ(to_upper_ascii("MiXeD 09 @[`{ \xC3\xA9t"), "MIXED 09 @[`{ \xC3\xA9T");
+  EXPECT_TRUE(iequals_ascii("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(iequals_ascii("Content-Type", "Content-Typ"));
+  EXPECT_FALSE(iequals_ascii("\xC3\x89", "\xC3\xA9"));  // É and é: not ASCII, not folded
+  EXPECT_FALSE(iequals_ascii("@", "`"));                // 0x40 and 0x60 differ by 32 too
+  EXPECT_TRUE(istarts_with_ascii("IPM.Note.SMIME", "ipm.note"));
+  EXPECT_FALSE(istarts_with_ascii("IPM", "ipm.note"));
+  EXPECT_TRUE(istarts_with_ascii("x", ""));
+}
+
+TEST(Trim, DefaultBlanksAndCustomSets) {
+  EXPECT_EQ(trim(" \t\r\n a b \r\n\t "), "a b");
+  EXPECT_EQ(trim(" \t "), "");
+  EXPECT_EQ(trim(""), "");
+  EXPECT_EQ(trim_left("  a  "), "a  ");
+  EXPECT_EQ(trim_right("  a  "), "  a");
+  EXPECT_EQ(trim(" \ta\n ", " \t"), "a\n");
+  const std::string with_nul("a\0 \0", 4);
+  EXPECT_EQ(trim_right(with_nul, std::string_view(" \0", 2)), "a");
+  EXPECT_EQ(trim(with_nul), with_nul);  // NUL is not a blank by default
+  // The result is a view into the argument.
+  const std::string s = "  x ";
+  EXPECT_EQ(trim(s).data(), s.data() + 2);
+}
+
+TEST(Hex, BytesNumbersAndDigits) {
+  const u8 raw[] = {0x00, 0x01, 0xAB, 0xFF};
+  EXPECT_EQ(to_hex(std::span<const u8>(raw)), "0001abff");
+  EXPECT_EQ(to_hex(ByteView("\x00\x7f\x80", 3)), "007f80");
+  EXPECT_EQ(to_hex_upper(ByteView("\x00\x7f\x80\xfe", 4)), "007F80FE");
+  EXPECT_EQ(to_hex(ByteView()), "");
+  EXPECT_EQ(hex_u64(0), "0x0");
+  EXPECT_EQ(hex_u64(0x21), "0x21");
+  EXPECT_EQ(hex_u64(0x8000000000000000ull), "0x8000000000000000");
+  EXPECT_EQ(hex_u64(~u64{0}), "0xffffffffffffffff");
+  static_assert(hex_digit_value('0') == 0 && hex_digit_value('9') == 9);
+  static_assert(hex_digit_value('a') == 10 && hex_digit_value('F') == 15);
+  static_assert(hex_digit_value('g') == -1 && hex_digit_value('/') == -1 &&
+                hex_digit_value(':') == -1 && hex_digit_value('@') == -1);
+}
+
 }  // namespace
 }  // namespace mm::text
