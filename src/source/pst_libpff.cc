@@ -611,25 +611,25 @@ class LibpffStore final : public mapi::MailStore {
     int n = 0;
     if (libpff_folder_get_number_of_sub_folders(folder, &n, err.out()) != 1) {
       tree_problems_.push_back("libpff cannot count the sub-folders of folder " +
-                               hex_id(folder_id) + ": " + err.text());
+                               hex_u64(folder_id) + ": " + err.text());
       return;
     }
     for (int i = 0; i < n; ++i) {
       libpff_item_t *raw_sub = nullptr;
       if (libpff_folder_get_sub_folder(folder, i, &raw_sub, err.out()) != 1) {
         tree_problems_.push_back("libpff cannot open sub-folder " + std::to_string(i) +
-                                 " of folder " + hex_id(folder_id) + ": " + err.text());
+                                 " of folder " + hex_u64(folder_id) + ": " + err.text());
         continue;
       }
       ItemPtr sub(raw_sub);
       Result<u32> id = item_identifier(sub.get());
       if (!id.ok()) {
         tree_problems_.push_back("sub-folder " + std::to_string(i) + " of folder " +
-                                 hex_id(folder_id) + ": " + id.problem().detail);
+                                 hex_u64(folder_id) + ": " + id.problem().detail);
         continue;
       }
       if (!walked_.insert(*id).second) {
-        tree_problems_.push_back("folder " + hex_id(*id) + " is listed twice in the tree");
+        tree_problems_.push_back("folder " + hex_u64(*id) + " is listed twice in the tree");
         continue;
       }
       mapi::FolderInfo info;
@@ -638,7 +638,7 @@ class LibpffStore final : public mapi::MailStore {
       info.path = path;
       info.path.push_back(folder_name(sub.get()));
       info.beyond_depth = depth > MAX_FOLDER_DEPTH;
-      if (info.beyond_depth) info.path = {"[Folders nested too deep]", "folder-" + hex_id(*id)};
+      if (info.beyond_depth) info.path = {"[Folders nested too deep]", "folder-" + hex_u64(*id)};
       fill_folder_props(sub.get(), info);
       std::vector<std::string> sub_path = info.path;
       out.push_back(std::move(info));
