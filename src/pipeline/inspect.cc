@@ -86,18 +86,12 @@ int run_inspect(const std::string &path, source::Reader reader, std::ostream &ou
   out << "\n";
   // The census a conversion is checked against (see the report's "census").
   if (Result<mapi::Census> c = store.census(); c) {
-    i64 rows = 0, claimed = 0, unreadable = 0, dangling = 0;
-    for (const mapi::CensusFolder &f : c->folders) {
-      rows += std::max<i64>(f.rows, 0);
-      claimed += std::max<i64>(f.claimed, 0);
-      unreadable += f.unreadable_rows;
-      dangling += f.dangling_rows;
-    }
+    const mapi::Census::RowTotals rt = c->row_totals();
     out << "census (" << c->basis << "): " << c->items() << " items; " << c->message_nodes
-        << " message nodes, " << c->assoc_nodes << " associated, " << rows
-        << " contents-table rows, " << claimed << " claimed by the folders, " << c->unlisted
-        << " unlisted, " << c->orphan_nodes << " orphans, " << unreadable << " unreadable and "
-        << dangling << " dangling rows\n";
+        << " message nodes, " << c->assoc_nodes << " associated, " << rt.rows
+        << " contents-table rows, " << rt.claimed << " claimed by the folders, " << c->unlisted
+        << " unlisted, " << c->orphan_nodes << " orphans, " << rt.unreadable << " unreadable and "
+        << rt.dangling << " dangling rows\n";
     for (const std::string &p : c->problems) out << "census problem: " << p << "\n";
     if (!c->problems.empty()) rc = EXIT_SOME_FAILED;
   } else {

@@ -162,17 +162,11 @@ void put_census(JsonWriter &j, const SourceLedger &s) {
   j.key("assoc_nodes").value(c.assoc_nodes);
   j.key("folder_nodes").value(c.folder_nodes);
   j.key("search_folder_nodes").value(c.search_folder_nodes);
-  i64 rows = 0, claimed = 0, unreadable = 0, dangling = 0;
-  for (const mapi::CensusFolder &f : c.folders) {
-    rows += std::max<i64>(f.rows, 0);
-    claimed += std::max<i64>(f.claimed, 0);
-    unreadable += f.unreadable_rows;
-    dangling += f.dangling_rows;
-  }
-  j.key("rows_listed").value(rows);
-  j.key("claimed").value(claimed);
-  j.key("unreadable_rows").value(unreadable);
-  j.key("dangling_rows").value(dangling);
+  const mapi::Census::RowTotals rt = c.row_totals();
+  j.key("rows_listed").value(rt.rows);
+  j.key("claimed").value(rt.claimed);
+  j.key("unreadable_rows").value(rt.unreadable);
+  j.key("dangling_rows").value(rt.dangling);
   j.key("unlisted").value(c.unlisted);
   j.key("orphan_nodes").value(c.orphan_nodes);
   j.key("outcomes").value(s.totals.outcomes());

@@ -107,6 +107,20 @@ struct Census {
   /// Parts of the folder tree that could not be counted (a sub-folder libpff cannot open):
   /// their items are unknown, so the source is only partly read.
   std::vector<std::string> problems;
+  /// The folders' row counts added up (unreadable counts, -1, as 0).
+  struct RowTotals {
+    i64 rows = 0, claimed = 0, unreadable = 0, dangling = 0;
+  };
+  RowTotals row_totals() const {
+    RowTotals t;
+    for (const CensusFolder &f : folders) {
+      t.rows += f.rows > 0 ? f.rows : 0;
+      t.claimed += f.claimed > 0 ? f.claimed : 0;
+      t.unreadable += f.unreadable_rows;
+      t.dangling += f.dangling_rows;
+    }
+    return t;
+  }
   /// Items of the store: the sum of the folders' items.
   i64 items() const {
     i64 n = 0;
