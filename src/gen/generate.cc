@@ -180,6 +180,10 @@ Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
     s.kind = "contact";
     m.kind = model::ItemKind::Contact;
     m.message_class = "IPM.Contact";
+  } else if (!nested && k < o.calendar_ratio + o.contact_ratio + o.dist_list_ratio) {
+    s.kind = "distlist";
+    m.kind = model::ItemKind::DistList;
+    m.message_class = "IPM.DistList";
   } else {
     m.message_class = "IPM.Note";
   }
@@ -212,6 +216,17 @@ Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
     c.phones.push_back({"work", "+1 555 " + std::to_string(1000 + r.below(9000))});
     m.subject = from.name;
     m.contact = c;
+  }
+  if (s.kind == "distlist") {
+    // Members with an SMTP address, and some known only by name (an address-book entry).
+    model::DistList dl;
+    const i64 n = 1 + static_cast<i64>(r.below(6));
+    for (i64 i = 0; i < n; ++i) {
+      Person p = person(r);
+      dl.members.push_back({p.name, r.chance(0.75) ? p.smtp : std::string()});
+    }
+    m.subject = "List " + std::to_string(seq) + " " + words(r, 1 + static_cast<int>(r.below(3)), intl);
+    m.dist_list = std::move(dl);
   }
   // Body: a few paragraphs.
   std::string body;
@@ -314,7 +329,7 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
     calendar.nid = *nid;
     ++st.folders;
   }
-  if (o.contact_ratio > 0) {
+  if (o.contact_ratio > 0 || o.dist_list_ratio > 0) {
     auto nid = w.add_folder(0, "Contacts", "IPF.Contact");
     if (!nid) return nid.problem();
     contacts.nid = *nid;
@@ -358,7 +373,7 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
       }
       const F *folder = &mail_folders[folder_idx];
       if (s.kind == "appointment") folder = &calendar;
-      if (s.kind == "contact") folder = &contacts;
+      if (s.kind == "contact" || s.kind == "distlist") folder = &contacts;
       if (s.kind == "message" && !dup_of && !near_of) originals.push_back({seq, folder_idx});
       auto res = w.add_message(folder->nid, s.msg);
       if (!res) return res.problem();
@@ -395,6 +410,15 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
       line += "],\"embedded\":" + std::to_string(s.embedded);
       line += ",\"duplicate_of\":" + (dup_of ? std::to_string(*dup_of) : std::string("null"));
       line += ",\"near_duplicate_of\":" + (near_of ? std::to_string(*near_of) : std::string("null"));
+      if (m.dist_list) {
+        line += ",\"members\":[";
+        for (u64 i = 0; i < m.dist_list->members.size(); ++i) {
+          const model::DistList::Member &mem = m.dist_list->members[i];
+          if (i) line += ',';
+          line += "{\"name\":" + json_str(mem.name) + ",\"smtp\":" + json_str(mem.smtp) + "}";
+        }
+        line += "]";
+      }
       line += "}\n";
       if (std::fwrite(line.data(), 1, line.size(), jf.get()) != line.size()) {
         return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};

@@ -905,7 +905,44 @@ void write_out(Built &built, const Entity &root, const BuildOptions &opts, std::
 
 }  // namespace
 
+namespace {
+
+/// The first Date field of a transport header block, unfolded; "" when there is none.
+std::string transport_date_field(ByteView block) {
+  std::string value;
+  bool in_date = false;
+  std::size_t i = 0;
+  while (i < block.size()) {
+    std::size_t nl = block.find('\n', i);
+    std::size_t end = nl == ByteView::npos ? block.size() : nl;
+    ByteView line = block.substr(i, end - i);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    i = nl == ByteView::npos ? block.size() : nl + 1;
+    if (line.empty()) break;
+    if (line[0] == ' ' || line[0] == '\t') {
+      if (in_date) value.append(line.begin(), line.end());
+      continue;
+    }
+    if (in_date) break;
+    if (line.size() >= 5 && iequals_ascii(line.substr(0, 5), "date:")) {
+      in_date = true;
+      value.assign(line.begin() + 5, line.end());
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
 std::optional<i64> message_date(const model::Message &msg) {
+  // The Date field the transport headers carry is the one written (they are kept verbatim), so
+  // it is the date of the message everywhere else too: From_ line, maildir, manifest, dedup.
+  if (!msg.transport_headers.empty()) {
+    std::string field = transport_date_field(msg.transport_headers);
+    if (!field.empty()) {
+      if (std::optional<i64> d = parse_rfc5322_date(field)) return d;
+    }
+  }
   if (msg.submit_time) return msg.submit_time;
   if (msg.delivery_time) return msg.delivery_time;
   if (msg.creation_time) return msg.creation_time;
@@ -1078,7 +1115,15 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   if (!have_from) {
     std::string from = mailbox_of(msg.from);
     if (from.empty()) from = mailbox_of(msg.sender);
-    if (!from.empty()) h.push_back(fold_structured("From", from, eol));
+    if (!from.empty()) {
+      h.push_back(fold_structured("From", from, eol));
+    } else {
+      // [RFC 5322] 3.6 requires a From field. The item names no sender (a draft, a message
+      // made by a program): an empty group says so without inventing an address, and the
+      // marker tells a reader that mailmill wrote it.
+      h.push_back("From: undisclosed-sender:;");
+      h.push_back("X-Mailmill-Synthesized: from");
+    }
   }
   if (synthesize_all) {
     bool same = (msg.sender.smtp.empty() && msg.sender.x500.empty()) ||

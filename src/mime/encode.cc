@@ -678,6 +678,153 @@ inline char *put3(char *o, const char *s) {
 
 }  // namespace
 
+namespace {
+
+/// Civil date to days since 1970-01-01 (proleptic Gregorian), the inverse of civil_from_days.
+i64 days_from_civil(i64 y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const i64 era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<i64>(doe) - 719468;
+}
+
+/// Tokens of a date-time: words, numbers and the separators ',' ':' '+' '-'; comments and
+/// white space dropped.
+class DateLexer {
+ public:
+  explicit DateLexer(std::string_view s) : s_(s) {}
+  /// Next token, "" at the end.
+  std::string_view next() {
+    skip_cfws();
+    if (i_ >= s_.size()) return {};
+    const std::size_t start = i_;
+    const char c = s_[i_];
+    if (c == ',' || c == ':' || c == '+' || c == '-') {
+      ++i_;
+      return s_.substr(start, 1);
+    }
+    const bool digit = c >= '0' && c <= '9';
+    while (i_ < s_.size()) {
+      const char d = s_[i_];
+      const bool is_digit = d >= '0' && d <= '9';
+      const bool is_alpha = (d >= 'A' && d <= 'Z') || (d >= 'a' && d <= 'z');
+      if (digit ? !is_digit : !is_alpha) break;
+      ++i_;
+    }
+    if (i_ == start) ++i_;  // any other byte is a token of its own (and fails the parse)
+    return s_.substr(start, i_ - start);
+  }
+
+ private:
+  void skip_cfws() {
+    int depth = 0;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (depth > 0 && c == '\\' && i_ + 1 < s_.size()) {
+        i_ += 2;
+        continue;
+      }
+      if (c == '(') ++depth;
+      else if (c == ')' && depth > 0) --depth;
+      else if (depth == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n') return;
+      ++i_;
+    }
+  }
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+bool all_digits(std::string_view t) {
+  return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int number(std::string_view t) {
+  int v = 0;
+  for (char c : t) v = v * 10 + (c - '0');
+  return v;
+}
+
+bool iequal3(std::string_view t, const char *name) {
+  if (t.size() < 3) return false;
+  for (int k = 0; k < 3; ++k)
+    if ((t[k] | 0x20) != (name[k] | 0x20)) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<i64> parse_rfc5322_date(std::string_view value) {
+  DateLexer lex(value);
+  std::string_view t = lex.next();
+  // Optional day of week (any alphabetic word) and its comma.
+  if (!t.empty() && !all_digits(t)) {
+    t = lex.next();
+    if (t == ",") t = lex.next();
+  }
+  if (!all_digits(t) || t.size() > 2) return std::nullopt;
+  const int day = number(t);
+  t = lex.next();
+  int month = 0;
+  for (int k = 0; k < 12; ++k)
+    if (t.size() >= 3 && iequal3(t, MON[k])) month = k + 1;
+  if (month == 0) return std::nullopt;
+  t = lex.next();
+  if (!all_digits(t) || t.size() > 4) return std::nullopt;
+  i64 year = number(t);
+  if (t.size() == 2) year += year < 50 ? 2000 : 1900;  // [RFC 5322] 4.3
+  else if (t.size() == 3) year += 1900;
+  int hms[3] = {0, 0, 0};
+  auto two_digits = [&](int &out) {
+    t = lex.next();
+    if (!all_digits(t) || t.size() > 2) return false;
+    out = number(t);
+    return true;
+  };
+  if (!two_digits(hms[0]) || lex.next() != ":" || !two_digits(hms[1])) return std::nullopt;
+  t = lex.next();
+  if (t == ":") {
+    if (!two_digits(hms[2])) return std::nullopt;
+    t = lex.next();
+  }
+  // Zone: +hhmm / -hhmm, a name, a military letter, or nothing (read as UTC).
+  int offset_minutes = 0;
+  if (t == "+" || t == "-") {
+    const bool minus = t == "-";
+    t = lex.next();
+    if (!all_digits(t) || t.size() != 4) return std::nullopt;
+    const int hhmm = number(t);
+    if (hhmm % 100 > 59) return std::nullopt;
+    offset_minutes = (hhmm / 100) * 60 + hhmm % 100;
+    if (minus) offset_minutes = -offset_minutes;
+  } else if (!t.empty()) {
+    static constexpr struct {
+      const char *name;
+      int hours;
+    } ZONES[] = {{"UT", 0},   {"GMT", 0},  {"UTC", 0},  {"EST", -5}, {"EDT", -4},
+                 {"CST", -6}, {"CDT", -5}, {"MST", -7}, {"MDT", -6}, {"PST", -8},
+                 {"PDT", -7}, {"Z", 0}};
+    bool known = t.size() == 1;  // military zones: -0000 ([RFC 5322] 4.3)
+    for (const auto &z : ZONES) {
+      if (t.size() == std::strlen(z.name) &&
+          std::equal(t.begin(), t.end(), z.name,
+                     [](char a, char b) { return (a | 0x20) == (b | 0x20); })) {
+        offset_minutes = z.hours * 60;
+        known = true;
+      }
+    }
+    if (!known) return std::nullopt;
+  }
+  if (day < 1 || hms[0] > 23 || hms[1] > 59 || hms[2] > 60) return std::nullopt;
+  static constexpr int MDAYS[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > MDAYS[month - 1] || (month == 2 && day == 29 && !leap)) return std::nullopt;
+  // A leap second is read as the next second's start.
+  return days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+         hms[0] * 3600 + hms[1] * 60 + hms[2] - offset_minutes * 60;
+}
+
 std::string format_rfc5322_date(i64 unix_seconds) {
   Civil c = to_civil(unix_seconds);
   if (c.year < 0 || c.year > 9999) {

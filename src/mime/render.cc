@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mailmill/util/sha256.h"
+
 namespace mm::mime {
 namespace {
 
@@ -390,6 +392,88 @@ Bytes render_vcf(const model::Message &item) {
   if (const std::string cats = join_escaped(item.categories); !cats.empty())
     w.line("CATEGORIES", cats);
   w.line("END", "VCARD");
+  return w.take();
+}
+
+namespace {
+
+/// A mailto: URI ([RFC 6068]): bytes outside the unreserved set and "@!$'*+,;=" are %XX.
+std::string mailto_uri(std::string_view addr) {
+  static constexpr char HEX[] = "0123456789ABCDEF";
+  std::string out = "mailto:";
+  for (char ch : addr) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      std::string_view("-._~@!$'*+,;=").find(ch) != std::string_view::npos;
+    if (keep) {
+      out += ch;
+    } else {
+      out += '%';
+      out += HEX[c >> 4];
+      out += HEX[c & 15];
+    }
+  }
+  return out;
+}
+
+/// urn:uuid from a SHA-256 of `seed` (RFC 9562 version 8, variant 10: a name-based UUID).
+std::string uuid_urn(std::string_view seed) {
+  util::Sha256 h;
+  h.update(seed);
+  util::Sha256Digest d = h.finish();
+  d[6] = static_cast<u8>((d[6] & 0x0F) | 0x80);
+  d[8] = static_cast<u8>((d[8] & 0x3F) | 0x80);
+  static constexpr char HEX[] = "0123456789abcdef";
+  std::string out = "urn:uuid:";
+  for (int k = 0; k < 16; ++k) {
+    if (k == 4 || k == 6 || k == 8 || k == 10) out += '-';
+    out += HEX[d[k] >> 4];
+    out += HEX[d[k] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+Bytes render_dist_list_vcf(const model::Message &item, std::size_t *name_only) {
+  const model::DistList dl = item.dist_list.value_or(model::DistList{});
+  const std::string fn = item.subject;
+  // The list's identity: its name and its members, in order.
+  std::string seed = "mailmill distribution list\n" + fn;
+  for (const model::DistList::Member &m : dl.members) seed += "\n" + m.name + "\n" + m.smtp;
+  const std::string list_uid = uuid_urn(seed);
+
+  Writer w;
+  std::vector<std::pair<std::string, const model::DistList::Member *>> cards;
+  w.line("BEGIN", "VCARD");
+  w.line("VERSION", "4.0");
+  w.line("KIND", "group");
+  w.line("FN", escape_text(fn));
+  w.line("UID", list_uid);
+  for (std::size_t k = 0; k < dl.members.size(); ++k) {
+    const model::DistList::Member &m = dl.members[k];
+    if (!m.smtp.empty()) {
+      w.line("MEMBER", mailto_uri(m.smtp));
+    } else {
+      std::string uid = uuid_urn(list_uid + "\n" + std::to_string(k) + "\n" + m.name);
+      w.line("MEMBER", uid);
+      cards.emplace_back(std::move(uid), &m);
+    }
+  }
+  const std::string &note = item.body_text.value_or(std::string());
+  w.text("NOTE", note);
+  if (const std::string cats = join_escaped(item.categories); !cats.empty())
+    w.line("CATEGORIES", cats);
+  w.line("END", "VCARD");
+  for (const auto &[uid, m] : cards) {
+    w.line("BEGIN", "VCARD");
+    w.line("VERSION", "4.0");
+    w.line("KIND", "individual");
+    w.line("FN", escape_text(m->name.empty() ? std::string("(unnamed member)") : m->name));
+    w.line("UID", uid);
+    w.line("END", "VCARD");
+  }
+  if (name_only != nullptr) *name_only = cards.size();
   return w.take();
 }
 

@@ -84,7 +84,6 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
   std::vector<mime::DataDigest> digests;  // attachments the builder hashed on the way
   if (produce == Produce::Model) {
     switch (msg.kind) {
-      case model::ItemKind::DistList:
       case model::ItemKind::StickyNote:
       case model::ItemKind::Journal:
         skip(out, msg,
@@ -118,7 +117,20 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
       out.bytes = mime::render_vcf(msg);
       if (msg.contact && !msg.contact->display_name.empty()) out.title = msg.contact->display_name;
       break;
-    case model::ItemKind::DistList:
+    case model::ItemKind::DistList: {
+      out.form = ItemOut::Form::Vcf;
+      std::size_t name_only = 0;
+      out.bytes = mime::render_dist_list_vcf(msg, &name_only);
+      if (name_only > 0) {
+        out.warnings.push_back(note_of(
+            nid, &msg,
+            Problem{ProblemCode::ItemUnreadable,
+                    std::to_string(name_only) +
+                        " distribution list member(s) point into an address book the file "
+                        "does not hold; listed by name only"}));
+      }
+      break;
+    }
     case model::ItemKind::StickyNote:
     case model::ItemKind::Journal:
       skip(out, msg,

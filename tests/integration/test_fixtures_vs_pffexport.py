@@ -23,65 +23,12 @@ c = mmtest.Checker("fixtures_vs_pffexport")
 # Known to be unreadable by libpff and readpst (MANIFEST.tsv: header CRC mismatch).
 PFF_CANNOT_OPEN = {"aspnet__AddingBulkMessagesWithImprovedPerformance.pst"}
 
-ITEM_DIR = re.compile(r"^([A-Za-z]+)(\d{5})$")
-MAIL_TYPES = {"Message", "Meeting"}
-
-
-def pff_items(root):
-    """{folder path: {index: (type, dir)}} from a pffexport tree (not inside Attachments)."""
-    out = defaultdict(dict)
-    for dirpath, dirnames, _ in os.walk(root):
-        rel = os.path.relpath(dirpath, root)
-        if "Attachments" in rel.split(os.sep):
-            continue
-        keep = []
-        for d in dirnames:
-            m = ITEM_DIR.match(d)
-            if m and m.group(1) not in ("Folder",):
-                folder = "" if rel == "." else rel.replace(os.sep, "/")
-                out[folder][int(m.group(2))] = (m.group(1), os.path.join(dirpath, d))
-            else:
-                keep.append(d)
-        dirnames[:] = keep
-    return out
-
-
-def canonical_folder(path):
-    # pffexport names a folder without a name "FolderNNNNN"; we keep the empty raw name.
-    return "/".join("" if re.fullmatch(r"Folder\d{5}", p) else p for p in path.split("/")) \
-        if path else path
-
-
-def pff_subject(item_dir):
-    try:
-        with open(os.path.join(item_dir, "OutlookHeaders.txt"), "rb") as f:
-            for line in f.read().decode("utf-8", "replace").splitlines():
-                if line.startswith("Subject:"):
-                    return line.split(":", 1)[1].strip("\t ")
-    except FileNotFoundError:
-        pass
-    return None
-
-
-def libpff_string_bug_applies(expected):
-    """libpff 20180714 drops leading bytes of a subject that starts with a non-ASCII character
-    and garbles characters outside the BMP: where either applies, ground truth is our raw
-    reading, not pffexport's."""
-    return bool(expected) and (ord(expected[0]) > 0x7F or any(ord(ch) > 0xFFFF for ch in expected))
-
-
-def pff_attachments(item_dir):
-    adir = os.path.join(item_dir, "Attachments")
-    files, embedded = [], 0
-    if os.path.isdir(adir):
-        for name in sorted(os.listdir(adir)):
-            p = os.path.join(adir, name)
-            if os.path.isdir(p):
-                embedded += 1
-            else:
-                with open(p, "rb") as f:
-                    files.append(mmtest.sha256(f.read()))
-    return sorted(files), embedded
+MAIL_TYPES = mmtest.PFF_MAIL_TYPES
+pff_items = mmtest.pff_items
+canonical_folder = mmtest.pff_canonical_folder
+pff_subject = mmtest.pff_subject
+libpff_string_bug_applies = mmtest.libpff_string_bug_applies
+pff_attachments = mmtest.pff_attachments
 
 
 def check_fixture(pst):

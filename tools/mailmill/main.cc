@@ -363,6 +363,8 @@ int cmd_generate(const std::vector<std::string> &args) {
        "share of appointments")
       ("contact-ratio", po::value(&g.contact_ratio)->default_value(g.contact_ratio),
        "share of contacts")
+      ("dist-list-ratio", po::value(&g.dist_list_ratio)->default_value(g.dist_list_ratio),
+       "share of distribution lists (members with and without an SMTP address)")
       ("duplicate-ratio", po::value(&g.duplicate_ratio)->default_value(g.duplicate_ratio),
        "share of exact copies of earlier messages (in other folders)")
       ("near-duplicate-ratio",

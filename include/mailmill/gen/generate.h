@@ -24,6 +24,7 @@ struct GenOptions {
   double embedded_ratio = 0.05;  ///< messages carrying an attached (embedded) message
   double calendar_ratio = 0.0;   ///< IPM.Appointment items (in a "Calendar" folder)
   double contact_ratio = 0.0;    ///< IPM.Contact items (in a "Contacts" folder)
+  double dist_list_ratio = 0.0;  ///< IPM.DistList items (in "Contacts"): SMTP and name-only members
   double duplicate_ratio = 0.0;  ///< exact copies of an earlier message, in another folder
   double near_duplicate_ratio = 0.0;  ///< copies differing only in transport headers
   u64 target_bytes = 0;          ///< when > 0, stop once the PST reaches this size
@@ -47,10 +48,11 @@ struct GenStats {
 /// when a file cannot be written.
 ///
 /// JSONL fields per line: seq, folder ("Top of Personal Folders/..." path with '/'), kind
-/// ("message", "appointment", "contact"), subject, message_id, sender (SMTP), recipients
+/// ("message", "appointment", "contact", "distlist"), subject, message_id, sender (SMTP), recipients
 /// (SMTP list), body_sha256 (UTF-8 text body, null when none), html_sha256 (or null), rtf_only
 /// (bool), attachments [{name, size, sha256}] (by-value only), embedded (count),
-/// duplicate_of / near_duplicate_of (seq or null).
+/// duplicate_of / near_duplicate_of (seq or null); distribution lists add members [{name, smtp}]
+/// (smtp "" for a member known only by name).
 Result<GenStats> generate(const GenOptions &options, const std::string &pst_path,
                           const std::string &jsonl_path);
 

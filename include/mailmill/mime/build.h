@@ -64,8 +64,9 @@ struct Built {
 /// a limit (nesting depth > limits::MAX_EMBED_DEPTH); everything else is a warning.
 Result<Built> build_message(const model::Message &msg, const BuildOptions &opts);
 
-/// The date Outlook would show for the item: submit time, else delivery, else creation, else
-/// modification; nullopt when none is set (never 1970).
+/// The message's date: the Date field of its transport headers when they have one that parses
+/// (those headers are written as they are), else the date Outlook would show: submit time,
+/// else delivery, else creation, else modification; nullopt when none is set (never 1970).
 std::optional<i64> message_date(const model::Message &msg);
 
 }  // namespace mm::mime

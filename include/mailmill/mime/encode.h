@@ -56,6 +56,11 @@ std::string format_param(std::string_view name, std::string_view value_utf8,
                          std::string_view eol = "\r\n");
 /// RFC 5322 date, e.g. "Tue, 27 Jul 2021 22:19:50 +0000" (always UTC).
 std::string format_rfc5322_date(i64 unix_seconds);
+/// Parses an RFC 5322 date-time (the value of a Date field) to unix seconds UTC: optional day
+/// of week, day, month name, year, hh:mm[:ss], zone. Comments, the obsolete forms of [RFC 5322]
+/// 4.3 (two- and three-digit years, zone names UT/GMT/EST.., military zones read as -0000) and
+/// a missing zone (read as UTC) are accepted; anything else, or an impossible date, is nullopt.
+std::optional<i64> parse_rfc5322_date(std::string_view value);
 /// asctime-style date for mbox From_ lines, e.g. "Tue Jul 27 22:19:50 2021" (UTC).
 std::string format_mbox_date(i64 unix_seconds);
 

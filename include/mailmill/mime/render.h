@@ -11,5 +11,11 @@ namespace mm::mime {
 Bytes render_ics(const model::Message &item);
 /// One VCARD.
 Bytes render_vcf(const model::Message &item);
+/// A distribution list as a vCard 4.0 group ([RFC 6350] 6.1.4 KIND:group): one MEMBER per
+/// member, `mailto:` with its SMTP address; a member known only by name (its entry points into
+/// an address book the file does not hold) gets a KIND:individual card of its own, with FN and
+/// a UID that the group's MEMBER names (urn:uuid, derived from the list and the member, so the
+/// same list always gives the same bytes). `name_only` counts those members.
+Bytes render_dist_list_vcf(const model::Message &item, std::size_t *name_only = nullptr);
 
 }  // namespace mm::mime

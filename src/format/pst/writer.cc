@@ -67,6 +67,8 @@ const NamedDef kNamed[] = {
     {&kPsetidAddress, false, 0x80A3, nullptr},      // 0x800B Email3EmailAddress
     {&kPsetidAddress, false, 0x80A0, nullptr},      // 0x800C Email3DisplayName
     {&kPsetidAddress, false, 0x8005, nullptr},      // 0x800D FileUnder
+    {&kPsetidAddress, false, 0x8055, nullptr},      // 0x800E DistributionListOneOffMembers
+    {&kPsetidAddress, false, 0x8053, nullptr},      // 0x800F DistributionListName
 };
 constexpr u16 kIdKeywords = 0x8000;
 constexpr u16 kIdApptStart = 0x8001;
@@ -78,6 +80,8 @@ constexpr u16 kIdEmail[3] = {0x8006, 0x8009, 0x800B};
 constexpr u16 kIdEmailName[3] = {0x8007, 0x800A, 0x800C};
 constexpr u16 kIdEmail1Type = 0x8008;
 constexpr u16 kIdFileUnder = 0x800D;
+constexpr u16 kIdDlOneOffMembers = 0x800E;
+constexpr u16 kIdDlName = 0x800F;
 
 u64 to_filetime(i64 unix_seconds) {
   return static_cast<u64>(unix_seconds + 11644473600LL) * 10000000ULL;
@@ -133,6 +137,19 @@ Bytes mv_unicode(const std::vector<std::string> &items) {
     off += static_cast<u32>(e.size());
   }
   for (const auto &e : enc) out += e;
+  return out;
+}
+
+// Multi-valued binary: the same layout as mv_unicode.
+Bytes mv_binary(const std::vector<Bytes> &items) {
+  Bytes out;
+  put32(out, static_cast<u32>(items.size()));
+  u32 off = 4 + 4 * static_cast<u32>(items.size());
+  for (const auto &e : items) {
+    put32(out, off);
+    off += static_cast<u32>(e.size());
+  }
+  for (const auto &e : items) out += e;
   return out;
 }
 
@@ -410,6 +427,20 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
     }
     p.str(pid::BUSINESS_HOME_PAGE, c.web_page);
     p.time(pid::BIRTHDAY, c.birthday);
+  }
+
+  if (m.dist_list) {
+    // One one-off entry id per member ([MS-OXOCNTC] PidLidDistributionListOneOffMembers): SMTP
+    // when the member has an address, else type "EX" without one (a member whose entry points
+    // into an address book the file does not hold).
+    std::vector<Bytes> entries;
+    for (const model::DistList::Member &mem : m.dist_list->members) {
+      entries.push_back(mem.smtp.empty() ? one_off_entryid(mem.name, "EX", "")
+                                         : one_off_entryid(mem.name, "SMTP", mem.smtp));
+    }
+    p.add(make_tag(kIdDlOneOffMembers, mapi::PT_MV_BINARY), mv_binary(entries));
+    p.str(kIdDlName, m.subject);
+    p.str(pid::DISPLAY_NAME, m.subject);
   }
 
   NodeOut out_subs;  // collects message subnodes

@@ -197,6 +197,46 @@ TEST(BuildMessage, SimpleTextIsSinglePart) {
   EXPECT_EQ(p.one("text"), "Hello\nWorld\n");
 }
 
+// [RFC 5322] 3.6: every message has a From field. An item that names no sender gets an empty
+// group, marked as written by mailmill, and Python's parser sees one group without addresses.
+TEST(BuildMessage, NoSenderGetsAnEmptyGroupAndAMarker) {
+  model::Message m = basic();
+  m.from = {};
+  m.sender = {};
+  m.body_text = "draft\r\n";
+  Bytes b = build(m);
+  EXPECT_NE(b.find("\r\nFrom: undisclosed-sender:;\r\nX-Mailmill-Synthesized: from\r\n"),
+            Bytes::npos)
+      << b;
+  Parsed p = parse_with_python(b);
+  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  // With a sender there is no marker.
+  EXPECT_EQ(build(basic()).find("X-Mailmill-Synthesized"), Bytes::npos);
+}
+
+// The Date field of kept transport headers is the message's date: the From_ line agrees with
+// it, not with the creation time (aspnet__passwordprotectedPST.pst has such items).
+TEST(BuildMessage, TransportDateIsTheDateOfTheFromLine) {
+  model::Message m = basic();
+  m.submit_time.reset();
+  m.delivery_time.reset();
+  m.creation_time = 1486339200;  // 6 Feb 2017
+  m.transport_headers = "Subject: x\r\nDate: Fri, 20 Jan 2017\r\n 10:11:12 -0500\r\n\r\n";
+  m.body_text = "x\r\n";
+  EXPECT_EQ(message_date(m), 1484925072);
+  BuildOptions o;
+  o.crlf = false;
+  o.mboxrd = true;
+  Result<Built> built = build_message(m, o);
+  ASSERT_TRUE(built.ok());
+  EXPECT_EQ(built->date, 1484925072);
+  EXPECT_TRUE(built->bytes.starts_with("From alice@example.com Fri Jan 20 15:11:12 2017\n"))
+      << built->bytes.substr(0, 80);
+  // A Date field that does not parse leaves the properties' date.
+  m.transport_headers = "Subject: x\r\nDate: someday\r\n\r\n";
+  EXPECT_EQ(message_date(m), 1486339200);
+}
+
 TEST(BuildMessage, NonAsciiSubjectNamesAndBodyRoundTrip) {
   model::Message m = basic();
   m.subject = GRUESSE + " \xE2\x80\x94 a rather long subject line that has to be folded "

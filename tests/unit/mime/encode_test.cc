@@ -180,6 +180,33 @@ TEST(FormatParam, LongJapaneseFilenameUsesContinuations) {
   }
 }
 
+// Expected values are what Python's email.utils.parsedate_to_datetime gives for each string.
+TEST(Dates, ParseRfc5322AgreesWithPythonsParser) {
+  EXPECT_EQ(parse_rfc5322_date("Fri, 20 Jan 2017 10:11:12 -0500"), 1484925072);
+  EXPECT_EQ(parse_rfc5322_date("20 Jan 17 10:11 EST"), 1484925060);
+  EXPECT_EQ(parse_rfc5322_date("Mon, 29 Feb 2016 23:59:59 +1400 (NZ)"), 1456739999);
+  EXPECT_EQ(parse_rfc5322_date("1 Mar 99 00:00:00 GMT"), 920246400);
+  EXPECT_EQ(parse_rfc5322_date("Sun, 6 Nov 1994 08:49:37 Z"), 784111777);
+  EXPECT_EQ(parse_rfc5322_date("Tue, 1 Jan 2030 12:00:00 +0530"), 1893479400);
+  EXPECT_EQ(parse_rfc5322_date(" Wed, 3 Jun 2009 11:05 PDT"), 1244052300);
+  EXPECT_EQ(parse_rfc5322_date("Wed,\r\n 3 Jun 2009 (comment (nested)) 11:05:00\t-0700"), 1244052300);
+}
+
+TEST(Dates, ParseRfc5322RejectsWhatIsNotADate) {
+  for (const char *bad : {"", "garbage", "Fri, 20 Foo 2017 10:11:12 +0000", "31 Feb 2017 00:00 +0000",
+                          "29 Feb 2017 00:00 +0000", "20 Jan 2017 24:00 +0000", "20 Jan 2017 10",
+                          "20 Jan 2017 10:61 +0000", "20 Jan 2017 10:11 +99", "20 Jan 2017 10:11 XYZ",
+                          "0 Jan 2017 10:11 +0000", "20 Jan 2017 10:11 +0060"}) {
+    EXPECT_FALSE(parse_rfc5322_date(bad).has_value()) << bad;
+  }
+}
+
+TEST(Dates, FormattedDatesParseBack) {
+  for (i64 t = -2208988800; t < 4102444800; t += 7919 * 3607) {
+    ASSERT_EQ(parse_rfc5322_date(format_rfc5322_date(t)), t) << format_rfc5322_date(t);
+  }
+}
+
 TEST(Dates, Rfc5322AndMbox) {
   EXPECT_EQ(format_rfc5322_date(1627424390), "Tue, 27 Jul 2021 22:19:50 +0000");
   EXPECT_EQ(format_mbox_date(1627424390), "Tue Jul 27 22:19:50 2021");
