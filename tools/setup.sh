@@ -10,7 +10,7 @@ PACKAGES=(
   libpff-dev libbfio-dev libmimetic-dev libzstd-dev libtbb-dev libboost-program-options-dev
   libssl-dev zlib1g-dev libsqlite3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  pff-tools pst-utils python3-vobject
+  pff-tools pst-utils python3-vobject dovecot-imapd
 )
 
 missing=()
