@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include "cfb_builder.h"
+#include "mailmill/format/cfb/compound_file.h"
 #include "mailmill/mime/build.h"
+#include "test_support.h"
 
 namespace mm::mime {
 namespace {
@@ -306,6 +308,37 @@ TEST(OleAttachment, BuiltMessageCarriesThePictureAndStaysDeterministic) {
   EXPECT_TRUE(unbase64(std::string_view(s).substr(body, end - body)) == bmp);
   // The model is untouched: the PST writer still sees an OLE object.
   EXPECT_EQ(m.attachments[0].kind, model::AttachmentKind::Ole);
+}
+
+// A real OLE1 Package: the one in aspnet__MSG_file_with_RTF_Formatting.msg of the corpus (an
+// .msg keeps the object as a sub-storage, __substg1.0_3701000D, of the attachment). Its streams
+// are copied into a standalone object, which is what a PST's PidTagAttachDataObject holds. The
+// expected file name and bytes are what olefile shows in the Ole10Native stream.
+TEST(OleAttachment, CorpusPackageFromAnMsgFile) {
+  MM_REQUIRE_CORPUS();
+  Bytes msg;
+  ASSERT_TRUE(mm::testing::read_file(
+      mm::testing::corpus_path("msg/aspnet__MSG_file_with_RTF_Formatting.msg"), msg));
+  Result<std::unique_ptr<cfb::CompoundFile>> cf = cfb::CompoundFile::open(msg);
+  ASSERT_TRUE(cf.ok()) << cf.problem().detail;
+  const std::string obj = "__attach_version1.0_#00000000/__substg1.0_3701000D";
+  std::optional<cfb::Entry> storage = (*cf)->find(obj);
+  ASSERT_TRUE(storage.has_value());
+  Result<std::vector<cfb::Entry>> entries = (*cf)->list(obj);
+  ASSERT_TRUE(entries.ok());
+  CfbNode root = CfbNode::dir("", {}, storage->clsid);
+  for (const cfb::Entry &e : *entries) {
+    ASSERT_EQ(e.type, cfb::EntryType::Stream) << e.name;
+    Result<Bytes> data = (*cf)->read_stream(obj + "/" + e.name);
+    ASSERT_TRUE(data.ok()) << data.problem().detail;
+    root.children.push_back(CfbNode::stream(e.name, *data));
+  }
+  ASSERT_EQ(root.children.size(), 5u);
+  OleContent c = unpack_ole_object(object(root), "OLE Package");
+  EXPECT_EQ(c.kind, OleContentKind::File);
+  EXPECT_EQ(c.filename, "Attach.txt");
+  EXPECT_EQ(c.data, "This text file is attached");
+  EXPECT_FALSE(c.warning.has_value());
 }
 
 }  // namespace
