@@ -13,6 +13,7 @@
 #include "mailmill/mime/encode.h"
 #include "mailmill/mime/limits.h"
 #include "mailmill/mime/mbox.h"
+#include "mailmill/mime/ole_attachment.h"
 #include "mailmill/mime/rtf.h"
 #include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/sha256.h"
@@ -294,6 +295,8 @@ struct Ctx {
   std::string eol;
   int depth = 0;
   std::vector<Problem> warnings;
+  /// Bytes made while building that entities view (Entity::b64): unpacked OLE objects.
+  std::vector<Blob> keep_alive = {};
 };
 
 std::size_t serialized_size(const Entity &e, std::string_view eol) {
@@ -999,10 +1002,16 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
           omitted.push_back(label + " (OLE object without data)");
           break;
         }
-        std::string cid = strip_angles(att.content_id);
-        bool rel = bodies.html && att.is_inline && html_references(bodies.html_bytes, cid);
-        if (rel) related.push_back(attachment_entity(att, true, ctx));
-        else mixed.push_back(attachment_entity(att, false, ctx));
+        // An OLE object goes out as the picture or file it holds (mime/ole_attachment.h).
+        const model::Attachment unpacked = att.kind == model::AttachmentKind::Ole
+                                               ? ole_attachment_for_mime(att, ctx.warnings)
+                                               : model::Attachment{};
+        const model::Attachment &out = att.kind == model::AttachmentKind::Ole ? unpacked : att;
+        if (att.kind == model::AttachmentKind::Ole) ctx.keep_alive.push_back(out.data);
+        std::string cid = strip_angles(out.content_id);
+        bool rel = bodies.html && out.is_inline && html_references(bodies.html_bytes, cid);
+        if (rel) related.push_back(attachment_entity(out, true, ctx));
+        else mixed.push_back(attachment_entity(out, false, ctx));
         break;
       }
       case model::AttachmentKind::Embedded: {

@@ -153,6 +153,45 @@ def tree_bytes(root):
     return files
 
 
+def debian_module(name):
+    """Imports `name`, also from Debian's python3-* packages when the interpreter running the
+    test is not Debian's (a pyenv python does not see /usr/lib/python3/dist-packages); None
+    when it is not installed at all."""
+    import importlib
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        pass
+    debian = "/usr/lib/python3/dist-packages"
+    if os.path.isdir(debian) and debian not in sys.path:
+        sys.path.append(debian)
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            pass
+    return None
+
+
+def ole_object_contents(data):
+    """What an OLE attachment (ATTACH_OLE: a compound file, as pffexport exports it) holds when
+    it is a static DIB picture whose CONTENTS stream is a BMP file, read with olefile (Debian
+    python3-olefile); None for anything else, or when olefile is missing."""
+    olefile = debian_module("olefile")
+    if olefile is None or not data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return None
+    import io
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+        if ole.root.clsid.upper() != "00000316-0000-0000-C000-000000000046":
+            return None
+        if not ole.exists("CONTENTS"):
+            return None
+        contents = ole.openstream("CONTENTS").read()
+    except Exception:  # noqa: BLE001 - not readable as an OLE object: no alternative
+        return None
+    return contents if contents.startswith(b"BM") else None
+
+
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
 
@@ -296,6 +335,8 @@ def libpff_string_bug_applies(expected):
 
 
 def pff_attachments(item_dir):
+    """([frozenset of accepted sha256 forms] per attachment file, number of attached messages)
+    of a pffexport item folder."""
     adir = os.path.join(item_dir, "Attachments")
     files, embedded = [], 0
     if os.path.isdir(adir):
@@ -305,8 +346,15 @@ def pff_attachments(item_dir):
                 embedded += 1
             else:
                 with open(p, "rb") as f:
-                    files.append(sha256(f.read()))
-    return sorted(files), embedded
+                    data = f.read()
+                # An OLE picture object (pffexport exports the compound file) is written as the
+                # picture it holds: either form counts.
+                forms = {sha256(data)}
+                picture = ole_object_contents(data)
+                if picture is not None:
+                    forms.add(sha256(picture))
+                files.append(frozenset(forms))
+    return sorted(files, key=sorted), embedded
 
 
 def pff_index_by_node(manifest):
