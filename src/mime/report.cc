@@ -232,6 +232,66 @@ std::string original_headers(const model::Report &r, std::string_view eol) {
   return out;
 }
 
+/// Case-insensitive: does a line of `text` start with `field` (e.g. "final-recipient:")?
+bool has_field_line(std::string_view lower_text, std::string_view lower_field) {
+  std::size_t i = 0;
+  while (i < lower_text.size()) {
+    if (lower_text.substr(i).starts_with(lower_field)) return true;
+    const std::size_t nl = lower_text.find('\n', i);
+    if (nl == std::string_view::npos) break;
+    i = nl + 1;
+  }
+  return false;
+}
+
+/// A by-value attachment that is the report's own machine-readable part, kept as an attachment
+/// when the report was converted from MIME (Aspose writes "details.txt" and
+/// "ATT00001.disposition-notification"): declared so, or ASCII text made of the fields the part
+/// must have ([RFC 3464] 2.2-2.3: Reporting-MTA, Final-Recipient, Action, Status; [RFC 8098]
+/// 3.1: Final-Recipient, Disposition). Its fields are the report as it travelled, so they win
+/// over what the recipient table says. The attachment itself stays an attachment as well, with
+/// its bytes as stored.
+const model::Attachment *stored_machine_part(const model::Message &msg, bool dsn) {
+  for (const model::Attachment &a : msg.attachments) {
+    if (a.kind != model::AttachmentKind::ByValue || a.data.empty() || a.data.size() > 65536)
+      continue;
+    const std::string type = text::to_lower_ascii(text::trim(a.mime_type));
+    const std::string name = text::to_lower_ascii(a.filename);
+    const char *want = dsn ? "delivery-status" : "disposition-notification";
+    const bool declared =
+        type == std::string("message/") + want || name.ends_with(std::string(".") + want);
+    const ByteView data = a.data;
+    if (!text::is_ascii(data) || data.find('\0') != ByteView::npos) continue;
+    const std::string lower = text::to_lower_ascii(data);
+    const bool fields =
+        dsn ? has_field_line(lower, "reporting-mta:") &&
+                  has_field_line(lower, "final-recipient:") && has_field_line(lower, "action:") &&
+                  has_field_line(lower, "status:")
+            : has_field_line(lower, "final-recipient:") && has_field_line(lower, "disposition:");
+    if (fields || (declared && has_field_line(lower, "final-recipient:"))) return &a;
+  }
+  return nullptr;
+}
+
+/// The stored part with `eol` line ends, ending with one empty line at most.
+std::string stored_body(ByteView data, std::string_view eol) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < data.size()) {
+    std::size_t nl = data.find('\n', i);
+    const std::size_t end = nl == ByteView::npos ? data.size() : nl;
+    ByteView line = data.substr(i, end - i);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.append(line);
+    out.append(eol);
+    if (nl == ByteView::npos) break;
+    i = nl + 1;
+  }
+  while (out.size() >= 2 * eol.size() && out.ends_with(std::string(eol) + std::string(eol)))
+    out.resize(out.size() - eol.size());
+  return out;
+}
+
 }  // namespace
 
 Kind kind_of(std::string_view cls) {
@@ -319,6 +379,10 @@ std::optional<Parts> build(const model::Message &msg, std::string_view eol) {
                             "delivery report has no recipient with a known address; "
                             "delivery-status lists none"});
     }
+  }
+  if (const model::Attachment *a = stored_machine_part(msg, p.report_type == "delivery-status")) {
+    p.machine_body = stored_body(a->data, eol);
+    p.warnings.clear();  // the stored part names its recipients itself
   }
   p.original_headers = original_headers(r, eol);
   // The human-readable part, when the item has no body: what the report text says, else a line

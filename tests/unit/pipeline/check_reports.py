@@ -99,6 +99,16 @@ def check_smime(raw, msg, t, where, work, crlf):
 
 
 def check_report(msg, t, where):
+    if t.get("kept_attachment"):
+        # The stored machine-readable part stays an attachment too, byte for byte, beside the
+        # multipart/report it now also forms the second part of.
+        check(msg.get_content_type() == "multipart/mixed",
+              f"{where}: Content-Type {msg.get_content_type()}, want multipart/mixed")
+        outer = list(msg.iter_parts()) if msg.is_multipart() else [msg]
+        kept = [p for p in outer[1:] if p.get_filename() == t["kept_attachment"]]
+        check(kept and kept[0].get_payload(decode=True) == t["kept_bytes"].encode(),
+              f"{where}: {t['kept_attachment']} not kept byte for byte")
+        msg = outer[0]
     if not check(msg.get_content_type() == "multipart/report",
                  f"{where}: Content-Type {msg.get_content_type()}, want multipart/report"):
         return

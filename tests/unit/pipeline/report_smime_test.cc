@@ -205,6 +205,20 @@ TEST_F(ReportSmime, PythonAndOpensslReadTheConvertedItems) {
     dr.report->original_message_id = "<budget-1@example.com>";
     ASSERT_TRUE((*w)->add_message(inbox, dr).ok());
 
+    // A report converted from MIME that kept its delivery-status part as an attachment (what
+    // Aspose writes: details.txt), with a recipient table naming the report's addressee.
+    model::Message kept = base("REPORT.IPM.Note.NDR", "Undeliverable: kept status", 1700002500);
+    kept.from = smtp("Mail Delivery System", "postmaster@example.com");
+    kept.body_text = "Delivery has failed.\r\n";
+    kept.recipients = {to("Alice", "alice@example.com")};
+    kept.attachments.push_back(smime_attachment(
+        "text/plain",
+        "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-recipient: RFC822; gone@example.net\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\nX-Supplementary-Info: < #5.1.1 smtp;550 5.1.1 "
+        "RESOLVER.ADR.RecipNotFound;\r\n not found>\r\n\r\n"));
+    kept.attachments.back().filename = "details.txt";
+    ASSERT_TRUE((*w)->add_message(inbox, kept).ok());
+
     // Read and not-read receipts: the reader is the report's sender.
     for (const auto &[cls, subj] :
          {std::pair<std::string, std::string>{"REPORT.IPM.Note.IPNRN", "Read: agenda"},
@@ -250,6 +264,12 @@ TEST_F(ReportSmime, PythonAndOpensslReadTheConvertedItems) {
     "original_subject": "budget", "original_message_id": "<budget-1@example.com>",
     "recipients": [{"Final-Recipient": "rfc822; bob@example.com", "Action": "delivered",
                     "Status": "2.0.0"}]},)";
+  truth += R"({"key": "kept", "kind": "report", "subject": "Undeliverable: kept status",
+    "report_type": "delivery-status", "reporting_mta": "dns; mx.example.com",
+    "human": "Delivery has failed", "kept_attachment": "details.txt",
+    "kept_bytes": "Reporting-MTA: dns; mx.example.com\r\n\r\nFinal-recipient: RFC822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\nX-Supplementary-Info: < #5.1.1 smtp;550 5.1.1 RESOLVER.ADR.RecipNotFound;\r\n not found>\r\n\r\n",
+    "recipients": [{"Final-Recipient": "RFC822; gone@example.net", "Action": "failed",
+                    "Status": "5.1.1"}]},)";
   truth += R"({"key": "ipnrn", "kind": "report", "subject": "Read: agenda",
     "report_type": "disposition-notification", "human": "Read: agenda", "original": "headers",
     "original_subject": "agenda", "original_message_id": "<agenda-7@example.com>",
@@ -286,8 +306,8 @@ TEST_F(ReportSmime, PythonAndOpensslReadTheConvertedItems) {
     std::ostringstream log;
     ConvertResult r = run_convert(opts, log);
     EXPECT_EQ(r.exit_code, EXIT_ALL_CONVERTED) << log.str();
-    // Eight items stored; the second copy of the signed item is a duplicate of the first.
-    EXPECT_EQ(r.ledger.totals().written, 7) << log.str();
+    // Nine items stored; the second copy of the signed item is a duplicate of the first.
+    EXPECT_EQ(r.ledger.totals().written, 8) << log.str();
     EXPECT_EQ(r.ledger.totals().duplicates, 1) << log.str();
   }
 
