@@ -404,6 +404,7 @@ class Converter {
 
     convert_parties(r, m);
     convert_recipients(raw, cp, m);
+    if (istarts_with_ascii(m.message_class, "REPORT.")) convert_report(r, m);
 
     m.submit_time = r.time(pid::CLIENT_SUBMIT_TIME);
     m.delivery_time = r.time(pid::MESSAGE_DELIVERY_TIME);
@@ -534,8 +535,40 @@ class Converter {
       p.search_key = bag.get_bytes(0x300B);  // PR_SEARCH_KEY
       rec.address = resolve_address(p, cp, std::nullopt);
       if (rec.address.empty()) continue;
+      if (istarts_with_ascii(m.message_class, "REPORT.")) rec.report = recipient_report(r);
       m.recipients.push_back(std::move(rec));
     }
+  }
+
+  // [MS-OXOMSG] 2.2.2: what a delivery, non-delivery or read report says, on the report
+  // itself (the original's subject, time, id and sender) and per recipient of the original.
+  void convert_report(const Reader &r, model::Message &m) {
+    model::Report rep;
+    rep.reporting_mta = r.str(pid::REPORTING_MTA);
+    rep.report_text = r.str(pid::REPORT_TEXT);
+    rep.report_time = r.time(pid::REPORT_TIME);
+    rep.disposition_mode = r.str(pid::REPORT_DISPOSITION_MODE);
+    rep.original_subject = r.str(pid::ORIGINAL_SUBJECT);
+    rep.original_submit_time = r.time(pid::ORIGINAL_SUBMIT_TIME);
+    rep.original_message_id = r.str(pid::ORIGINAL_MESSAGE_ID);
+    rep.original_sender_name = r.str(pid::ORIGINAL_SENDER_NAME);
+    rep.original_sender_email = r.str(pid::ORIGINAL_SENDER_EMAIL_ADDRESS);
+    rep.original_sender_addr_type = r.str(pid::ORIGINAL_SENDER_ADDRTYPE);
+    rep.original_display_to = r.str(pid::ORIGINAL_DISPLAY_TO);
+    rep.original_display_cc = r.str(pid::ORIGINAL_DISPLAY_CC);
+    m.report = std::move(rep);
+  }
+
+  static model::RecipientReport recipient_report(const Reader &r) {
+    model::RecipientReport rr;
+    rr.status_code = r.i32v(pid::NDR_STATUS_CODE);
+    rr.diag_code = r.i32v(pid::NDR_DIAG_CODE);
+    rr.reason_code = r.i32v(pid::NDR_REASON_CODE);
+    rr.supplementary_info = r.str(pid::SUPPLEMENTARY_INFO);
+    rr.remote_mta = r.str(pid::REMOTE_MTA);
+    rr.report_time = r.time(pid::REPORT_TIME);
+    rr.deliver_time = r.time(pid::DELIVER_TIME);
+    return rr;
   }
 
   void convert_flags(const Reader &r, model::Message &m) {

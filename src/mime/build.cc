@@ -18,6 +18,8 @@
 #include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
+#include "report.h"
+#include "smime.h"
 
 namespace mm::mime {
 
@@ -955,6 +957,56 @@ std::optional<i64> message_date(const model::Message &msg) {
 
 namespace {
 
+/// An S/MIME item's stored entity as the message body (smime.h), or nullopt for other items.
+std::optional<Entity> smime_entity(const model::Message &msg, Ctx &ctx) {
+  std::optional<smime::Stored> st = smime::stored_entity(msg, ctx.eol, ctx.warnings);
+  if (!st) return std::nullopt;
+  Entity e;
+  e.fields = std::move(st->fields);
+  if (st->base64) {
+    e.b64 = st->raw;
+    e.lazy_b64 = true;
+  } else {
+    e.body = std::move(st->body);
+  }
+  return e;
+}
+
+/// multipart/report ([RFC 6522]): the human-readable body, the machine-readable part, then the
+/// original: the attached copy when the report carries one (message/rfc822), else the headers
+/// the report remembers (text/rfc822-headers). Other attachments follow in multipart/mixed.
+Entity report_entity(Entity human, std::vector<Entity> mixed, std::optional<std::size_t> original,
+                     report::Parts rep, Ctx &ctx) {
+  for (Problem &w : rep.warnings) ctx.warnings.push_back(std::move(w));
+  std::vector<Entity> parts;
+  parts.push_back(std::move(human));
+  Entity machine;
+  machine.fields.push_back("Content-Type: " + rep.machine_type);
+  machine.fields.push_back("Content-Transfer-Encoding: 7bit");
+  machine.body = std::move(rep.machine_body);
+  parts.push_back(std::move(machine));
+  std::vector<Entity> rest;
+  for (std::size_t i = 0; i < mixed.size(); ++i) {
+    if (original && i == *original)
+      parts.push_back(std::move(mixed[i]));
+    else
+      rest.push_back(std::move(mixed[i]));
+  }
+  if (!original && !rep.original_headers.empty()) {
+    Entity headers;
+    headers.fields.push_back("Content-Type: text/rfc822-headers; charset=us-ascii");
+    headers.fields.push_back("Content-Transfer-Encoding: 7bit");
+    headers.body = std::move(rep.original_headers);
+    parts.push_back(std::move(headers));
+  }
+  Entity report = multipart("report", std::move(parts), "report-type=" + rep.report_type, 1, ctx);
+  if (rest.empty()) return report;
+  std::vector<Entity> outer;
+  outer.push_back(std::move(report));
+  for (Entity &r : rest) outer.push_back(std::move(r));
+  return multipart("mixed", std::move(outer), "", 0, ctx);
+}
+
 Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, int depth) {
   if (depth > limits::MAX_EMBED_DEPTH) {
     return Problem{ProblemCode::LimitExceeded,
@@ -991,6 +1043,7 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   // Attachments: inline ones referenced by the HTML join it in multipart/related.
   std::vector<Entity> related;
   std::vector<Entity> mixed;
+  std::optional<std::size_t> first_embedded;  // index in `mixed` (a report's original)
   for (const model::Attachment &att : msg.attachments) {
     std::string label = att.filename.empty() ? std::string("(unnamed)") : one_line(att.filename);
     switch (att.kind) {
@@ -1040,6 +1093,7 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
         e.fields.push_back("Content-Disposition: attachment;" + eol + " " +
                            format_param("filename", embedded_filename(att), eol));
         e.body = std::move(inner->bytes);
+        if (!first_embedded) first_embedded = mixed.size();
         mixed.push_back(std::move(e));
         break;
       }
@@ -1079,9 +1133,16 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   std::optional<Entity> body;
   if (alts.size() == 1) body = std::move(alts[0]);
   else if (alts.size() > 1) body = multipart("alternative", std::move(alts), "", 2, ctx);
+  std::optional<report::Parts> rep = report::build(msg, eol);
+  const bool dsn = rep && rep->report_type == "delivery-status";
+  if (rep && !body) body = text_entity("text/plain", "utf-8", rep->summary, ctx);
   if (!body && mixed.empty()) body = text_entity("text/plain", "utf-8", "", ctx);
   Entity root;
-  if (mixed.empty()) {
+  if (std::optional<Entity> stored = smime_entity(msg, ctx)) {
+    root = std::move(*stored);
+  } else if (rep) {
+    root = report_entity(std::move(*body), std::move(mixed), first_embedded, std::move(*rep), ctx);
+  } else if (mixed.empty()) {
     root = std::move(*body);
   } else {
     std::vector<Entity> parts;
@@ -1149,7 +1210,18 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   // Transport headers are kept as they are, but a block without Subject, or without any
   // recipient field (a truncated or relay-only block), gets them from the MAPI properties.
   // Bcc only when there is no transport header block at all: it is never transmitted.
-  const bool add_recipients = !have_to && !have_cc;
+  // A delivery report's recipient table lists the original's recipients, whom the report is
+  // about, not whom it is for ([MS-OXCMAIL] 2.1.3.6.1): those go to the delivery-status part,
+  // and the report is addressed to the original's sender when the item knows it.
+  const bool add_recipients = !have_to && !have_cc && !dsn;
+  if (dsn && !have_to && !have_cc && msg.report) {
+    const model::Report &r = *msg.report;
+    model::Address orig{r.original_sender_name, "", "", r.original_sender_addr_type};
+    if (r.original_sender_addr_type.empty() || iequals_ascii(r.original_sender_addr_type, "SMTP"))
+      orig.smtp = r.original_sender_email;
+    if (orig.smtp.find('@') != std::string::npos)
+      h.push_back(fold_structured("To", mailbox_of(orig), eol));
+  }
   if (!have_subject) {
     std::string subject = text::sanitize_utf8(one_line(msg.subject));
     if (!subject.empty()) h.push_back(unstructured("Subject", subject, eol));

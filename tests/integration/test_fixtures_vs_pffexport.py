@@ -135,8 +135,11 @@ def check_fixture(pst):
                 f"{where}: attachments missing vs pffexport: {missing} (ours {got_files})")
         if len(got_files) > len(want_files):
             print(f"NOTE: {where}: {len(got_files) - len(want_files)} attachment(s) more than pffexport")
-        got_embedded = sum(1 for p in msg.iter_attachments()
-                           if p.get_content_type() == "message/rfc822")
+        top = list(msg.iter_attachments())
+        # A report's original is the third part of its multipart/report ([RFC 6522] 3).
+        top += [q for p in top if p.get_content_type() == "multipart/report"
+                for q in p.iter_parts()]
+        got_embedded = sum(1 for p in top if p.get_content_type() == "message/rfc822")
         c.check(got_embedded == want_embedded,
                 f"{where}: {got_embedded} attached messages, pffexport has {want_embedded}")
 

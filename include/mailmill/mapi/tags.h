@@ -140,6 +140,28 @@ inline constexpr u16 HOME_ADDRESS_STATE_OR_PROVINCE = 0x3A5C;
 inline constexpr u16 HOME_ADDRESS_POSTAL_CODE = 0x3A5B;
 inline constexpr u16 HOME_ADDRESS_COUNTRY = 0x3A5A;
 
+// Reports: delivery, non-delivery and read receipts ([MS-OXOMSG] 2.2.2, [MS-OXPROPS]).
+inline constexpr u16 DELIVER_TIME = 0x0010;  ///< recipient: when it was delivered
+inline constexpr u16 REPORT_TIME = 0x0032;
+inline constexpr u16 ORIGINAL_SUBJECT = 0x0049;
+inline constexpr u16 ORIGINAL_SUBMIT_TIME = 0x004E;
+inline constexpr u16 ORIGINAL_SENDER_NAME = 0x005A;
+inline constexpr u16 ORIGINAL_SENDER_ADDRTYPE = 0x0066;
+inline constexpr u16 ORIGINAL_SENDER_EMAIL_ADDRESS = 0x0067;
+inline constexpr u16 ORIGINAL_DISPLAY_BCC = 0x0072;
+inline constexpr u16 ORIGINAL_DISPLAY_CC = 0x0073;
+inline constexpr u16 ORIGINAL_DISPLAY_TO = 0x0074;
+inline constexpr u16 REPORT_DISPOSITION = 0x0080;
+inline constexpr u16 REPORT_DISPOSITION_MODE = 0x0081;
+inline constexpr u16 NDR_REASON_CODE = 0x0C04;
+inline constexpr u16 NDR_DIAG_CODE = 0x0C05;
+inline constexpr u16 SUPPLEMENTARY_INFO = 0x0C1B;
+inline constexpr u16 NDR_STATUS_CODE = 0x0C20;  ///< Kind * 100 + Subject * 10 + Detail
+inline constexpr u16 REMOTE_MTA = 0x0C21;
+inline constexpr u16 REPORT_TEXT = 0x1001;
+inline constexpr u16 ORIGINAL_MESSAGE_ID = 0x1046;
+inline constexpr u16 REPORTING_MTA = 0x6820;
+
 /// PR_MESSAGE_FLAGS bits ([MS-OXCMSG] 2.2.1.6).
 inline constexpr i32 MSGFLAG_READ = 0x0001;
 inline constexpr i32 MSGFLAG_UNMODIFIED = 0x0002;

@@ -39,9 +39,36 @@ struct Address {
 
 enum class RecipientType : u8 { To = 1, Cc = 2, Bcc = 3 };
 
+/// What a delivery report says about one recipient of the original message ([MS-OXOMSG]
+/// 2.2.2.30-36): set only on the recipients of REPORT.* items.
+struct RecipientReport {
+  std::optional<i32> status_code;   ///< PR_NDR_STATUS_CODE: Kind * 100 + Subject * 10 + Detail
+  std::optional<i32> diag_code;     ///< PR_NDR_DIAG_CODE (MAPI_DIAG_*; -1 none)
+  std::optional<i32> reason_code;   ///< PR_NDR_REASON_CODE (MAPI_REASON_*)
+  std::string supplementary_info;   ///< PR_SUPPLEMENTARY_INFO: the server's diagnostic text
+  std::string remote_mta;           ///< PR_REMOTE_MTA
+  std::optional<i64> report_time;   ///< PR_REPORT_TIME (unix seconds)
+  std::optional<i64> deliver_time;  ///< PR_DELIVER_TIME (unix seconds)
+};
+
 struct Recipient {
   RecipientType type = RecipientType::To;
   Address address;
+  std::optional<RecipientReport> report{};  ///< REPORT.* items only
+};
+
+/// The message-level facts of a report item (REPORT.IPM.Note.NDR, .DR, .IPNRN, .IPNNRN, ...):
+/// what the MIME builder needs for multipart/report ([RFC 3464], [RFC 8098]).
+struct Report {
+  std::string reporting_mta;  ///< PR_REPORTING_MTA (Reporting-MTA), may be empty
+  std::string report_text;    ///< PR_REPORT_TEXT
+  std::optional<i64> report_time;
+  std::string disposition_mode;  ///< PR_REPORT_DISPOSITION_MODE ("manual-action/MDN-sent-...")
+  std::string original_subject;  ///< PR_ORIGINAL_SUBJECT
+  std::optional<i64> original_submit_time;
+  std::string original_message_id;  ///< PR_ORIGINAL_MESSAGE_ID, as stored
+  std::string original_sender_name, original_sender_email, original_sender_addr_type;
+  std::string original_display_to, original_display_cc;
 };
 
 enum class AttachmentKind : u8 {
@@ -164,6 +191,7 @@ struct Message {
   std::optional<Task> task;
   std::optional<Contact> contact;
   std::optional<DistList> dist_list;
+  std::optional<Report> report;  ///< REPORT.* message classes
 
   /// Recovered-by-a-lenient-rule notes (e.g. "RTF decompression failed; kept text body").
   std::vector<Problem> warnings;

@@ -236,6 +236,23 @@ const std::vector<u32> &recipient_columns() {
   return cols;
 }
 
+// Report recipients ([MS-OXOMSG] 2.2.2.30-36) get these columns too; other messages keep the
+// plain recipient table (and their bytes).
+const std::vector<u32> &report_recipient_columns() {
+  static const std::vector<u32> cols = [] {
+    std::vector<u32> c = recipient_columns();
+    c.push_back(make_tag(pid::NDR_STATUS_CODE, mapi::PT_LONG));
+    c.push_back(make_tag(pid::NDR_DIAG_CODE, mapi::PT_LONG));
+    c.push_back(make_tag(pid::NDR_REASON_CODE, mapi::PT_LONG));
+    c.push_back(make_tag(pid::SUPPLEMENTARY_INFO, mapi::PT_UNICODE));
+    c.push_back(make_tag(pid::REMOTE_MTA, mapi::PT_UNICODE));
+    c.push_back(make_tag(pid::REPORT_TIME, mapi::PT_SYSTIME));
+    c.push_back(make_tag(pid::DELIVER_TIME, mapi::PT_SYSTIME));
+    return c;
+  }();
+  return cols;
+}
+
 const std::vector<u32> &attachment_columns() {
   static const std::vector<u32> cols = {
       make_tag(pid::ATTACH_SIZE, mapi::PT_LONG),
@@ -265,6 +282,22 @@ Cell cell_bool(bool v) { return Cell{true, Bytes(1, v ? '\1' : '\0')}; }
 Cell cell_time(std::optional<i64> t) {
   if (!t) return Cell{};
   return Cell{true, le64(to_filetime(*t))};
+}
+Cell cell_opt_i32(std::optional<i32> v) { return v ? cell_i32(*v) : Cell{}; }
+
+void add_report_props(Props &p, const model::Report &r) {
+  p.str(pid::REPORTING_MTA, r.reporting_mta);
+  p.str(pid::REPORT_TEXT, r.report_text);
+  p.time(pid::REPORT_TIME, r.report_time);
+  p.str(pid::REPORT_DISPOSITION_MODE, r.disposition_mode);
+  p.str(pid::ORIGINAL_SUBJECT, r.original_subject);
+  p.time(pid::ORIGINAL_SUBMIT_TIME, r.original_submit_time);
+  p.str(pid::ORIGINAL_MESSAGE_ID, r.original_message_id);
+  p.str(pid::ORIGINAL_SENDER_NAME, r.original_sender_name);
+  p.str(pid::ORIGINAL_SENDER_EMAIL_ADDRESS, r.original_sender_email);
+  p.str(pid::ORIGINAL_SENDER_ADDRTYPE, r.original_sender_addr_type);
+  p.str(pid::ORIGINAL_DISPLAY_TO, r.original_display_to);
+  p.str(pid::ORIGINAL_DISPLAY_CC, r.original_display_cc);
 }
 
 }  // namespace
@@ -393,6 +426,7 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
   p.str(pid::DISPLAY_CC, cc);
   p.str(pid::DISPLAY_BCC, bcc);
   p.i32v(pid::MESSAGE_CODEPAGE, 65001);
+  if (m.report) add_report_props(p, *m.report);
   if (!m.categories.empty()) p.add(make_tag(kIdKeywords, mapi::PT_MV_UNICODE), mv_unicode(m.categories));
   if (m.appointment) {
     const model::Appointment &a = *m.appointment;
@@ -446,7 +480,9 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
   NodeOut out_subs;  // collects message subnodes
   // Recipient table (subnode 0x692); always present.
   {
-    TcBuilder rt(recipient_columns());
+    const bool report_rows = std::any_of(m.recipients.begin(), m.recipients.end(),
+                                         [](const model::Recipient &r) { return r.report; });
+    TcBuilder rt(report_rows ? report_recipient_columns() : recipient_columns());
     i32 row = 0;
     for (const auto &r : m.recipients) {
       const model::Address &a = r.address;
@@ -469,6 +505,14 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
           cell_bool(false),
           cell_str(name),
       };
+      if (report_rows) {
+        const model::RecipientReport rr = r.report.value_or(model::RecipientReport{});
+        for (const Cell &c :
+             {cell_opt_i32(rr.status_code), cell_opt_i32(rr.diag_code),
+              cell_opt_i32(rr.reason_code), cell_str(rr.supplementary_info),
+              cell_str(rr.remote_mta), cell_time(rr.report_time), cell_time(rr.deliver_time)})
+          cells.push_back(c);
+      }
       rt.add_row(static_cast<u32>(row), cells);
       ++row;
     }
