@@ -11,6 +11,7 @@ PACKAGES=(
   libssl-dev zlib1g-dev libsqlite3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   pff-tools pst-utils
+  libical-dev python3-icalendar
 )
 
 missing=()
