@@ -59,6 +59,7 @@ constexpr u32 TIME_ZONE_STRUCT = 0x8233;
 constexpr u32 TIME_ZONE_DESCRIPTION = 0x8234;
 constexpr u32 TIME_ZONE_DEFINITION_START_DISPLAY = 0x825E;
 constexpr u32 TIME_ZONE_DEFINITION_RECUR = 0x8260;
+constexpr u32 EXCEPTION_REPLACE_TIME = 0x8228;
 }  // namespace lid
 
 // PidTagResponseRequested ([MS-OXOCAL] 2.2.7.1); not in tags.h.
@@ -684,6 +685,10 @@ class Converter {
     ap.organizer_smtp = m.from.smtp;
     ap.sequence = r.named_i32(psetid::Appointment, lid::APPOINTMENT_SEQUENCE);
     ap.response_requested = r.boolv(PID_RESPONSE_REQUESTED).value_or(false);
+    // A global object id with an instance date (bytes 16..19, [MS-OXOCAL] 2.2.1.27) is about
+    // one instance of a series; PidLidExceptionReplaceTime is that instance's original start.
+    if (ap.global_object_id_hex.size() >= 40 && ap.global_object_id_hex.substr(32, 8) != "00000000")
+      ap.instance_start = r.named_time(psetid::Appointment, lid::EXCEPTION_REPLACE_TIME);
     convert_recurrence(r, ap);
     m.appointment = std::move(ap);
   }

@@ -327,9 +327,11 @@ void write_event(Writer &w, const EventContext &e) {
       else time_line(w, "EXDATE", e.zone, d);
     }
   } else if (a.all_day) {
+    if (a.instance_start) w.line("RECURRENCE-ID;VALUE=DATE", format_date(*a.instance_start));
     if (a.start) w.line("DTSTART;VALUE=DATE", format_date(*a.start));
     if (a.end) w.line("DTEND;VALUE=DATE", format_date(*a.end));
   } else {
+    if (a.instance_start) w.line("RECURRENCE-ID", format_utc(*a.instance_start));
     if (a.start) w.line("DTSTART", format_utc(*a.start));
     if (a.end) w.line("DTEND", format_utc(*a.end));
   }

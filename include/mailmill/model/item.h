@@ -98,6 +98,9 @@ struct Appointment {
   Bytes time_zone_blob;    ///< PidLidTimeZoneStruct as stored (kept for the PST writer)
   std::optional<i32> sequence;  ///< PidLidAppointmentSequence
   bool response_requested = false;  ///< PidTagResponseRequested (RSVP)
+  /// A meeting message about one instance of a series: that instance's original start (UTC,
+  /// PidLidExceptionReplaceTime); becomes RECURRENCE-ID.
+  std::optional<i64> instance_start;
 };
 
 struct Task {

@@ -94,6 +94,18 @@ TEST(MeetingMessage, RequestIsATextCalendarAlternativeBesideTheHtml) {
   EXPECT_TRUE(errors.empty()) << errors.front() << "\n" << *ics;
 }
 
+TEST(MeetingMessage, RequestForOneInstanceHasItsRecurrenceId) {
+  model::Message m = meeting("IPM.Schedule.Meeting.Request");
+  m.appointment->instance_start = 1600185600;  // 2020-09-15 16:00 UTC, the original start
+  std::optional<Bytes> ics = mime::render_meeting_ics(m);
+  ASSERT_TRUE(ics);
+  EXPECT_NE(ics->find("\r\nRECURRENCE-ID:20200915T160000Z\r\nDTSTART:20200914T161320Z\r\n"),
+            std::string::npos)
+      << *ics;
+  const std::vector<std::string> errors = libical_errors(*ics);
+  EXPECT_TRUE(errors.empty()) << errors.front() << "\n" << *ics;
+}
+
 TEST(MeetingMessage, RepliesCarryTheSendersParticipationStatus) {
   const std::pair<const char *, const char *> cases[] = {
       {"IPM.Schedule.Meeting.Resp.Pos", "ACCEPTED"},

@@ -99,5 +99,29 @@ TEST(ToModelRecurrence, MalformedBlobIsAWarningAndTheSingleInstance) {
   }
 }
 
+TEST(ToModelRecurrence, InstanceOfASeriesGetsItsOriginalStart) {
+  NameMap n = names();
+  n.add(0x8005, PropertyName{psetid::Meeting, false, 0x0003, ""});
+  n.add(0x8006, PropertyName{psetid::Appointment, false, 0x8228, ""});
+  ConvertContext ctx;
+  ctx.names = &n;
+  RawMessage m;
+  m.props.set_unicode(pid::MESSAGE_CLASS, "IPM.Schedule.Meeting.Request");
+  m.props.set(make_tag(0x8001, PT_SYSTIME), ft(1470150000));
+  m.props.set(make_tag(0x8006, PT_SYSTIME), ft(1470146400));
+  std::string goid("\x04\x00\x00\x00\x82\x00\xE0\x00\x74\xC5\xB7\x10\x1A\x82\xE0\x08", 16);
+  goid += std::string("\x07\xE0\x08\x02", 4) + std::string(20, '\0') + "abcd";
+  m.props.set(make_tag(0x8005, PT_BINARY), goid);
+  Result<model::Message> r = to_model(m, ctx);
+  ASSERT_TRUE(r.ok() && r->appointment);
+  EXPECT_EQ(r->appointment->instance_start.value_or(0), 1470146400);
+  // Without an instance date in the id the replace time is not an instance of anything.
+  goid[16] = goid[17] = goid[18] = goid[19] = '\0';
+  m.props.set(make_tag(0x8005, PT_BINARY), goid);
+  r = to_model(m, ctx);
+  ASSERT_TRUE(r.ok() && r->appointment);
+  EXPECT_FALSE(r->appointment->instance_start);
+}
+
 }  // namespace
 }  // namespace mm::mapi
