@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "mailmill/mapi/oneoff.h"
+#include "mailmill/mapi/recurrence.h"
 #include "mailmill/mapi/tags.h"
 #include "mailmill/model/limits.h"
 #include "mailmill/util/text.h"
@@ -52,7 +53,17 @@ constexpr u32 WORK_ADDRESS_COUNTRY = 0x8049;
 constexpr u32 HTML = 0x802B;
 constexpr u32 DISTRIBUTION_LIST_ONE_OFF_MEMBERS = 0x8054;
 constexpr u32 DISTRIBUTION_LIST_MEMBERS = 0x8055;
+constexpr u32 APPOINTMENT_RECUR = 0x8216;
+constexpr u32 APPOINTMENT_SEQUENCE = 0x8201;
+constexpr u32 TIME_ZONE_STRUCT = 0x8233;
+constexpr u32 TIME_ZONE_DESCRIPTION = 0x8234;
+constexpr u32 TIME_ZONE_DEFINITION_START_DISPLAY = 0x825E;
+constexpr u32 TIME_ZONE_DEFINITION_RECUR = 0x8260;
+constexpr u32 EXCEPTION_REPLACE_TIME = 0x8228;
 }  // namespace lid
+
+// PidTagResponseRequested ([MS-OXOCAL] 2.2.7.1); not in tags.h.
+constexpr u16 PID_RESPONSE_REQUESTED = 0x0063;
 
 // Other tagged ids not (yet) in tags.h.
 constexpr u16 PID_ATTACH_DATA = pid::ATTACH_DATA;
@@ -705,7 +716,69 @@ class Converter {
     }
     ap.organizer_name = m.from.name;
     ap.organizer_smtp = m.from.smtp;
+    ap.sequence = r.named_i32(psetid::Appointment, lid::APPOINTMENT_SEQUENCE);
+    ap.response_requested = r.boolv(PID_RESPONSE_REQUESTED).value_or(false);
+    // A global object id with an instance date (bytes 16..19, [MS-OXOCAL] 2.2.1.27) is about
+    // one instance of a series; PidLidExceptionReplaceTime is that instance's original start.
+    if (ap.global_object_id_hex.size() >= 40 && ap.global_object_id_hex.substr(32, 8) != "00000000")
+      ap.instance_start = r.named_time(psetid::Appointment, lid::EXCEPTION_REPLACE_TIME);
+    convert_recurrence(r, ap);
     m.appointment = std::move(ap);
+  }
+
+  // PidLidAppointmentRecur ([MS-OXOCAL] 2.2.1.44) and the zone its local times are in. A blob
+  // that does not parse leaves the item as before (the single instance, is_recurring set)
+  // with a warning.
+  void convert_recurrence(const Reader &r, model::Appointment &ap) {
+    const std::optional<u16> id = r.named(psetid::Appointment, lid::APPOINTMENT_RECUR);
+    const std::optional<std::string_view> blob = id ? r.bytes(*id) : std::nullopt;
+    if (!blob) return;
+    ap.recurrence_blob = Bytes(*blob);
+    if (!ap.is_recurring) return;  // a stale pattern of an item that is no longer recurring
+    Result<ParsedRecurrence> parsed = parse_appointment_recurrence(*blob, r.codepage());
+    if (!parsed) {
+      r.warn(ProblemCode::ItemUnreadable,
+             parsed.problem().detail + " at offset " + std::to_string(parsed.problem().offset) +
+                 "; recurrence not exported (single instance kept)");
+      return;
+    }
+    for (const std::string &n : parsed->notes) r.warn(ProblemCode::ItemUnreadable, n);
+    ap.recurrence = std::move(parsed->recurrence);
+
+    // The zone: the definition for the recurrence (2.2.1.42), else TZSTRUCT (2.2.1.39), else
+    // the start's display zone (2.2.1.41).
+    auto named_blob = [&](u32 l) -> std::optional<std::string_view> {
+      const std::optional<u16> pid = r.named(psetid::Appointment, l);
+      return pid ? r.bytes(*pid) : std::nullopt;
+    };
+    std::optional<model::TimeZone> tz;
+    if (auto def = named_blob(lid::TIME_ZONE_DEFINITION_RECUR)) tz = parse_time_zone_definition(*def);
+    if (!tz) {
+      if (auto st = named_blob(lid::TIME_ZONE_STRUCT)) {
+        tz = parse_time_zone_struct(*st);
+        if (tz) ap.time_zone_blob = Bytes(*st);
+      }
+    }
+    if (!tz) {
+      if (auto def = named_blob(lid::TIME_ZONE_DEFINITION_START_DISPLAY))
+        tz = parse_time_zone_definition(*def);
+    }
+    if (tz && tz->name.empty()) tz->name = r.named_str(psetid::Appointment, lid::TIME_ZONE_DESCRIPTION);
+    if (!tz && ap.start) {
+      // Zone unknown: a fixed offset taken from the first instance, whose UTC start is
+      // PidLidAppointmentStartWhole. The renderer writes times in UTC for such a zone (it has
+      // no name), so DST changes within the series are not followed.
+      const i64 offset = ap.recurrence->start - *ap.start;
+      if (offset % 60 == 0 && offset > -14 * 3600 && offset < 14 * 3600) {
+        tz = model::TimeZone{};
+        tz->bias = static_cast<i32>(-offset / 60);
+      }
+    }
+    if (!tz || tz->name.empty()) {
+      r.warn(ProblemCode::ItemUnreadable,
+             "recurring appointment has no time zone; instances written in UTC");
+    }
+    ap.time_zone = std::move(tz);
   }
 
   void convert_task(const Reader &r, model::Message &m) {

@@ -11,6 +11,7 @@
 
 #include "encode_impl.h"
 #include "mailmill/mime/encode.h"
+#include "mailmill/mime/ical.h"
 #include "mailmill/mime/limits.h"
 #include "mailmill/mime/mbox.h"
 #include "mailmill/mime/ole_attachment.h"
@@ -1129,6 +1130,12 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
       for (Entity &r : related) rel.push_back(std::move(r));
       alts.push_back(multipart("related", std::move(rel), "type=\"text/html\"", 3, ctx));
     }
+  }
+  // Meeting messages carry the invitation or reply as a text/calendar alternative, the way
+  // Outlook sends them (RFC 6047 2.4; issue 12).
+  if (std::optional<Bytes> cal = render_meeting_ics(msg)) {
+    alts.push_back(text_entity("text/calendar; method=" + *meeting_method(msg.message_class),
+                               "utf-8", *cal, ctx));
   }
   std::optional<Entity> body;
   if (alts.size() == 1) body = std::move(alts[0]);

@@ -6,6 +6,7 @@
 //     RTF), LZFu-compressed by mime::rtf::compress, and wrapped as MELA;
 //   - every *.hex there decoded ('#' lines are comments): the [MS-OXRTFCP] examples;
 //   - real PR_RTF_COMPRESSED values (Outlook's own LZFu) from the shared PST fixtures.
+// OUT_DIR/recurrence: every SEED_SOURCES_DIR/recurrence/*.hex decoded (calendar blobs).
 // OUT_DIR/headers: the header target's input (transport headers, subject, sender name, sender
 // address and body, separated by 0xFF bytes) from
 //   - every SEED_SOURCES_DIR/headers/*.eml (header block, Subject:, From:, body);
@@ -224,6 +225,14 @@ int main(int argc, char **argv) {
     spill(out / "rtf" / p.stem(), bytes);
     ++n_rtf;
   }
+  // Recurrence: committed calendar blobs ([MS-OXOCAL] layouts, hex).
+  fs::create_directories(out / "recurrence");
+  std::size_t n_recurrence = 0;
+  for (const fs::path &p : files(src / "recurrence", ".hex")) {
+    spill(out / "recurrence" / p.stem(), from_hex_text(slurp(p)));
+    ++n_recurrence;
+  }
+  if (n_recurrence == 0) fail("no recurrence seeds under " + src.string());
   // Headers: committed messages.
   for (const fs::path &p : files(src / "headers", ".eml")) {
     spill(out / "headers" / (p.stem().string() + ".bin"), header_input_from_message(slurp(p)));

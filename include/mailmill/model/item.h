@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mailmill/model/calendar.h"
 #include "mailmill/util/blob.h"
 #include "mailmill/util/result.h"
 #include "mailmill/util/types.h"
@@ -117,6 +118,16 @@ struct Appointment {
   std::optional<i32> busy_status;
   std::optional<i32> reminder_minutes;
   std::string global_object_id_hex;  ///< becomes the iCalendar UID when present
+  // Recurrence and meetings (issue 12).
+  std::optional<Recurrence> recurrence;  ///< parsed PidLidAppointmentRecur, when valid
+  std::optional<TimeZone> time_zone;     ///< zone of the recurrence's local times, when known
+  Bytes recurrence_blob;   ///< PidLidAppointmentRecur as stored (kept for the PST writer)
+  Bytes time_zone_blob;    ///< PidLidTimeZoneStruct as stored (kept for the PST writer)
+  std::optional<i32> sequence;  ///< PidLidAppointmentSequence
+  bool response_requested = false;  ///< PidTagResponseRequested (RSVP)
+  /// A meeting message about one instance of a series: that instance's original start (UTC,
+  /// PidLidExceptionReplaceTime); becomes RECURRENCE-ID.
+  std::optional<i64> instance_start;
 };
 
 struct Task {

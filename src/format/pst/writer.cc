@@ -67,8 +67,12 @@ const NamedDef kNamed[] = {
     {&kPsetidAddress, false, 0x80A3, nullptr},      // 0x800B Email3EmailAddress
     {&kPsetidAddress, false, 0x80A0, nullptr},      // 0x800C Email3DisplayName
     {&kPsetidAddress, false, 0x8005, nullptr},      // 0x800D FileUnder
-    {&kPsetidAddress, false, 0x8055, nullptr},      // 0x800E DistributionListOneOffMembers
-    {&kPsetidAddress, false, 0x8053, nullptr},      // 0x800F DistributionListName
+    {&kPsetidAppointment, false, 0x8216, nullptr},  // 0x800E AppointmentRecur
+    {&kPsetidAppointment, false, 0x8223, nullptr},  // 0x800F Recurring
+    {&kPsetidAppointment, false, 0x8233, nullptr},  // 0x8010 TimeZoneStruct
+    {&kPsetidAppointment, false, 0x8234, nullptr},  // 0x8011 TimeZoneDescription
+    {&kPsetidAddress, false, 0x8055, nullptr},      // 0x8012 DistributionListOneOffMembers
+    {&kPsetidAddress, false, 0x8053, nullptr},      // 0x8013 DistributionListName
 };
 constexpr u16 kIdKeywords = 0x8000;
 constexpr u16 kIdApptStart = 0x8001;
@@ -80,8 +84,12 @@ constexpr u16 kIdEmail[3] = {0x8006, 0x8009, 0x800B};
 constexpr u16 kIdEmailName[3] = {0x8007, 0x800A, 0x800C};
 constexpr u16 kIdEmail1Type = 0x8008;
 constexpr u16 kIdFileUnder = 0x800D;
-constexpr u16 kIdDlOneOffMembers = 0x800E;
-constexpr u16 kIdDlName = 0x800F;
+constexpr u16 kIdRecur = 0x800E;
+constexpr u16 kIdRecurring = 0x800F;
+constexpr u16 kIdTimeZoneStruct = 0x8010;
+constexpr u16 kIdTimeZoneDescription = 0x8011;
+constexpr u16 kIdDlOneOffMembers = 0x8012;
+constexpr u16 kIdDlName = 0x8013;
 
 u64 to_filetime(i64 unix_seconds) {
   return static_cast<u64>(unix_seconds + 11644473600LL) * 10000000ULL;
@@ -435,6 +443,11 @@ NodeOut PstWriter::Impl::build_message(const model::Message &m, int depth) {
     p.str(kIdLocation, a.location);
     p.boolean(kIdAllDay, a.all_day);
     if (a.busy_status) p.i32v(kIdBusy, *a.busy_status);
+    // A series keeps its pattern and zone as stored ([MS-OXOCAL] 2.2.1.44, 2.2.1.39).
+    if (a.is_recurring) p.boolean(kIdRecurring, true);
+    if (!a.recurrence_blob.empty()) p.bin(kIdRecur, a.recurrence_blob);
+    if (!a.time_zone_blob.empty()) p.bin(kIdTimeZoneStruct, a.time_zone_blob);
+    if (a.time_zone && !a.time_zone->name.empty()) p.str(kIdTimeZoneDescription, a.time_zone->name);
   }
   if (m.contact) {
     const model::Contact &c = *m.contact;
