@@ -8,7 +8,7 @@
     lists (read back by a second conversion, same vCards).
 (b) The corpus list (jlibpst__dist-list.pst): its three members, as java-libpst's own test of
     that file states them (contact1@, dist1@, dist2@rjohnson.id.au).
-(c) Every message of every PST fixture, in mbox output (embedded messages too): a From field
+(c) Every .vcf of every PST fixture parses with vobject (validate=True). Every message of every PST fixture, in mbox output (embedded messages too): a From field
     that Python's email parses; where mailmill had to write one, it is the empty group
     `undisclosed-sender:;` marked `X-Mailmill-Synthesized: from`. The From_ line's date is the
     Date field's date as Python's email.utils reads it.
@@ -135,6 +135,7 @@ def check_message(msg, where):
 
 synthesized = 0
 dated = 0
+vcards_checked = 0
 for name in sorted(os.listdir(F)):
     if not name.lower().endswith((".pst", ".ost")):
         continue
@@ -144,6 +145,18 @@ for name in sorted(os.listdir(F)):
         c.check(False, f"{name}: exit {r.returncode}")
         continue
     for rel, path in mmtest.tree_files(out).items():
+        if rel.endswith(".vcf"):
+            # Every vCard (contacts, lists) parses with vobject, with its FN and VERSION.
+            try:
+                with open(path, encoding="utf-8") as f:
+                    cards = list(vobject.readComponents(f.read(), validate=True))
+                ok = bool(cards) and all(card.fn.value and card.version.value in ("3.0", "4.0")
+                                         for card in cards)
+            except Exception as e:  # noqa: BLE001 - any parse error is the failure reported
+                ok, cards = False, str(e)
+            c.check(ok, f"{name}:{rel}: vobject reads it: {cards!r}"[:400])
+            vcards_checked += 1
+            continue
         if not rel.endswith(".mbox"):
             continue
         for k, m in enumerate(mailbox.mbox(path, create=False)):
@@ -161,6 +174,7 @@ for name in sorted(os.listdir(F)):
             got = from_line.split(" ", 1)[1] if " " in from_line else from_line
             c.check(got == want, f"{where}: From_ date {got!r} == Date {date!r} ({want!r})")
             dated += 1
+c.check(vcards_checked >= 5, f"{vcards_checked} vCards of the fixtures read by vobject")
 c.check(dated > 150, f"From_ dates checked on {dated} messages")
 c.check(synthesized > 0, f"{synthesized} messages without a sender got the placeholder")
 
