@@ -30,6 +30,7 @@
 #include "mailmill/source/discover.h"
 #include "mailmill/util/buffer_pool.h"
 #include "manifest.h"
+#include "plan.h"
 #include "process.h"
 #include "state.h"
 
@@ -38,82 +39,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t UNIT_ITEMS = 32;
 constexpr u64 UNIT_BYTES = 4u << 20;  // output per work unit when items are large
-
-const char *format_name(mapi::PstFormat f) {
-  switch (f) {
-    case mapi::PstFormat::Ansi: return "ansi";
-    case mapi::PstFormat::Unicode: return "unicode";
-    case mapi::PstFormat::Unicode4k: return "unicode-4k";
-  }
-  return "unknown";
-}
-
-const char *encryption_name(mapi::PstEncryption e) {
-  switch (e) {
-    case mapi::PstEncryption::None: return "none";
-    case mapi::PstEncryption::Permute: return "compressible";
-    case mapi::PstEncryption::Cyclic: return "high";
-    case mapi::PstEncryption::Unknown: return "unknown";
-  }
-  return "unknown";
-}
-
-std::string hex(u64 v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string join_path(const std::vector<std::string> &path) {
-  std::string out;
-  for (const auto &p : path) {
-    if (!out.empty()) out += '/';
-    out += p;
-  }
-  return out;
-}
-
-// ---- Planning ---------------------------------------------------------------------------
-
-// What becomes of a planned item: read and converted, or an outcome decided by the plan.
-enum class Fate : u8 {
-  Read,        // read and converted
-  Associated,  // skipped: folder-associated information (views, rules, forms), not mail
-  Unlisted,    // skipped: a message node no contents table lists (exported under --recover)
-  TooDeep,     // failed: its folder is nested deeper than the readers' limit
-  Dangling,    // failed: a contents-table row naming no message node
-};
-
-struct FolderPlan {
-  mapi::FolderInfo info;
-  std::string path;    // joined raw names
-  std::string label;   // upload label for batch manifests
-  std::vector<u64> nids;
-  std::vector<Fate> fates;  // parallel to nids
-  std::vector<bool> listed;  // parallel to nids: listed by the contents table (else found by the census)
-  std::optional<Problem> contents_problem;  // contents table unreadable
-  std::size_t contents_error = 0;           // its entry in SourceLedger::folder_errors
-  bool in_tree = true;  // false for folders the folder tree does not reach
-  FolderLedger *ledger = nullptr;
-};
-
-struct SourcePlan {
-  std::string path;
-  std::string key;  // sink directory
-  source::Reader reader = source::Reader::Libpff;  // the reader that opened it
-  std::unique_ptr<mapi::MailStore> primary;
-  std::vector<FolderPlan> folders;
-  SourceLedger *ledger = nullptr;
-};
-
-/// A slice of one folder's items.
-struct Unit {
-  std::size_t source = 0, folder = 0;
-  std::size_t begin = 0, end = 0;  // into FolderPlan::nids
-  u64 first_seq = 0;
-};
 
 struct UnitOut {
   Unit unit;
@@ -127,28 +53,6 @@ struct UnitOut {
     for (ItemOut &item : items) util::BufferPool::instance().give(std::move(item.bytes));
   }
 };
-
-std::string label_for(const std::vector<std::string> &path, Profile profile) {
-  // Below the IPM subtree ("Top of Personal Folders", "IPM_SUBTREE", ...) is what users see.
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < path.size(); ++i)
-    if (path[i] == "Top of Personal Folders" || path[i] == "IPM_SUBTREE" ||
-        path[i].rfind("Top of ", 0) == 0)
-      start = i + 1;
-  std::vector<std::string> rest(path.begin() + static_cast<std::ptrdiff_t>(
-                                                   std::min(start, path.size())),
-                                path.end());
-  if (rest.empty()) return profile == Profile::Generic ? join_path(path) : "INBOX";
-  if (profile == Profile::Gmail || profile == Profile::GmailApi) {
-    static const std::map<std::string, std::string> system = {
-        {"Inbox", "INBOX"}, {"Sent Items", "SENT"}, {"Drafts", "DRAFT"},
-        {"Deleted Items", "TRASH"}, {"Junk E-mail", "SPAM"}, {"Junk Email", "SPAM"}};
-    auto it = system.find(rest[0]);
-    if (it != system.end() && rest.size() == 1) return it->second;
-  }
-  if (profile == Profile::Imap && rest[0] == "Inbox") rest[0] = "INBOX";
-  return join_path(rest);
-}
 
 // ---- Fingerprint of a run: what must match for a restart to be a resume ------------------
 
@@ -308,213 +212,16 @@ class Run {
     }
   }
 
+  // Planning (plan.h); the sink learns each source and its folders as they are planned.
   void plan() {
-    u64 seq = run_.first_seq;
-    for (const std::string &path : inputs_) {
-      SourceLedger &sl = result_.ledger.add_source(path);
-      Result<std::unique_ptr<mapi::MailStore>> opened =
-          source::open_store(path, opts_.reader, source::OpenOptions{opts_.recover});
-      if (!opened) {
-        sl.error_code = problem_code_name(opened.problem().code);
-        sl.error = opened.problem().detail;
-        log_ << "error: " << path << ": " << sl.error << "\n";
-        continue;
-      }
-      auto sp = std::make_unique<SourcePlan>();
-      sp->path = path;
-      sp->primary = std::move(*opened);
-      sp->reader = std::string(sp->primary->reader_name()) == "native" ? source::Reader::Native
-                                                                      : source::Reader::Libpff;
-      sp->ledger = &sl;
-      const mapi::StoreInfo &info = sp->primary->info();
-      sl.reader = sp->primary->reader_name();
-      sl.format = format_name(info.format);
-      sl.is_ost = info.is_ost;
-      sl.encryption = encryption_name(info.encryption);
-      // The census first: what the file holds, by its own indexes, before anything is read.
-      Result<mapi::Census> census = sp->primary->census();
-      Result<std::vector<mapi::FolderInfo>> folders =
-          census ? sp->primary->folders() : Result<std::vector<mapi::FolderInfo>>(census.problem());
-      if (!folders || folders->empty()) {
-        // No folder tree, no items: the input could not be read (exit 1, counted as such).
-        Problem p = folders ? Problem{ProblemCode::SourceCorrupt, "no readable folder", -1}
-                            : folders.problem();
-        sl.error_code = problem_code_name(p.code);
-        sl.error = "cannot read the folder tree: " + p.detail;
-        log_ << "error: " << path << ": " << sl.error << "\n";
-        continue;
-      }
-      sl.opened = true;
-      std::vector<u64> parents = std::move(census->node_parents);
-      result_.ledger.set_census(sl, std::move(*census));
-      for (const std::string &p : sl.census.problems) log_ << "warning: " << path << ": " << p << "\n";
-      sp->key = sink_->add_source(path);
-      new_source_keys_.push_back(sp->key);
-      plan_folders(*sp, sl, std::move(*folders), parents);
-      // Opening walked the B-tree pages and listing read every contents table; with the
-      // kernel's fault-around that maps far more of the file than was read. Drop it.
-      sp->primary->release_memory();
-      std::size_t s = sources_.size();
-      for (std::size_t f = 0; f < sp->folders.size(); ++f) {
-        FolderPlan &fp = sp->folders[f];
-        for (std::size_t b = 0; b < fp.nids.size(); b += UNIT_ITEMS) {
-          std::size_t e = std::min(fp.nids.size(), b + UNIT_ITEMS);
-          units_.push_back(Unit{s, f, b, e, seq});
-          seq += e - b;
-        }
-      }
-      sources_.push_back(std::move(sp));
-    }
-    total_items_ = static_cast<i64>(seq - run_.first_seq);
+    PlanOptions po{opts_.reader, opts_.recover, opts_.profile};
+    plan_ = plan_inputs(inputs_, po, run_.first_seq, result_.ledger, log_, [this](SourcePlan &sp) {
+      sp.key = sink_->add_source(sp.path);
+      new_source_keys_.push_back(sp.key);
+      for (const FolderPlan &fp : sp.folders)
+        sink_->register_folder(sink::Destination{sp.key, fp.info.path});
+    });
     if (result_.resumed) replay_manifest();
-  }
-
-  // Lists every item of a source in its folder, with its fate. The folder tree's folders come
-  // first, in tree order; folders the census found outside the tree, and the census's folder 0
-  // (message nodes whose parent is no folder), follow when they hold items. Items are
-  // attributed to folders by the census's rule (mapi::Census), applied here independently:
-  // the end-of-run check compares the two, folder by folder and node by node. Counts read from
-  // the file (PR_CONTENT_COUNT) are never a loop bound.
-  void plan_folders(SourcePlan &sp, SourceLedger &sl, std::vector<mapi::FolderInfo> tree,
-                    const std::vector<u64> &parents) {
-    const std::vector<u64> &nodes = sl.expected;  // sorted census node ids
-    const bool by_nodes = sl.census.basis == "node-index";
-    std::map<u64, std::size_t> plan_of;           // folder id -> index in sp.folders
-    auto add_plan = [&](mapi::FolderInfo fi, bool in_tree) -> FolderPlan & {
-      FolderPlan &fp = sp.folders.emplace_back();
-      fp.path = join_path(fi.path);
-      fp.label = label_for(fi.path, opts_.profile);
-      fp.in_tree = in_tree;
-      fp.info = std::move(fi);
-      plan_of.emplace(fp.info.node_id, sp.folders.size() - 1);
-      return fp;
-    };
-    for (mapi::FolderInfo &fi : tree) {
-      if (plan_of.count(fi.node_id)) continue;  // listed twice by a damaged tree
-      add_plan(std::move(fi), true);
-    }
-    if (by_nodes) {
-      for (const mapi::CensusFolder &cf : sl.census.folders) {
-        if (plan_of.count(cf.folder_id) || (cf.items == 0 && cf.rows <= 0)) continue;
-        mapi::FolderInfo fi;
-        fi.node_id = cf.folder_id;
-        fi.path = cf.folder_id == 0 ? std::vector<std::string>{"[Unlisted items]"}
-                                    : std::vector<std::string>{"[Folders outside the tree]",
-                                                               "folder-" + hex(cf.folder_id)};
-        add_plan(std::move(fi), false);
-      }
-    }
-    // Contents tables. Under the node-index census a listed id that is not a normal message
-    // node is a dangling row; a node listed by several folders belongs to its nidParent's
-    // folder if that one lists it, else to the listing folder with the smallest id.
-    std::map<u64, std::vector<u64>> listings;  // node id -> listing folder ids
-    for (FolderPlan &fp : sp.folders) {
-      if (fp.info.node_id == 0) continue;
-      Result<std::vector<u64>> items = sp.primary->items_in(fp.info.node_id);
-      if (!items) {
-        fp.contents_problem = items.problem();
-        fp.contents_error = sl.folder_errors.size();
-        sl.folder_errors.push_back(ItemNote{fp.info.node_id, "", "",
-                                            problem_code_name(items.problem().code),
-                                            "folder " + fp.path + ": " + items.problem().detail});
-        continue;
-      }
-      for (u64 id : *items) {
-        if (!by_nodes || mapi::is_unreadable_item_id(id)) {
-          fp.nids.push_back(id);
-          fp.fates.push_back(Fate::Read);
-          fp.listed.push_back(true);
-        } else if ((id & 0x1F) == 0x04 && std::binary_search(nodes.begin(), nodes.end(), id)) {
-          std::vector<u64> &l = listings[id];
-          if (l.empty() || l.back() != fp.info.node_id) l.push_back(fp.info.node_id);
-        } else {
-          fp.nids.push_back(id);
-          fp.fates.push_back(Fate::Dangling);
-          fp.listed.push_back(true);
-        }
-      }
-    }
-    // The plan of a folder id, made on the spot for folder 0 if the census had none for it.
-    auto plan_for = [&](u64 folder_id) -> std::size_t {
-      auto it = plan_of.find(folder_id);
-      if (it != plan_of.end()) return it->second;
-      it = plan_of.find(0);
-      if (it != plan_of.end()) return it->second;
-      mapi::FolderInfo fi;
-      fi.path = {"[Unlisted items]"};
-      add_plan(std::move(fi), false);
-      return sp.folders.size() - 1;
-    };
-    if (by_nodes) {
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const u64 nid = nodes[i], parent = i < parents.size() ? parents[i] : 0;
-        const bool assoc = (nid & 0x1F) == 0x08;
-        auto l = listings.find(nid);
-        u64 owner = parent;
-        Fate fate = Fate::Read;
-        if (!assoc && l != listings.end()) {
-          const std::vector<u64> &by = l->second;
-          if (std::find(by.begin(), by.end(), parent) == by.end())
-            owner = *std::min_element(by.begin(), by.end());
-        } else {
-          // Not listed: found through the node index alone.
-          const FolderPlan &home = sp.folders[plan_for(owner)];
-          fate = assoc                                   ? Fate::Associated
-                 : home.in_tree && home.contents_problem ? Fate::Read
-                 : opts_.recover                         ? Fate::Read
-                                                         : Fate::Unlisted;
-        }
-        FolderPlan &fp = sp.folders[plan_for(owner)];
-        fp.nids.push_back(nid);
-        fp.fates.push_back(fate);
-        fp.listed.push_back(!assoc && l != listings.end());
-      }
-    }
-    for (FolderPlan &fp : sp.folders) {
-      // One order for every reader: the items the contents table lists in node-id order
-      // (libpff lists items that way, the native reader in contents-table order), then those
-      // only the census found (associated, unlisted), in node-id order; names and mbox order
-      // depend on it.
-      std::vector<std::size_t> order(fp.nids.size());
-      for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        return std::pair(!fp.listed[a], fp.nids[a]) < std::pair(!fp.listed[b], fp.nids[b]);
-      });
-      std::vector<u64> nids(order.size());
-      std::vector<Fate> fates(order.size());
-      for (std::size_t k = 0; k < order.size(); ++k) {
-        nids[k] = fp.nids[order[k]];
-        fates[k] = fp.info.beyond_depth && fp.fates[order[k]] != Fate::Associated
-                       ? Fate::TooDeep
-                       : fp.fates[order[k]];
-      }
-      fp.nids = std::move(nids);
-      fp.fates = std::move(fates);
-      if (fp.info.beyond_depth) {
-        sl.folder_errors.push_back(ItemNote{fp.info.node_id, "", "", "LimitExceeded",
-                                            "folder " + hex(fp.info.node_id) +
-                                                " is nested deeper than 256 levels; its " +
-                                                std::to_string(fp.nids.size()) +
-                                                " item(s) are counted as failed"});
-      }
-      if (fp.contents_problem && by_nodes && !fp.nids.empty()) {
-        sl.folder_errors[fp.contents_error].detail +=
-            "; its " + std::to_string(fp.nids.size()) + " item(s) were found through the node index";
-      }
-      fp.ledger = &result_.ledger.add_folder(sl, fp.path, fp.info.node_id);
-      const i64 mail = static_cast<i64>(fp.nids.size()) -
-                       std::count(fp.fates.begin(), fp.fates.end(), Fate::Associated);
-      if (fp.ledger->census.claimed >= 0 && fp.ledger->census.claimed != mail) {
-        // PR_CONTENT_COUNT disagrees with what the folder holds: one line, never a loop bound.
-        result_.ledger.warn(*fp.ledger,
-                            ItemNote{fp.info.node_id, "", "", "CountMismatch",
-                                     "the folder says it holds " +
-                                         std::to_string(fp.ledger->census.claimed) +
-                                         " item(s) (PR_CONTENT_COUNT); " + std::to_string(mail) +
-                                         " were found"});
-      }
-      sink_->register_folder(sink::Destination{sp.key, fp.info.path});
-    }
   }
 
   // Rebuilds the ledger of the interrupted run's committed items from its manifest lines.
@@ -522,7 +229,7 @@ class Run {
     std::ifstream in(fs::path(opts_.out_dir) / "manifest.jsonl", std::ios::binary);
     std::map<std::pair<std::string, u64>, FolderLedger *> folders;
     std::map<std::string, SourceLedger *> sources;
-    for (auto &sp : sources_) {
+    for (auto &sp : plan_.sources) {
       sources[sp->path] = sp->ledger;
       for (auto &fp : sp->folders) folders[{sp->path, fp.info.node_id}] = fp.ledger;
     }
@@ -563,7 +270,7 @@ class Run {
     if (it != mine.end()) return it->second.get();
     // Units arrive in source order: handles of earlier sources are no longer needed.
     for (auto e = mine.begin(); e != mine.end();) e = e->first < s ? mine.erase(e) : std::next(e);
-    SourcePlan &sp = *sources_[s];
+    SourcePlan &sp = *plan_.sources[s];
     Result<std::unique_ptr<mapi::MailStore>> h = sp.primary->open_another();
     if (!h) h = source::open_store(sp.path, sp.reader, source::OpenOptions{opts_.recover});
     if (!h) {
@@ -577,7 +284,7 @@ class Run {
   UnitOut *process(const Unit &u) {
     auto out = std::make_unique<UnitOut>();
     out->unit = u;
-    const FolderPlan &fp = sources_[u.source]->folders[u.folder];
+    const FolderPlan &fp = plan_.sources[u.source]->folders[u.folder];
     out->items.resize(u.end - u.begin);
     Problem why;
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
@@ -602,7 +309,7 @@ class Run {
         continue;
       }
       if (fp.fates[i] != Fate::Read) {
-        planned_outcome(fp, i, item);
+        planned_outcome(fp, i, item.outcome, item.note);
         continue;
       }
       if (!store) {
@@ -704,40 +411,6 @@ class Run {
     return true;
   }
 
-  // The outcome of an item whose fate the plan decided: it is not read.
-  static void planned_outcome(const FolderPlan &fp, std::size_t i, ItemOut &item) {
-    const u64 nid = fp.nids[i];
-    switch (fp.fates[i]) {
-      case Fate::Associated:
-        item.outcome = Outcome::Skipped;
-        item.note = ItemNote{nid, "", "associated", "associated",
-                             "folder-associated item (a hidden view, rule or form of the folder), "
-                             "not mail"};
-        break;
-      case Fate::Unlisted:
-        item.outcome = Outcome::Skipped;
-        item.note = ItemNote{nid, "", "", "unlisted",
-                             "message node " + hex(nid) +
-                                 " is in the node index but listed by no folder's contents table "
-                                 "(a deleted or orphaned item); --recover exports it"};
-        break;
-      case Fate::TooDeep:
-        item.outcome = Outcome::Failed;
-        item.note = ItemNote{nid, "", "", "LimitExceeded",
-                             "its folder " + hex(fp.info.node_id) +
-                                 " is nested deeper than 256 levels"};
-        break;
-      case Fate::Dangling:
-        item.outcome = Outcome::Failed;
-        item.note = ItemNote{nid, "", "", "ItemUnreadable",
-                             "the contents table of folder " + hex(fp.info.node_id) +
-                                 " lists node " + hex(nid) +
-                                 ", which is not a message in the node index"};
-        break;
-      case Fate::Read: break;
-    }
-  }
-
   std::FILE *open_spill() {
     std::string tmpl = (fs::path(opts_.out_dir) / ".mailmill" / "spill-XXXXXX").string();
     int fd = ::mkstemp(tmpl.data());
@@ -786,7 +459,7 @@ class Run {
   // The serial in-order stage: dedup, write, account.
   void write(UnitOut *raw_out) {
     std::unique_ptr<UnitOut> u(raw_out);
-    SourcePlan &sp = *sources_[u->unit.source];
+    SourcePlan &sp = *plan_.sources[u->unit.source];
     FolderPlan &fp = sp.folders[u->unit.folder];
     auto t0 = Clock::now();
     sink::Destination dest{sp.key, fp.info.path};
@@ -971,9 +644,9 @@ class Run {
     // faster than 4 (8.7-9.4 s against 8.6-10.0 s) once that budget counted buffer capacity,
     // and took 45 MiB more memory.
     tokens_ = static_cast<std::size_t>(4 * jobs);
-    Progress progress(log_, opts_.progress, total_items_);
+    Progress progress(log_, opts_.progress, plan_.total_items);
     progress_ = &progress;
-    std::size_t next = 0, taken = 0;  // units_[next], of which `taken` items are handed out
+    std::size_t next = 0, taken = 0;  // plan_.units[next], of which `taken` items are handed out
     std::deque<Unit> pieces;            // stable storage for the units handed out
     // A fatal error (output unwritable) cancels the pipeline: units that were processed but
     // never reached the writer are freed here before the error goes on.
@@ -989,11 +662,11 @@ class Run {
         tbb::make_filter<void, Unit *>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control &fc) -> Unit * {
-              if (next >= units_.size()) {
+              if (next >= plan_.units.size()) {
                 fc.stop();
                 return nullptr;
               }
-              const Unit &u = units_[next];
+              const Unit &u = plan_.units[next];
               // Output waits in memory until its whole unit is done, so units of big items
               // are cut smaller: about UNIT_BYTES of output each, judged by the items so far.
               // Only the grouping changes; the output and its order never do.
@@ -1033,7 +706,7 @@ class Run {
                                               }));
     progress.done();
     progress_ = nullptr;
-    for (auto &sp : sources_) {
+    for (auto &sp : plan_.sources) {
       if (std::optional<Problem> p = sp->primary->input_changed()) {
         sp->ledger->read_problem = p->detail;
         log_ << "error: " << sp->path << ": " << p->detail << "\n";
@@ -1068,8 +741,7 @@ class Run {
   dedup::KeyIndex index_;
   std::vector<std::pair<dedup::Digest, u64>> new_keys_;
   std::vector<std::string> new_source_keys_;
-  std::vector<std::unique_ptr<SourcePlan>> sources_;
-  std::vector<Unit> units_;
+  Plan plan_;
   tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
   tbb::enumerable_thread_specific<StageTimes> times_;
   // One zstd context per thread for batch output, never shared between threads.
@@ -1084,7 +756,7 @@ class Run {
   i64 drop_outcome_ = 0, shrink_after_ = 0, accounted_ = 0;
   std::mutex in_flight_mu_;
   std::set<UnitOut *> in_flight_;  // processed units not yet taken by the writer
-  i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
+  i64 done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
   u64 written_bytes_ = 0, released_at_ = 0;
   int units_since_release_ = 0;
   double write_time_ = 0;
