@@ -24,7 +24,7 @@
 
 #include "json.h"
 #include "json_read.h"
-#include "mailmill/dedup/index.h"
+#include "mailmill/dedup/decider.h"
 #include "mailmill/mime/build.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/source/discover.h"
@@ -193,7 +193,7 @@ class Run {
     }
     if (!result_.resumed) run_ = state_->begin_run(fp, state_->next_seq());
     for (const std::string &key : state_->finished_source_keys()) sink_->reserve_source_key(key);
-    state_->load_dedup(index_);
+    state_->load_dedup(dedup_.index());
     fs::path manifest_path = fs::path(opts_.out_dir) / "manifest.jsonl";
     std::error_code ec;
     u64 size = fs::exists(manifest_path, ec) ? fs::file_size(manifest_path, ec) : 0;
@@ -428,34 +428,6 @@ class Run {
       throw FatalError("cannot read back a spilled message from the temporary file");
   }
 
-  dedup::Digest dedup_key(const SourcePlan &sp, const FolderPlan &fp, const ItemOut &item,
-                          bool &use) {
-    use = true;
-    std::string material;
-    switch (opts_.dedup) {
-      case DedupMode::None: use = false; return {};
-      case DedupMode::MessageId:
-        if (!item.mih) {
-          use = false;
-          return {};
-        }
-        material = "mid:" + std::string(item.mih->begin(), item.mih->end());
-        break;
-      case DedupMode::Content:
-        material = "content:" + std::string(item.content.begin(), item.content.end());
-        break;
-      case DedupMode::Raw:
-        material = "raw:" + std::string(item.raw.begin(), item.raw.end());
-        break;
-    }
-    if (opts_.dedup_scope != DedupScope::Global) {
-      std::error_code ec;
-      material += "\n" + fs::absolute(sp.path, ec).string();
-      if (opts_.dedup_scope == DedupScope::Folder) material += "\n" + fp.path;
-    }
-    return dedup::sha256(material);
-  }
-
   // The serial in-order stage: dedup, write, account.
   void write(UnitOut *raw_out) {
     std::unique_ptr<UnitOut> u(raw_out);
@@ -463,6 +435,9 @@ class Run {
     FolderPlan &fp = sp.folders[u->unit.folder];
     auto t0 = Clock::now();
     sink::Destination dest{sp.key, fp.info.path};
+    // Narrower dedup scopes name the input by its absolute path (the journal's keys do too).
+    std::error_code ec;
+    const std::string source_id = fs::absolute(sp.path, ec).string();
     for (ItemOut &item : u->items) {
       if (static_cast<i64>(item.seq) <= run_.committed_seq) continue;
       for (auto &w : item.warnings) result_.ledger.warn(*fp.ledger, std::move(w));
@@ -475,15 +450,13 @@ class Run {
         account(sp, fp, item.seq, item.index, Outcome::Failed, item.note, "", &item);
         continue;
       }
-      bool use = false;
-      dedup::Digest key = dedup_key(sp, fp, item, use);
-      if (use) {
-        std::optional<u64> kept = index_.find_or_insert(key, item.seq);
-        if (kept) {
-          account(sp, fp, item.seq, item.index, Outcome::Duplicate, item.note,
-                  std::to_string(*kept), &item);
-          continue;
-        }
+      const dedup::Decision decision = dedup_.decide(
+          dedup::ItemKeys{item.mih, item.content, item.raw}, dedup::ItemPlace{source_id, fp.path},
+          item.seq);
+      if (decision.duplicate()) {
+        account(sp, fp, item.seq, item.index, Outcome::Duplicate, item.note,
+                std::to_string(*decision.duplicate_of), &item);
+        continue;
       }
       if (item.spilled) load_spilled(*u, item);
       ByteView bytes = item.bytes;
@@ -556,7 +529,7 @@ class Run {
       written_bytes_ += item.size;
       // The key joins the journal with its item, after any commit point passed above, so a
       // resumed run never finds an item's own key committed without the item.
-      if (use) new_keys_.emplace_back(key, item.seq);
+      dedup_.kept(decision);
       account(sp, fp, item.seq, item.index, Outcome::Written, item.note, location, &item);
     }
     write_time_ += std::chrono::duration<double>(Clock::now() - t0).count();
@@ -624,8 +597,8 @@ class Run {
     manifest_->flush();
     std::map<std::string, u64> sizes = sink_->tracked_sizes();
     sizes["manifest.jsonl"] = manifest_->size();
-    state_->commit(run_.id, seq, new_keys_, sizes, new_source_keys_);
-    new_keys_.clear();
+    state_->commit(run_.id, seq, dedup_.journal_keys(), sizes, new_source_keys_);
+    dedup_.clear_journal_keys();
     new_source_keys_.clear();
     since_commit_ = 0;
     last_commit_ = Clock::now();
@@ -738,8 +711,7 @@ class Run {
   StateStore::Run run_;
   std::unique_ptr<sink::Sink> sink_;
   std::unique_ptr<Manifest> manifest_;
-  dedup::KeyIndex index_;
-  std::vector<std::pair<dedup::Digest, u64>> new_keys_;
+  dedup::Decider dedup_{opts_.dedup, opts_.dedup_scope};
   std::vector<std::string> new_source_keys_;
   Plan plan_;
   tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
