@@ -23,6 +23,7 @@
 #include <set>
 
 #include "json.h"
+#include "budget.h"
 #include "json_read.h"
 #include "mailmill/dedup/decider.h"
 #include "mailmill/mime/build.h"
@@ -39,20 +40,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr u64 UNIT_BYTES = 4u << 20;  // output per work unit when items are large
-
-struct UnitOut {
-  Unit unit;
-  std::vector<ItemOut> items;
-  std::FILE *spill = nullptr;  // bytes of spilled items
-  std::atomic<u64> *held_total = nullptr;  // the run's count of output bytes held in memory
-  u64 held = 0;                            // this unit's share of it
-  ~UnitOut() {
-    if (spill) std::fclose(spill);
-    if (held_total) held_total->fetch_sub(held);
-    for (ItemOut &item : items) util::BufferPool::instance().give(std::move(item.bytes));
-  }
-};
 
 // ---- Fingerprint of a run: what must match for a restart to be a resume ------------------
 
@@ -289,15 +276,9 @@ class Run {
     Problem why;
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
     StageTimes &times = times_.local();
-    out->held_total = &held_bytes_;
-    // A message bigger than a 16th of --max-memory (at least 1 MiB) is built straight into
-    // the unit's spill file instead of memory: its attachments are then held once, by the
-    // reader, and never a second time as encoded output.
-    Streaming streaming{[&]() -> std::FILE * {
-                          if (!out->spill) out->spill = open_spill();
-                          return out->spill;
-                        },
-                        std::max<u64>(opts_.max_memory / 16, 1u << 20)};
+    // Big messages are built straight into the unit's spill file (budget.h).
+    Streaming streaming{[&]() -> std::FILE * { return budget_.spill_file(*out); },
+                        budget_.stream_above()};
     u64 since_release = 0;
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];
@@ -336,10 +317,7 @@ class Run {
       // The input changed (shrank) while this item was read: its bytes may be the zeros that
       // replaced the vanished pages. It fails, and so does every later item of the source.
       if (input_changed(*store, item)) continue;
-      if (item.spilled) {  // built straight into the spill file
-        spilled_items_.fetch_add(1);
-        spilled_bytes_.fetch_add(item.spill_len);
-      }
+      if (item.spilled) budget_.count_streamed(item);  // built straight into the spill file
       // mbox framing (From_ line, >From quoting) was done by the builder (Produce::Mboxrd),
       // in parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
       if (item.framed && item.outcome == Outcome::Written) {
@@ -355,8 +333,7 @@ class Run {
           item.compressed = true;
         }
       }
-      done_items_seen_.fetch_add(1, std::memory_order_relaxed);
-      done_bytes_seen_.fetch_add(item.size, std::memory_order_relaxed);
+      budget_.saw_item(item.size);
       // Items touch many mapped pages; drop them as we go (see write()). The reader already
       // drops the pages of each big attachment it reads, so this is for small items.
       since_release += item.size;
@@ -364,32 +341,7 @@ class Run {
         store->release_memory();
         since_release = 0;
       }
-      // Bound memory: finished output of all units in flight may take an eighth of
-      // --max-memory (the rest is headroom for the items being converted, whose raw
-      // properties, model and output coexist briefly, and for the readers); past that, an
-      // item's bytes wait in an unlinked temporary file until the writer takes them. The
-      // buffer's capacity counts (a recycled buffer, or a zstd frame's, can be larger than
-      // its bytes).
-      const u64 n = item.bytes.empty() ? 0 : item.bytes.capacity();
-      if (n > 0 && held_bytes_.fetch_add(n) + n > opts_.max_memory / 8) {
-        held_bytes_.fetch_sub(n);
-        if (!out->spill) out->spill = open_spill();
-        if (out->spill) {
-          std::fseek(out->spill, 0, SEEK_END);
-          item.spill_offset = static_cast<u64>(std::ftell(out->spill));
-          if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), out->spill) == item.bytes.size()) {
-            item.spilled = true;
-            item.spill_len = item.bytes.size();
-            spilled_items_.fetch_add(1);
-            spilled_bytes_.fetch_add(item.spill_len);
-            util::BufferPool::instance().give(std::move(item.bytes));
-            item.bytes = Bytes();
-            continue;
-          }
-        }
-        held_bytes_.fetch_add(n);  // no temporary file: hold it anyway
-      }
-      out->held += n;
+      budget_.hold_or_spill(*out, item);
     }
     return out.release();
   }
@@ -409,23 +361,6 @@ class Run {
     util::BufferPool::instance().give(std::move(item.bytes));
     item = std::move(failed);
     return true;
-  }
-
-  std::FILE *open_spill() {
-    std::string tmpl = (fs::path(opts_.out_dir) / ".mailmill" / "spill-XXXXXX").string();
-    int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) return nullptr;
-    ::unlink(tmpl.c_str());
-    return ::fdopen(fd, "w+b");
-  }
-
-  // Reads a spilled item's bytes back into item.bytes (a recycled buffer).
-  void load_spilled(const UnitOut &u, ItemOut &item) {
-    item.bytes = util::BufferPool::instance().take(item.spill_len);
-    item.bytes.resize(item.spill_len);
-    std::fseek(u.spill, static_cast<long>(item.spill_offset), SEEK_SET);
-    if (std::fread(item.bytes.data(), 1, item.bytes.size(), u.spill) != item.bytes.size())
-      throw FatalError("cannot read back a spilled message from the temporary file");
   }
 
   // The serial in-order stage: dedup, write, account.
@@ -458,7 +393,7 @@ class Run {
                 std::to_string(*decision.duplicate_of), &item);
         continue;
       }
-      if (item.spilled) load_spilled(*u, item);
+      if (item.spilled) OutputBudget::load_spilled(*u, item);
       ByteView bytes = item.bytes;
       std::string location;
       u64 limit = profile_limit(opts_);
@@ -640,15 +575,8 @@ class Run {
                 return nullptr;
               }
               const Unit &u = plan_.units[next];
-              // Output waits in memory until its whole unit is done, so units of big items
-              // are cut smaller: about UNIT_BYTES of output each, judged by the items so far.
-              // Only the grouping changes; the output and its order never do.
-              const u64 items = done_items_seen_.load(), bytes = done_bytes_seen_.load();
-              std::size_t n = u.end - u.begin - taken;
-              if (items > 0 && bytes > 0) {
-                const u64 avg = std::max<u64>(bytes / items, 1);
-                n = std::min<std::size_t>(n, std::max<u64>(1, UNIT_BYTES / avg));
-              }
+              // Units of big items are handed out in smaller pieces (budget.h).
+              const std::size_t n = budget_.next_piece(u.end - u.begin - taken);
               Unit piece = u;
               piece.begin = u.begin + taken;
               piece.end = piece.begin + n;
@@ -700,7 +628,7 @@ class Run {
     result_.build = {sum.build, sum.items, sum.bytes};
     result_.hash = {sum.hash, sum.items, sum.bytes};
     result_.write = {write_time_, done_items_, written_bytes_};
-    result_.spilled = {0, static_cast<i64>(spilled_items_.load()), spilled_bytes_.load()};
+    result_.spilled = {0, budget_.spilled_items(), budget_.spilled_bytes()};
   }
 
   const ConvertOptions &opts_;
@@ -719,9 +647,7 @@ class Run {
   // One zstd context per thread for batch output, never shared between threads.
   tbb::enumerable_thread_specific<sink::FrameCompressor> compressors_{opts_.batch.zstd_level};
   std::size_t tokens_ = 2;
-  std::atomic<u64> held_bytes_{0};  // output bytes of units in flight held in memory
-  std::atomic<u64> spilled_items_{0}, spilled_bytes_{0};
-  std::atomic<u64> done_items_seen_{0}, done_bytes_seen_{0};  // for sizing work units
+  OutputBudget budget_{fs::path(opts_.out_dir) / ".mailmill", opts_.max_memory};
   bool frame_ = false, compress_ = false;
   u64 limit_ = 0;
   Progress *progress_ = nullptr;
