@@ -41,6 +41,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// What the parallel stage builds for a sink's form.
+Produce produce_for(sink::Form form) {
+  switch (form) {
+    case sink::Form::MimeCrlf: return Produce::MimeCrlf;
+    case sink::Form::MimeLf: return Produce::MimeLf;
+    case sink::Form::Mboxrd: return Produce::Mboxrd;
+    case sink::Form::Model: return Produce::Model;
+  }
+  return Produce::MimeLf;
+}
+
 // ---- Fingerprint of a run: what must match for a restart to be a resume ------------------
 
 std::string fingerprint(const ConvertOptions &o, const std::vector<std::string> &inputs) {
@@ -300,11 +311,7 @@ class Run {
         continue;
       }
       if (input_changed(*store, item)) continue;
-      Produce produce = opts_.format == OutputFormat::Eml   ? Produce::MimeCrlf
-                        : opts_.format == OutputFormat::Pst ? Produce::Model
-                        : frame_                            ? Produce::Mboxrd
-                                                            : Produce::MimeLf;
-      process_item(*store, fp.nids[i], produce, item, times, &streaming);
+      process_item(*store, fp.nids[i], produce_, item, times, &streaming);
       if (item.framed && limit_ && item.size > limit_) {
         // Over the profile's limit: it goes whole to oversize/ as a file, so build it again
         // unframed (rare; cheaper than unquoting).
@@ -318,20 +325,14 @@ class Run {
       // replaced the vanished pages. It fails, and so does every later item of the source.
       if (input_changed(*store, item)) continue;
       if (item.spilled) budget_.count_streamed(item);  // built straight into the spill file
-      // mbox framing (From_ line, >From quoting) was done by the builder (Produce::Mboxrd),
-      // in parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
-      if (item.framed && item.outcome == Outcome::Written) {
-        // Batches are made of one zstd frame per message (see sink/batch.cc), so compression
-        // is per-message work too, with this thread's own zstd context. The item keeps only
-        // its frame (sized exactly; the entry's buffer is freed).
-        if (compress_ && !item.spilled) {  // (a streamed entry is compressed by the sink)
-          Bytes frame = util::BufferPool::instance().take_sized(
-              sink::FrameCompressor::bound(item.bytes.size()));
-          compressors_.local().compress_into(item.bytes, frame);
-          util::BufferPool::instance().give(std::move(item.bytes));
-          item.bytes = std::move(frame);
-          item.compressed = true;
-        }
+      // Framing was done by the builder (the sink's form), in parallel; the sink's own
+      // per-message work (the batch sink's zstd frame) is done here too, with this thread's
+      // preparer, so the writer only appends bytes. Only messages in the sink's form that are
+      // held in memory are prepared: not .ics/.vcf files, not oversize messages (written
+      // whole as .eml), not messages built into the spill file (the sink does their work).
+      if (item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime && !item.model &&
+          !item.spilled && !(limit_ && item.size > limit_)) {
+        if (sink::Preparer *p = preparer()) p->prepare(item.bytes, item.compressed);
       }
       budget_.saw_item(item.size);
       // Items touch many mapped pages; drop them as we go (see write()). The reader already
@@ -344,6 +345,14 @@ class Run {
       budget_.hold_or_spill(*out, item);
     }
     return out.release();
+  }
+
+  // This thread's preparer of the sink, made on first use; nullptr when the sink needs none.
+  sink::Preparer *preparer() {
+    if (!prepares_) return nullptr;
+    std::unique_ptr<sink::Preparer> &p = preparers_.local();
+    if (!p) p = sink_->make_preparer();
+    return p.get();
   }
 
   // Fails `item` (dropping whatever was built) when the store's input changed while it was
@@ -540,8 +549,8 @@ class Run {
   }
 
   void run_pipeline() {
-    frame_ = opts_.format == OutputFormat::Mbox || opts_.format == OutputFormat::Batch;
-    compress_ = opts_.format == OutputFormat::Batch;
+    produce_ = produce_for(sink_->form());
+    prepares_ = sink_->make_preparer() != nullptr;
     limit_ = profile_limit(opts_);
     int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
     tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
@@ -644,11 +653,12 @@ class Run {
   Plan plan_;
   tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
   tbb::enumerable_thread_specific<StageTimes> times_;
-  // One zstd context per thread for batch output, never shared between threads.
-  tbb::enumerable_thread_specific<sink::FrameCompressor> compressors_{opts_.batch.zstd_level};
+  // The sink's preparer of each thread (a zstd context for batches), never shared.
+  tbb::enumerable_thread_specific<std::unique_ptr<sink::Preparer>> preparers_;
   std::size_t tokens_ = 2;
   OutputBudget budget_{fs::path(opts_.out_dir) / ".mailmill", opts_.max_memory};
-  bool frame_ = false, compress_ = false;
+  Produce produce_ = Produce::MimeLf;
+  bool prepares_ = false;
   u64 limit_ = 0;
   Progress *progress_ = nullptr;
   i64 drop_outcome_ = 0, shrink_after_ = 0, accounted_ = 0;
