@@ -9,24 +9,21 @@ namespace mm::dedup {
 // and its journal holds these exact keys: changing the material orphans every
 // journaled key). The mode's digest has a fixed length, so the source and
 // folder appended for narrower scopes cannot run into it.
-std::optional<Digest> Decider::key_of(const ItemKeys &keys,
-                                      const ItemPlace &place) const {
+std::optional<Digest> Decider::key_of(const ItemKeys &keys, const ItemPlace &place) const {
   std::string material;
   switch (mode_) {
-  case Mode::None:
-    return std::nullopt;
-  case Mode::MessageId:
-    if (!keys.mih)
+    case Mode::None:
       return std::nullopt;
-    material = "mid:" + std::string(keys.mih->begin(), keys.mih->end());
-    break;
-  case Mode::Content:
-    material =
-        "content:" + std::string(keys.content.begin(), keys.content.end());
-    break;
-  case Mode::Raw:
-    material = "raw:" + std::string(keys.raw.begin(), keys.raw.end());
-    break;
+    case Mode::MessageId:
+      if (!keys.mih) return std::nullopt;
+      material = "mid:" + std::string(keys.mih->begin(), keys.mih->end());
+      break;
+    case Mode::Content:
+      material = "content:" + std::string(keys.content.begin(), keys.content.end());
+      break;
+    case Mode::Raw:
+      material = "raw:" + std::string(keys.raw.begin(), keys.raw.end());
+      break;
   }
   if (scope_ != Scope::Global) {
     material += "\n";
@@ -39,13 +36,11 @@ std::optional<Digest> Decider::key_of(const ItemKeys &keys,
   return sha256(material);
 }
 
-Decision Decider::decide(const ItemKeys &keys, const ItemPlace &place,
-                         u64 seq) {
+Decision Decider::decide(const ItemKeys &keys, const ItemPlace &place, u64 seq) {
   Decision d;
   d.seq = seq;
   std::optional<Digest> key = key_of(keys, place);
-  if (!key)
-    return d;
+  if (!key) return d;
   d.keyed = true;
   d.key = *key;
   d.duplicate_of = index_.find_or_insert(d.key, seq);
@@ -53,8 +48,7 @@ Decision Decider::decide(const ItemKeys &keys, const ItemPlace &place,
 }
 
 void Decider::kept(const Decision &d) {
-  if (d.keyed && !d.duplicate())
-    journal_.emplace_back(d.key, d.seq);
+  if (d.keyed && !d.duplicate()) journal_.emplace_back(d.key, d.seq);
 }
 
-} // namespace mm::dedup
+}  // namespace mm::dedup

@@ -10,17 +10,13 @@
 
 namespace mm::pipeline {
 namespace {
-constexpr u64 UNIT_BYTES = 4u
-                           << 20; // output per work unit when items are large
-} // namespace
+constexpr u64 UNIT_BYTES = 4u << 20;  // output per work unit when items are large
+}  // namespace
 
 UnitOut::~UnitOut() {
-  if (spill)
-    std::fclose(spill);
-  if (held_total)
-    held_total->fetch_sub(held);
-  for (ItemOut &item : items)
-    util::BufferPool::instance().give(std::move(item.bytes));
+  if (spill) std::fclose(spill);
+  if (held_total) held_total->fetch_sub(held);
+  for (ItemOut &item : items) util::BufferPool::instance().give(std::move(item.bytes));
 }
 
 OutputBudget::OutputBudget(std::filesystem::path spill_dir, u64 max_memory)
@@ -29,17 +25,13 @@ OutputBudget::OutputBudget(std::filesystem::path spill_dir, u64 max_memory)
 // A message bigger than a 16th of --max-memory (at least 1 MiB) is built
 // straight into the unit's spill file instead of memory: its attachments are
 // then held once, by the reader, and never a second time as encoded output.
-u64 OutputBudget::stream_above() const {
-  return std::max<u64>(max_memory_ / 16, 1u << 20);
-}
+u64 OutputBudget::stream_above() const { return std::max<u64>(max_memory_ / 16, 1u << 20); }
 
 std::FILE *OutputBudget::spill_file(UnitOut &u) const {
-  if (u.spill)
-    return u.spill;
+  if (u.spill) return u.spill;
   std::string tmpl = (spill_dir_ / "spill-XXXXXX").string();
   int fd = ::mkstemp(tmpl.data());
-  if (fd < 0)
-    return nullptr;
+  if (fd < 0) return nullptr;
   ::unlink(tmpl.c_str());
   u.spill = ::fdopen(fd, "w+b");
   return u.spill;
@@ -64,8 +56,7 @@ void OutputBudget::hold_or_spill(UnitOut &u, ItemOut &item) {
     if (std::FILE *f = spill_file(u)) {
       std::fseek(f, 0, SEEK_END);
       item.spill_offset = static_cast<u64>(std::ftell(f));
-      if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), f) ==
-          item.bytes.size()) {
+      if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), f) == item.bytes.size()) {
         item.spilled = true;
         item.spill_len = item.bytes.size();
         spilled_items_.fetch_add(1);
@@ -75,7 +66,7 @@ void OutputBudget::hold_or_spill(UnitOut &u, ItemOut &item) {
         return;
       }
     }
-    held_bytes_.fetch_add(n); // no temporary file: hold it anyway
+    held_bytes_.fetch_add(n);  // no temporary file: hold it anyway
   }
   u.held += n;
 }
@@ -84,10 +75,8 @@ void OutputBudget::load_spilled(const UnitOut &u, ItemOut &item) {
   item.bytes = util::BufferPool::instance().take(item.spill_len);
   item.bytes.resize(item.spill_len);
   std::fseek(u.spill, static_cast<long>(item.spill_offset), SEEK_SET);
-  if (std::fread(item.bytes.data(), 1, item.bytes.size(), u.spill) !=
-      item.bytes.size())
-    throw FatalError(
-        "cannot read back a spilled message from the temporary file");
+  if (std::fread(item.bytes.data(), 1, item.bytes.size(), u.spill) != item.bytes.size())
+    throw FatalError("cannot read back a spilled message from the temporary file");
 }
 
 void OutputBudget::saw_item(u64 size) {
@@ -106,4 +95,4 @@ std::size_t OutputBudget::next_piece(std::size_t left) const {
   return left;
 }
 
-} // namespace mm::pipeline
+}  // namespace mm::pipeline

@@ -24,10 +24,9 @@ namespace mm::pipeline {
 struct UnitOut {
   Unit unit;
   std::vector<ItemOut> items;
-  std::FILE *spill = nullptr; ///< bytes of spilled items
-  std::atomic<u64> *held_total =
-      nullptr;  ///< the run's count of output bytes held in memory
-  u64 held = 0; ///< this unit's share of it
+  std::FILE *spill = nullptr;              ///< bytes of spilled items
+  std::atomic<u64> *held_total = nullptr;  ///< the run's count of output bytes held in memory
+  u64 held = 0;                            ///< this unit's share of it
   UnitOut() = default;
   UnitOut(const UnitOut &) = delete;
   UnitOut &operator=(const UnitOut &) = delete;
@@ -35,7 +34,7 @@ struct UnitOut {
 };
 
 class OutputBudget {
-public:
+ public:
   /// `spill_dir` is where spill files are made (it must exist when the first
   /// one is needed); `max_memory` is --max-memory.
   OutputBudget(std::filesystem::path spill_dir, u64 max_memory);
@@ -69,14 +68,12 @@ public:
   i64 spilled_items() const { return static_cast<i64>(spilled_items_.load()); }
   u64 spilled_bytes() const { return spilled_bytes_.load(); }
 
-private:
+ private:
   std::filesystem::path spill_dir_;
   u64 max_memory_;
-  std::atomic<u64> held_bytes_{
-      0}; // output bytes of units in flight held in memory
+  std::atomic<u64> held_bytes_{0};  // output bytes of units in flight held in memory
   std::atomic<u64> spilled_items_{0}, spilled_bytes_{0};
-  std::atomic<u64> done_items_seen_{0},
-      done_bytes_seen_{0}; // for sizing work units
+  std::atomic<u64> done_items_seen_{0}, done_bytes_seen_{0};  // for sizing work units
 };
 
-} // namespace mm::pipeline
+}  // namespace mm::pipeline

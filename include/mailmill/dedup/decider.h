@@ -27,7 +27,7 @@ enum class Scope : u8 { Global, Source, Folder };
 
 /// The keys of one item, computed in the pipeline's parallel stage.
 struct ItemKeys {
-  std::optional<Md5> mih; ///< absent when the item has no Message-ID
+  std::optional<Md5> mih;  ///< absent when the item has no Message-ID
   Digest content{};
   Digest raw{};
 };
@@ -41,23 +41,21 @@ struct ItemPlace {
 
 /// The decision about one item.
 struct Decision {
-  bool keyed = false; ///< false: no key (mode none, or no Message-ID); kept
-  Digest key{};       ///< the scoped key, when keyed
-  u64 seq = 0;        ///< the item's seq
-  std::optional<u64>
-      duplicate_of; ///< the seq of the kept first copy, for a duplicate
+  bool keyed = false;               ///< false: no key (mode none, or no Message-ID); kept
+  Digest key{};                     ///< the scoped key, when keyed
+  u64 seq = 0;                      ///< the item's seq
+  std::optional<u64> duplicate_of;  ///< the seq of the kept first copy, for a duplicate
   bool duplicate() const { return duplicate_of.has_value(); }
 };
 
 class Decider {
-public:
+ public:
   Decider(Mode mode, Scope scope) : mode_(mode), scope_(scope) {}
 
   /// The scoped key of an item: sha256 over the mode's key material, plus the
   /// source (and folder) for narrower scopes. nullopt when the item has no key
   /// in this mode (Mode::None, or Mode::MessageId without a Message-ID). Pure.
-  std::optional<Digest> key_of(const ItemKeys &keys,
-                               const ItemPlace &place) const;
+  std::optional<Digest> key_of(const ItemKeys &keys, const ItemPlace &place) const;
 
   /// Decides item `seq`: a duplicate when its key is already known (from an
   /// earlier item or an earlier run), else the first copy, whose key is stored
@@ -78,20 +76,18 @@ public:
 
   /// Keys recorded by kept() since the last clear_journal_keys(), in order,
   /// with their seq.
-  const std::vector<std::pair<Digest, u64>> &journal_keys() const {
-    return journal_;
-  }
+  const std::vector<std::pair<Digest, u64>> &journal_keys() const { return journal_; }
   /// Called once those keys are committed to the journal.
   void clear_journal_keys() { journal_.clear(); }
 
   Mode mode() const { return mode_; }
   Scope scope() const { return scope_; }
 
-private:
+ private:
   Mode mode_;
   Scope scope_;
   KeyIndex index_;
   std::vector<std::pair<Digest, u64>> journal_;
 };
 
-} // namespace mm::dedup
+}  // namespace mm::dedup

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "mailmill/dedup/decider.h"
+
+#include <gtest/gtest.h>
 
 namespace mm::dedup {
 namespace {
@@ -41,22 +41,18 @@ TEST(Decider, FirstCopyKeptLaterCopiesPointAtIt) {
 TEST(Decider, ModePicksTheKey) {
   Decider raw(Mode::Raw, Scope::Global);
   EXPECT_FALSE(raw.decide(keys_of(1, 10, 7), A_INBOX, 0).duplicate());
-  EXPECT_FALSE(raw.decide(keys_of(1, 11, 7), A_INBOX, 1)
-                   .duplicate()); // same content only
-  EXPECT_EQ(raw.decide(keys_of(2, 10, 8), A_INBOX, 2).duplicate_of,
-            std::optional<u64>(0));
+  EXPECT_FALSE(raw.decide(keys_of(1, 11, 7), A_INBOX, 1).duplicate());  // same content only
+  EXPECT_EQ(raw.decide(keys_of(2, 10, 8), A_INBOX, 2).duplicate_of, std::optional<u64>(0));
 
   Decider mid(Mode::MessageId, Scope::Global);
   EXPECT_FALSE(mid.decide(keys_of(1, 10, 7), A_INBOX, 0).duplicate());
-  EXPECT_EQ(mid.decide(keys_of(2, 11, 7), A_INBOX, 1).duplicate_of,
-            std::optional<u64>(0));
+  EXPECT_EQ(mid.decide(keys_of(2, 11, 7), A_INBOX, 1).duplicate_of, std::optional<u64>(0));
   // No Message-ID: no key, always kept, never journaled.
   Decision none = mid.decide(keys_of(1, 10, std::nullopt), A_INBOX, 2);
   EXPECT_FALSE(none.keyed);
   EXPECT_FALSE(none.duplicate());
   mid.kept(none);
-  EXPECT_FALSE(
-      mid.decide(keys_of(1, 10, std::nullopt), A_INBOX, 3).duplicate());
+  EXPECT_FALSE(mid.decide(keys_of(1, 10, std::nullopt), A_INBOX, 3).duplicate());
 
   Decider off(Mode::None, Scope::Global);
   EXPECT_FALSE(off.decide(keys_of(1, 10, 7), A_INBOX, 0).keyed);
@@ -68,18 +64,15 @@ TEST(Decider, ModesNeverShareKeys) {
   // Content and raw digests with the same bytes must not collide: the material
   // names the mode.
   Decider content(Mode::Content, Scope::Global), raw(Mode::Raw, Scope::Global);
-  EXPECT_NE(*content.key_of(keys_of(1, 1, 1), A_INBOX),
-            *raw.key_of(keys_of(1, 1, 1), A_INBOX));
+  EXPECT_NE(*content.key_of(keys_of(1, 1, 1), A_INBOX), *raw.key_of(keys_of(1, 1, 1), A_INBOX));
 }
 
 TEST(Decider, ScopeSource) {
   Decider d(Mode::Content, Scope::Source);
   EXPECT_FALSE(d.decide(keys_of(1, 10, 7), A_INBOX, 0).duplicate());
-  EXPECT_EQ(d.decide(keys_of(1, 10, 7), A_SENT, 1).duplicate_of,
-            std::optional<u64>(0));
+  EXPECT_EQ(d.decide(keys_of(1, 10, 7), A_SENT, 1).duplicate_of, std::optional<u64>(0));
   EXPECT_FALSE(d.decide(keys_of(1, 10, 7), B_INBOX, 2).duplicate());
-  EXPECT_EQ(d.decide(keys_of(1, 10, 7), B_INBOX, 3).duplicate_of,
-            std::optional<u64>(2));
+  EXPECT_EQ(d.decide(keys_of(1, 10, 7), B_INBOX, 3).duplicate_of, std::optional<u64>(2));
 }
 
 TEST(Decider, ScopeFolder) {
@@ -87,12 +80,10 @@ TEST(Decider, ScopeFolder) {
   EXPECT_FALSE(d.decide(keys_of(1, 10, 7), A_INBOX, 0).duplicate());
   EXPECT_FALSE(d.decide(keys_of(1, 10, 7), A_SENT, 1).duplicate());
   EXPECT_FALSE(d.decide(keys_of(1, 10, 7), B_INBOX, 2).duplicate());
-  EXPECT_EQ(d.decide(keys_of(1, 10, 7), A_SENT, 3).duplicate_of,
-            std::optional<u64>(1));
+  EXPECT_EQ(d.decide(keys_of(1, 10, 7), A_SENT, 3).duplicate_of, std::optional<u64>(1));
   // The global scope ignores the place.
-  EXPECT_EQ(
-      Decider(Mode::Content, Scope::Global).key_of(keys_of(1, 0, 0), A_INBOX),
-      Decider(Mode::Content, Scope::Global).key_of(keys_of(1, 0, 0), B_INBOX));
+  EXPECT_EQ(Decider(Mode::Content, Scope::Global).key_of(keys_of(1, 0, 0), A_INBOX),
+            Decider(Mode::Content, Scope::Global).key_of(keys_of(1, 0, 0), B_INBOX));
 }
 
 TEST(Decider, JournalHoldsKeptKeysOnlyInOrder) {
@@ -100,9 +91,9 @@ TEST(Decider, JournalHoldsKeptKeysOnlyInOrder) {
   Decision a = d.decide(keys_of(1, 0, 0), A_INBOX, 0);
   Decision b = d.decide(keys_of(2, 0, 0), A_INBOX, 1);
   Decision dup = d.decide(keys_of(1, 0, 0), A_INBOX, 2);
-  EXPECT_TRUE(d.journal_keys().empty()); // nothing written yet
+  EXPECT_TRUE(d.journal_keys().empty());  // nothing written yet
   d.kept(a);
-  d.kept(dup); // a duplicate is never journaled
+  d.kept(dup);  // a duplicate is never journaled
   d.kept(b);
   ASSERT_EQ(d.journal_keys().size(), 2u);
   EXPECT_EQ(d.journal_keys()[0], std::make_pair(a.key, u64{0}));
@@ -121,13 +112,12 @@ TEST(Decider, ResumeSeesEarlierKeys) {
   std::vector<std::pair<Digest, u64>> journal = first.journal_keys();
 
   Decider second(Mode::Content, Scope::Global);
-  for (const auto &[key, seq] : journal)
-    second.load(key, seq);
+  for (const auto &[key, seq] : journal) second.load(key, seq);
   Decision copy = second.decide(keys_of(1, 0, 0), B_INBOX, 100);
   ASSERT_TRUE(copy.duplicate());
   EXPECT_EQ(*copy.duplicate_of, 3u);
   EXPECT_FALSE(second.decide(keys_of(2, 0, 0), B_INBOX, 101).duplicate());
 }
 
-} // namespace
-} // namespace mm::dedup
+}  // namespace
+}  // namespace mm::dedup

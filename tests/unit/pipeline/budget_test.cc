@@ -13,7 +13,7 @@ Bytes filled(std::size_t n, char v) { return Bytes(n, v); }
 
 TEST(OutputBudget, HoldsUpToAnEighthThenSpillsAndReadsBack) {
   const std::string dir = mm::testing::make_tmp_dir("mm_budget");
-  OutputBudget budget(dir, 8 * 1000);  // an eighth: 1000 bytes held at most
+  OutputBudget budget(dir, 8 * 1000);          // an eighth: 1000 bytes held at most
   EXPECT_EQ(budget.stream_above(), 1u << 20);  // never below 1 MiB
   {
     UnitOut u;

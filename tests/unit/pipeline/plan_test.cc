@@ -49,9 +49,8 @@ TEST(PlanInputs, UnreadableInputIsLedgeredAndNotPlanned) {
 // folder, with seqs contiguous from first_seq across units and sources.
 TEST(PlanInputs, UnitsCoverTheCensusOnceInSeqOrder) {
   MM_REQUIRE_CORPUS();
-  const std::vector<std::string> inputs = {
-      mm::testing::corpus_path("pst/aspnet__Outlook.pst"),
-      mm::testing::corpus_path("pst/tika__testPST.pst")};
+  const std::vector<std::string> inputs = {mm::testing::corpus_path("pst/aspnet__Outlook.pst"),
+                                           mm::testing::corpus_path("pst/tika__testPST.pst")};
   Ledger ledger;
   std::ostringstream log;
   std::vector<std::string> announced;
