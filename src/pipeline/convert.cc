@@ -23,13 +23,15 @@
 #include <set>
 
 #include "json.h"
+#include "budget.h"
 #include "json_read.h"
-#include "mailmill/dedup/index.h"
+#include "mailmill/dedup/decider.h"
 #include "mailmill/mime/build.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/source/discover.h"
 #include "mailmill/util/buffer_pool.h"
 #include "manifest.h"
+#include "plan.h"
 #include "process.h"
 #include "state.h"
 
@@ -38,116 +40,16 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t UNIT_ITEMS = 32;
-constexpr u64 UNIT_BYTES = 4u << 20;  // output per work unit when items are large
 
-const char *format_name(mapi::PstFormat f) {
-  switch (f) {
-    case mapi::PstFormat::Ansi: return "ansi";
-    case mapi::PstFormat::Unicode: return "unicode";
-    case mapi::PstFormat::Unicode4k: return "unicode-4k";
+// What the parallel stage builds for a sink's form.
+Produce produce_for(sink::Form form) {
+  switch (form) {
+    case sink::Form::MimeCrlf: return Produce::MimeCrlf;
+    case sink::Form::MimeLf: return Produce::MimeLf;
+    case sink::Form::Mboxrd: return Produce::Mboxrd;
+    case sink::Form::Model: return Produce::Model;
   }
-  return "unknown";
-}
-
-const char *encryption_name(mapi::PstEncryption e) {
-  switch (e) {
-    case mapi::PstEncryption::None: return "none";
-    case mapi::PstEncryption::Permute: return "compressible";
-    case mapi::PstEncryption::Cyclic: return "high";
-    case mapi::PstEncryption::Unknown: return "unknown";
-  }
-  return "unknown";
-}
-
-std::string hex(u64 v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string join_path(const std::vector<std::string> &path) {
-  std::string out;
-  for (const auto &p : path) {
-    if (!out.empty()) out += '/';
-    out += p;
-  }
-  return out;
-}
-
-// ---- Planning ---------------------------------------------------------------------------
-
-// What becomes of a planned item: read and converted, or an outcome decided by the plan.
-enum class Fate : u8 {
-  Read,        // read and converted
-  Associated,  // skipped: folder-associated information (views, rules, forms), not mail
-  Unlisted,    // skipped: a message node no contents table lists (exported under --recover)
-  TooDeep,     // failed: its folder is nested deeper than the readers' limit
-  Dangling,    // failed: a contents-table row naming no message node
-};
-
-struct FolderPlan {
-  mapi::FolderInfo info;
-  std::string path;    // joined raw names
-  std::string label;   // upload label for batch manifests
-  std::vector<u64> nids;
-  std::vector<Fate> fates;  // parallel to nids
-  std::vector<bool> listed;  // parallel to nids: listed by the contents table (else found by the census)
-  std::optional<Problem> contents_problem;  // contents table unreadable
-  std::size_t contents_error = 0;           // its entry in SourceLedger::folder_errors
-  bool in_tree = true;  // false for folders the folder tree does not reach
-  FolderLedger *ledger = nullptr;
-};
-
-struct SourcePlan {
-  std::string path;
-  std::string key;  // sink directory
-  source::Reader reader = source::Reader::Libpff;  // the reader that opened it
-  std::unique_ptr<mapi::MailStore> primary;
-  std::vector<FolderPlan> folders;
-  SourceLedger *ledger = nullptr;
-};
-
-/// A slice of one folder's items.
-struct Unit {
-  std::size_t source = 0, folder = 0;
-  std::size_t begin = 0, end = 0;  // into FolderPlan::nids
-  u64 first_seq = 0;
-};
-
-struct UnitOut {
-  Unit unit;
-  std::vector<ItemOut> items;
-  std::FILE *spill = nullptr;  // bytes of spilled items
-  std::atomic<u64> *held_total = nullptr;  // the run's count of output bytes held in memory
-  u64 held = 0;                            // this unit's share of it
-  ~UnitOut() {
-    if (spill) std::fclose(spill);
-    if (held_total) held_total->fetch_sub(held);
-    for (ItemOut &item : items) util::BufferPool::instance().give(std::move(item.bytes));
-  }
-};
-
-std::string label_for(const std::vector<std::string> &path, Profile profile) {
-  // Below the IPM subtree ("Top of Personal Folders", "IPM_SUBTREE", ...) is what users see.
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < path.size(); ++i)
-    if (path[i] == "Top of Personal Folders" || path[i] == "IPM_SUBTREE" ||
-        path[i].rfind("Top of ", 0) == 0)
-      start = i + 1;
-  std::vector<std::string> rest(path.begin() + static_cast<std::ptrdiff_t>(
-                                                   std::min(start, path.size())),
-                                path.end());
-  if (rest.empty()) return profile == Profile::Generic ? join_path(path) : "INBOX";
-  if (profile == Profile::Gmail || profile == Profile::GmailApi) {
-    static const std::map<std::string, std::string> system = {
-        {"Inbox", "INBOX"}, {"Sent Items", "SENT"}, {"Drafts", "DRAFT"},
-        {"Deleted Items", "TRASH"}, {"Junk E-mail", "SPAM"}, {"Junk Email", "SPAM"}};
-    auto it = system.find(rest[0]);
-    if (it != system.end() && rest.size() == 1) return it->second;
-  }
-  if (profile == Profile::Imap && rest[0] == "Inbox") rest[0] = "INBOX";
-  return join_path(rest);
+  return Produce::MimeLf;
 }
 
 // ---- Fingerprint of a run: what must match for a restart to be a resume ------------------
@@ -289,7 +191,7 @@ class Run {
     }
     if (!result_.resumed) run_ = state_->begin_run(fp, state_->next_seq());
     for (const std::string &key : state_->finished_source_keys()) sink_->reserve_source_key(key);
-    state_->load_dedup(index_);
+    state_->load_dedup(dedup_.index());
     fs::path manifest_path = fs::path(opts_.out_dir) / "manifest.jsonl";
     std::error_code ec;
     u64 size = fs::exists(manifest_path, ec) ? fs::file_size(manifest_path, ec) : 0;
@@ -308,213 +210,16 @@ class Run {
     }
   }
 
+  // Planning (plan.h); the sink learns each source and its folders as they are planned.
   void plan() {
-    u64 seq = run_.first_seq;
-    for (const std::string &path : inputs_) {
-      SourceLedger &sl = result_.ledger.add_source(path);
-      Result<std::unique_ptr<mapi::MailStore>> opened =
-          source::open_store(path, opts_.reader, source::OpenOptions{opts_.recover});
-      if (!opened) {
-        sl.error_code = problem_code_name(opened.problem().code);
-        sl.error = opened.problem().detail;
-        log_ << "error: " << path << ": " << sl.error << "\n";
-        continue;
-      }
-      auto sp = std::make_unique<SourcePlan>();
-      sp->path = path;
-      sp->primary = std::move(*opened);
-      sp->reader = std::string(sp->primary->reader_name()) == "native" ? source::Reader::Native
-                                                                      : source::Reader::Libpff;
-      sp->ledger = &sl;
-      const mapi::StoreInfo &info = sp->primary->info();
-      sl.reader = sp->primary->reader_name();
-      sl.format = format_name(info.format);
-      sl.is_ost = info.is_ost;
-      sl.encryption = encryption_name(info.encryption);
-      // The census first: what the file holds, by its own indexes, before anything is read.
-      Result<mapi::Census> census = sp->primary->census();
-      Result<std::vector<mapi::FolderInfo>> folders =
-          census ? sp->primary->folders() : Result<std::vector<mapi::FolderInfo>>(census.problem());
-      if (!folders || folders->empty()) {
-        // No folder tree, no items: the input could not be read (exit 1, counted as such).
-        Problem p = folders ? Problem{ProblemCode::SourceCorrupt, "no readable folder", -1}
-                            : folders.problem();
-        sl.error_code = problem_code_name(p.code);
-        sl.error = "cannot read the folder tree: " + p.detail;
-        log_ << "error: " << path << ": " << sl.error << "\n";
-        continue;
-      }
-      sl.opened = true;
-      std::vector<u64> parents = std::move(census->node_parents);
-      result_.ledger.set_census(sl, std::move(*census));
-      for (const std::string &p : sl.census.problems) log_ << "warning: " << path << ": " << p << "\n";
-      sp->key = sink_->add_source(path);
-      new_source_keys_.push_back(sp->key);
-      plan_folders(*sp, sl, std::move(*folders), parents);
-      // Opening walked the B-tree pages and listing read every contents table; with the
-      // kernel's fault-around that maps far more of the file than was read. Drop it.
-      sp->primary->release_memory();
-      std::size_t s = sources_.size();
-      for (std::size_t f = 0; f < sp->folders.size(); ++f) {
-        FolderPlan &fp = sp->folders[f];
-        for (std::size_t b = 0; b < fp.nids.size(); b += UNIT_ITEMS) {
-          std::size_t e = std::min(fp.nids.size(), b + UNIT_ITEMS);
-          units_.push_back(Unit{s, f, b, e, seq});
-          seq += e - b;
-        }
-      }
-      sources_.push_back(std::move(sp));
-    }
-    total_items_ = static_cast<i64>(seq - run_.first_seq);
+    PlanOptions po{opts_.reader, opts_.recover, opts_.profile};
+    plan_ = plan_inputs(inputs_, po, run_.first_seq, result_.ledger, log_, [this](SourcePlan &sp) {
+      sp.key = sink_->add_source(sp.path);
+      new_source_keys_.push_back(sp.key);
+      for (const FolderPlan &fp : sp.folders)
+        sink_->register_folder(sink::Destination{sp.key, fp.info.path});
+    });
     if (result_.resumed) replay_manifest();
-  }
-
-  // Lists every item of a source in its folder, with its fate. The folder tree's folders come
-  // first, in tree order; folders the census found outside the tree, and the census's folder 0
-  // (message nodes whose parent is no folder), follow when they hold items. Items are
-  // attributed to folders by the census's rule (mapi::Census), applied here independently:
-  // the end-of-run check compares the two, folder by folder and node by node. Counts read from
-  // the file (PR_CONTENT_COUNT) are never a loop bound.
-  void plan_folders(SourcePlan &sp, SourceLedger &sl, std::vector<mapi::FolderInfo> tree,
-                    const std::vector<u64> &parents) {
-    const std::vector<u64> &nodes = sl.expected;  // sorted census node ids
-    const bool by_nodes = sl.census.basis == "node-index";
-    std::map<u64, std::size_t> plan_of;           // folder id -> index in sp.folders
-    auto add_plan = [&](mapi::FolderInfo fi, bool in_tree) -> FolderPlan & {
-      FolderPlan &fp = sp.folders.emplace_back();
-      fp.path = join_path(fi.path);
-      fp.label = label_for(fi.path, opts_.profile);
-      fp.in_tree = in_tree;
-      fp.info = std::move(fi);
-      plan_of.emplace(fp.info.node_id, sp.folders.size() - 1);
-      return fp;
-    };
-    for (mapi::FolderInfo &fi : tree) {
-      if (plan_of.count(fi.node_id)) continue;  // listed twice by a damaged tree
-      add_plan(std::move(fi), true);
-    }
-    if (by_nodes) {
-      for (const mapi::CensusFolder &cf : sl.census.folders) {
-        if (plan_of.count(cf.folder_id) || (cf.items == 0 && cf.rows <= 0)) continue;
-        mapi::FolderInfo fi;
-        fi.node_id = cf.folder_id;
-        fi.path = cf.folder_id == 0 ? std::vector<std::string>{"[Unlisted items]"}
-                                    : std::vector<std::string>{"[Folders outside the tree]",
-                                                               "folder-" + hex(cf.folder_id)};
-        add_plan(std::move(fi), false);
-      }
-    }
-    // Contents tables. Under the node-index census a listed id that is not a normal message
-    // node is a dangling row; a node listed by several folders belongs to its nidParent's
-    // folder if that one lists it, else to the listing folder with the smallest id.
-    std::map<u64, std::vector<u64>> listings;  // node id -> listing folder ids
-    for (FolderPlan &fp : sp.folders) {
-      if (fp.info.node_id == 0) continue;
-      Result<std::vector<u64>> items = sp.primary->items_in(fp.info.node_id);
-      if (!items) {
-        fp.contents_problem = items.problem();
-        fp.contents_error = sl.folder_errors.size();
-        sl.folder_errors.push_back(ItemNote{fp.info.node_id, "", "",
-                                            problem_code_name(items.problem().code),
-                                            "folder " + fp.path + ": " + items.problem().detail});
-        continue;
-      }
-      for (u64 id : *items) {
-        if (!by_nodes || mapi::is_unreadable_item_id(id)) {
-          fp.nids.push_back(id);
-          fp.fates.push_back(Fate::Read);
-          fp.listed.push_back(true);
-        } else if ((id & 0x1F) == 0x04 && std::binary_search(nodes.begin(), nodes.end(), id)) {
-          std::vector<u64> &l = listings[id];
-          if (l.empty() || l.back() != fp.info.node_id) l.push_back(fp.info.node_id);
-        } else {
-          fp.nids.push_back(id);
-          fp.fates.push_back(Fate::Dangling);
-          fp.listed.push_back(true);
-        }
-      }
-    }
-    // The plan of a folder id, made on the spot for folder 0 if the census had none for it.
-    auto plan_for = [&](u64 folder_id) -> std::size_t {
-      auto it = plan_of.find(folder_id);
-      if (it != plan_of.end()) return it->second;
-      it = plan_of.find(0);
-      if (it != plan_of.end()) return it->second;
-      mapi::FolderInfo fi;
-      fi.path = {"[Unlisted items]"};
-      add_plan(std::move(fi), false);
-      return sp.folders.size() - 1;
-    };
-    if (by_nodes) {
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const u64 nid = nodes[i], parent = i < parents.size() ? parents[i] : 0;
-        const bool assoc = (nid & 0x1F) == 0x08;
-        auto l = listings.find(nid);
-        u64 owner = parent;
-        Fate fate = Fate::Read;
-        if (!assoc && l != listings.end()) {
-          const std::vector<u64> &by = l->second;
-          if (std::find(by.begin(), by.end(), parent) == by.end())
-            owner = *std::min_element(by.begin(), by.end());
-        } else {
-          // Not listed: found through the node index alone.
-          const FolderPlan &home = sp.folders[plan_for(owner)];
-          fate = assoc                                   ? Fate::Associated
-                 : home.in_tree && home.contents_problem ? Fate::Read
-                 : opts_.recover                         ? Fate::Read
-                                                         : Fate::Unlisted;
-        }
-        FolderPlan &fp = sp.folders[plan_for(owner)];
-        fp.nids.push_back(nid);
-        fp.fates.push_back(fate);
-        fp.listed.push_back(!assoc && l != listings.end());
-      }
-    }
-    for (FolderPlan &fp : sp.folders) {
-      // One order for every reader: the items the contents table lists in node-id order
-      // (libpff lists items that way, the native reader in contents-table order), then those
-      // only the census found (associated, unlisted), in node-id order; names and mbox order
-      // depend on it.
-      std::vector<std::size_t> order(fp.nids.size());
-      for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        return std::pair(!fp.listed[a], fp.nids[a]) < std::pair(!fp.listed[b], fp.nids[b]);
-      });
-      std::vector<u64> nids(order.size());
-      std::vector<Fate> fates(order.size());
-      for (std::size_t k = 0; k < order.size(); ++k) {
-        nids[k] = fp.nids[order[k]];
-        fates[k] = fp.info.beyond_depth && fp.fates[order[k]] != Fate::Associated
-                       ? Fate::TooDeep
-                       : fp.fates[order[k]];
-      }
-      fp.nids = std::move(nids);
-      fp.fates = std::move(fates);
-      if (fp.info.beyond_depth) {
-        sl.folder_errors.push_back(ItemNote{fp.info.node_id, "", "", "LimitExceeded",
-                                            "folder " + hex(fp.info.node_id) +
-                                                " is nested deeper than 256 levels; its " +
-                                                std::to_string(fp.nids.size()) +
-                                                " item(s) are counted as failed"});
-      }
-      if (fp.contents_problem && by_nodes && !fp.nids.empty()) {
-        sl.folder_errors[fp.contents_error].detail +=
-            "; its " + std::to_string(fp.nids.size()) + " item(s) were found through the node index";
-      }
-      fp.ledger = &result_.ledger.add_folder(sl, fp.path, fp.info.node_id);
-      const i64 mail = static_cast<i64>(fp.nids.size()) -
-                       std::count(fp.fates.begin(), fp.fates.end(), Fate::Associated);
-      if (fp.ledger->census.claimed >= 0 && fp.ledger->census.claimed != mail) {
-        // PR_CONTENT_COUNT disagrees with what the folder holds: one line, never a loop bound.
-        result_.ledger.warn(*fp.ledger,
-                            ItemNote{fp.info.node_id, "", "", "CountMismatch",
-                                     "the folder says it holds " +
-                                         std::to_string(fp.ledger->census.claimed) +
-                                         " item(s) (PR_CONTENT_COUNT); " + std::to_string(mail) +
-                                         " were found"});
-      }
-      sink_->register_folder(sink::Destination{sp.key, fp.info.path});
-    }
   }
 
   // Rebuilds the ledger of the interrupted run's committed items from its manifest lines.
@@ -522,7 +227,7 @@ class Run {
     std::ifstream in(fs::path(opts_.out_dir) / "manifest.jsonl", std::ios::binary);
     std::map<std::pair<std::string, u64>, FolderLedger *> folders;
     std::map<std::string, SourceLedger *> sources;
-    for (auto &sp : sources_) {
+    for (auto &sp : plan_.sources) {
       sources[sp->path] = sp->ledger;
       for (auto &fp : sp->folders) folders[{sp->path, fp.info.node_id}] = fp.ledger;
     }
@@ -563,7 +268,7 @@ class Run {
     if (it != mine.end()) return it->second.get();
     // Units arrive in source order: handles of earlier sources are no longer needed.
     for (auto e = mine.begin(); e != mine.end();) e = e->first < s ? mine.erase(e) : std::next(e);
-    SourcePlan &sp = *sources_[s];
+    SourcePlan &sp = *plan_.sources[s];
     Result<std::unique_ptr<mapi::MailStore>> h = sp.primary->open_another();
     if (!h) h = source::open_store(sp.path, sp.reader, source::OpenOptions{opts_.recover});
     if (!h) {
@@ -577,20 +282,14 @@ class Run {
   UnitOut *process(const Unit &u) {
     auto out = std::make_unique<UnitOut>();
     out->unit = u;
-    const FolderPlan &fp = sources_[u.source]->folders[u.folder];
+    const FolderPlan &fp = plan_.sources[u.source]->folders[u.folder];
     out->items.resize(u.end - u.begin);
     Problem why;
     mapi::MailStore *store = reader_for(u.source, readers_.local(), why);
     StageTimes &times = times_.local();
-    out->held_total = &held_bytes_;
-    // A message bigger than a 16th of --max-memory (at least 1 MiB) is built straight into
-    // the unit's spill file instead of memory: its attachments are then held once, by the
-    // reader, and never a second time as encoded output.
-    Streaming streaming{[&]() -> std::FILE * {
-                          if (!out->spill) out->spill = open_spill();
-                          return out->spill;
-                        },
-                        std::max<u64>(opts_.max_memory / 16, 1u << 20)};
+    // Big messages are built straight into the unit's spill file (budget.h).
+    Streaming streaming{[&]() -> std::FILE * { return budget_.spill_file(*out); },
+                        budget_.stream_above()};
     u64 since_release = 0;
     for (std::size_t i = u.begin; i < u.end; ++i) {
       ItemOut &item = out->items[i - u.begin];
@@ -602,7 +301,7 @@ class Run {
         continue;
       }
       if (fp.fates[i] != Fate::Read) {
-        planned_outcome(fp, i, item);
+        planned_outcome(fp, i, item.outcome, item.note);
         continue;
       }
       if (!store) {
@@ -612,11 +311,7 @@ class Run {
         continue;
       }
       if (input_changed(*store, item)) continue;
-      Produce produce = opts_.format == OutputFormat::Eml   ? Produce::MimeCrlf
-                        : opts_.format == OutputFormat::Pst ? Produce::Model
-                        : frame_                            ? Produce::Mboxrd
-                                                            : Produce::MimeLf;
-      process_item(*store, fp.nids[i], produce, item, times, &streaming);
+      process_item(*store, fp.nids[i], produce_, item, times, &streaming);
       if (item.framed && limit_ && item.size > limit_) {
         // Over the profile's limit: it goes whole to oversize/ as a file, so build it again
         // unframed (rare; cheaper than unquoting).
@@ -629,27 +324,17 @@ class Run {
       // The input changed (shrank) while this item was read: its bytes may be the zeros that
       // replaced the vanished pages. It fails, and so does every later item of the source.
       if (input_changed(*store, item)) continue;
-      if (item.spilled) {  // built straight into the spill file
-        spilled_items_.fetch_add(1);
-        spilled_bytes_.fetch_add(item.spill_len);
+      if (item.spilled) budget_.count_streamed(item);  // built straight into the spill file
+      // Framing was done by the builder (the sink's form), in parallel; the sink's own
+      // per-message work (the batch sink's zstd frame) is done here too, with this thread's
+      // preparer, so the writer only appends bytes. Only messages in the sink's form that are
+      // held in memory are prepared: not .ics/.vcf files, not oversize messages (written
+      // whole as .eml), not messages built into the spill file (the sink does their work).
+      if (item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime && !item.model &&
+          !item.spilled && !(limit_ && item.size > limit_)) {
+        if (sink::Preparer *p = preparer()) p->prepare(item.bytes, item.compressed);
       }
-      // mbox framing (From_ line, >From quoting) was done by the builder (Produce::Mboxrd),
-      // in parallel, so the writer only copies bytes. Oversize messages stay unframed (.eml).
-      if (item.framed && item.outcome == Outcome::Written) {
-        // Batches are made of one zstd frame per message (see sink/batch.cc), so compression
-        // is per-message work too, with this thread's own zstd context. The item keeps only
-        // its frame (sized exactly; the entry's buffer is freed).
-        if (compress_ && !item.spilled) {  // (a streamed entry is compressed by the sink)
-          Bytes frame = util::BufferPool::instance().take_sized(
-              sink::FrameCompressor::bound(item.bytes.size()));
-          compressors_.local().compress_into(item.bytes, frame);
-          util::BufferPool::instance().give(std::move(item.bytes));
-          item.bytes = std::move(frame);
-          item.compressed = true;
-        }
-      }
-      done_items_seen_.fetch_add(1, std::memory_order_relaxed);
-      done_bytes_seen_.fetch_add(item.size, std::memory_order_relaxed);
+      budget_.saw_item(item.size);
       // Items touch many mapped pages; drop them as we go (see write()). The reader already
       // drops the pages of each big attachment it reads, so this is for small items.
       since_release += item.size;
@@ -657,34 +342,17 @@ class Run {
         store->release_memory();
         since_release = 0;
       }
-      // Bound memory: finished output of all units in flight may take an eighth of
-      // --max-memory (the rest is headroom for the items being converted, whose raw
-      // properties, model and output coexist briefly, and for the readers); past that, an
-      // item's bytes wait in an unlinked temporary file until the writer takes them. The
-      // buffer's capacity counts (a recycled buffer, or a zstd frame's, can be larger than
-      // its bytes).
-      const u64 n = item.bytes.empty() ? 0 : item.bytes.capacity();
-      if (n > 0 && held_bytes_.fetch_add(n) + n > opts_.max_memory / 8) {
-        held_bytes_.fetch_sub(n);
-        if (!out->spill) out->spill = open_spill();
-        if (out->spill) {
-          std::fseek(out->spill, 0, SEEK_END);
-          item.spill_offset = static_cast<u64>(std::ftell(out->spill));
-          if (std::fwrite(item.bytes.data(), 1, item.bytes.size(), out->spill) == item.bytes.size()) {
-            item.spilled = true;
-            item.spill_len = item.bytes.size();
-            spilled_items_.fetch_add(1);
-            spilled_bytes_.fetch_add(item.spill_len);
-            util::BufferPool::instance().give(std::move(item.bytes));
-            item.bytes = Bytes();
-            continue;
-          }
-        }
-        held_bytes_.fetch_add(n);  // no temporary file: hold it anyway
-      }
-      out->held += n;
+      budget_.hold_or_spill(*out, item);
     }
     return out.release();
+  }
+
+  // This thread's preparer of the sink, made on first use; nullptr when the sink needs none.
+  sink::Preparer *preparer() {
+    if (!prepares_) return nullptr;
+    std::unique_ptr<sink::Preparer> &p = preparers_.local();
+    if (!p) p = sink_->make_preparer();
+    return p.get();
   }
 
   // Fails `item` (dropping whatever was built) when the store's input changed while it was
@@ -704,92 +372,16 @@ class Run {
     return true;
   }
 
-  // The outcome of an item whose fate the plan decided: it is not read.
-  static void planned_outcome(const FolderPlan &fp, std::size_t i, ItemOut &item) {
-    const u64 nid = fp.nids[i];
-    switch (fp.fates[i]) {
-      case Fate::Associated:
-        item.outcome = Outcome::Skipped;
-        item.note = ItemNote{nid, "", "associated", "associated",
-                             "folder-associated item (a hidden view, rule or form of the folder), "
-                             "not mail"};
-        break;
-      case Fate::Unlisted:
-        item.outcome = Outcome::Skipped;
-        item.note = ItemNote{nid, "", "", "unlisted",
-                             "message node " + hex(nid) +
-                                 " is in the node index but listed by no folder's contents table "
-                                 "(a deleted or orphaned item); --recover exports it"};
-        break;
-      case Fate::TooDeep:
-        item.outcome = Outcome::Failed;
-        item.note = ItemNote{nid, "", "", "LimitExceeded",
-                             "its folder " + hex(fp.info.node_id) +
-                                 " is nested deeper than 256 levels"};
-        break;
-      case Fate::Dangling:
-        item.outcome = Outcome::Failed;
-        item.note = ItemNote{nid, "", "", "ItemUnreadable",
-                             "the contents table of folder " + hex(fp.info.node_id) +
-                                 " lists node " + hex(nid) +
-                                 ", which is not a message in the node index"};
-        break;
-      case Fate::Read: break;
-    }
-  }
-
-  std::FILE *open_spill() {
-    std::string tmpl = (fs::path(opts_.out_dir) / ".mailmill" / "spill-XXXXXX").string();
-    int fd = ::mkstemp(tmpl.data());
-    if (fd < 0) return nullptr;
-    ::unlink(tmpl.c_str());
-    return ::fdopen(fd, "w+b");
-  }
-
-  // Reads a spilled item's bytes back into item.bytes (a recycled buffer).
-  void load_spilled(const UnitOut &u, ItemOut &item) {
-    item.bytes = util::BufferPool::instance().take(item.spill_len);
-    item.bytes.resize(item.spill_len);
-    std::fseek(u.spill, static_cast<long>(item.spill_offset), SEEK_SET);
-    if (std::fread(item.bytes.data(), 1, item.bytes.size(), u.spill) != item.bytes.size())
-      throw FatalError("cannot read back a spilled message from the temporary file");
-  }
-
-  dedup::Digest dedup_key(const SourcePlan &sp, const FolderPlan &fp, const ItemOut &item,
-                          bool &use) {
-    use = true;
-    std::string material;
-    switch (opts_.dedup) {
-      case DedupMode::None: use = false; return {};
-      case DedupMode::MessageId:
-        if (!item.mih) {
-          use = false;
-          return {};
-        }
-        material = "mid:" + std::string(item.mih->begin(), item.mih->end());
-        break;
-      case DedupMode::Content:
-        material = "content:" + std::string(item.content.begin(), item.content.end());
-        break;
-      case DedupMode::Raw:
-        material = "raw:" + std::string(item.raw.begin(), item.raw.end());
-        break;
-    }
-    if (opts_.dedup_scope != DedupScope::Global) {
-      std::error_code ec;
-      material += "\n" + fs::absolute(sp.path, ec).string();
-      if (opts_.dedup_scope == DedupScope::Folder) material += "\n" + fp.path;
-    }
-    return dedup::sha256(material);
-  }
-
   // The serial in-order stage: dedup, write, account.
   void write(UnitOut *raw_out) {
     std::unique_ptr<UnitOut> u(raw_out);
-    SourcePlan &sp = *sources_[u->unit.source];
+    SourcePlan &sp = *plan_.sources[u->unit.source];
     FolderPlan &fp = sp.folders[u->unit.folder];
     auto t0 = Clock::now();
     sink::Destination dest{sp.key, fp.info.path};
+    // Narrower dedup scopes name the input by its absolute path (the journal's keys do too).
+    std::error_code ec;
+    const std::string source_id = fs::absolute(sp.path, ec).string();
     for (ItemOut &item : u->items) {
       if (static_cast<i64>(item.seq) <= run_.committed_seq) continue;
       for (auto &w : item.warnings) result_.ledger.warn(*fp.ledger, std::move(w));
@@ -802,17 +394,15 @@ class Run {
         account(sp, fp, item.seq, item.index, Outcome::Failed, item.note, "", &item);
         continue;
       }
-      bool use = false;
-      dedup::Digest key = dedup_key(sp, fp, item, use);
-      if (use) {
-        std::optional<u64> kept = index_.find_or_insert(key, item.seq);
-        if (kept) {
-          account(sp, fp, item.seq, item.index, Outcome::Duplicate, item.note,
-                  std::to_string(*kept), &item);
-          continue;
-        }
+      const dedup::Decision decision = dedup_.decide(
+          dedup::ItemKeys{item.mih, item.content, item.raw}, dedup::ItemPlace{source_id, fp.path},
+          item.seq);
+      if (decision.duplicate()) {
+        account(sp, fp, item.seq, item.index, Outcome::Duplicate, item.note,
+                std::to_string(*decision.duplicate_of), &item);
+        continue;
       }
-      if (item.spilled) load_spilled(*u, item);
+      if (item.spilled) OutputBudget::load_spilled(*u, item);
       ByteView bytes = item.bytes;
       std::string location;
       u64 limit = profile_limit(opts_);
@@ -883,7 +473,7 @@ class Run {
       written_bytes_ += item.size;
       // The key joins the journal with its item, after any commit point passed above, so a
       // resumed run never finds an item's own key committed without the item.
-      if (use) new_keys_.emplace_back(key, item.seq);
+      dedup_.kept(decision);
       account(sp, fp, item.seq, item.index, Outcome::Written, item.note, location, &item);
     }
     write_time_ += std::chrono::duration<double>(Clock::now() - t0).count();
@@ -951,16 +541,16 @@ class Run {
     manifest_->flush();
     std::map<std::string, u64> sizes = sink_->tracked_sizes();
     sizes["manifest.jsonl"] = manifest_->size();
-    state_->commit(run_.id, seq, new_keys_, sizes, new_source_keys_);
-    new_keys_.clear();
+    state_->commit(run_.id, seq, dedup_.journal_keys(), sizes, new_source_keys_);
+    dedup_.clear_journal_keys();
     new_source_keys_.clear();
     since_commit_ = 0;
     last_commit_ = Clock::now();
   }
 
   void run_pipeline() {
-    frame_ = opts_.format == OutputFormat::Mbox || opts_.format == OutputFormat::Batch;
-    compress_ = opts_.format == OutputFormat::Batch;
+    produce_ = produce_for(sink_->form());
+    prepares_ = sink_->make_preparer() != nullptr;
     limit_ = profile_limit(opts_);
     int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
     tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
@@ -971,9 +561,9 @@ class Run {
     // faster than 4 (8.7-9.4 s against 8.6-10.0 s) once that budget counted buffer capacity,
     // and took 45 MiB more memory.
     tokens_ = static_cast<std::size_t>(4 * jobs);
-    Progress progress(log_, opts_.progress, total_items_);
+    Progress progress(log_, opts_.progress, plan_.total_items);
     progress_ = &progress;
-    std::size_t next = 0, taken = 0;  // units_[next], of which `taken` items are handed out
+    std::size_t next = 0, taken = 0;  // plan_.units[next], of which `taken` items are handed out
     std::deque<Unit> pieces;            // stable storage for the units handed out
     // A fatal error (output unwritable) cancels the pipeline: units that were processed but
     // never reached the writer are freed here before the error goes on.
@@ -989,20 +579,13 @@ class Run {
         tbb::make_filter<void, Unit *>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control &fc) -> Unit * {
-              if (next >= units_.size()) {
+              if (next >= plan_.units.size()) {
                 fc.stop();
                 return nullptr;
               }
-              const Unit &u = units_[next];
-              // Output waits in memory until its whole unit is done, so units of big items
-              // are cut smaller: about UNIT_BYTES of output each, judged by the items so far.
-              // Only the grouping changes; the output and its order never do.
-              const u64 items = done_items_seen_.load(), bytes = done_bytes_seen_.load();
-              std::size_t n = u.end - u.begin - taken;
-              if (items > 0 && bytes > 0) {
-                const u64 avg = std::max<u64>(bytes / items, 1);
-                n = std::min<std::size_t>(n, std::max<u64>(1, UNIT_BYTES / avg));
-              }
+              const Unit &u = plan_.units[next];
+              // Units of big items are handed out in smaller pieces (budget.h).
+              const std::size_t n = budget_.next_piece(u.end - u.begin - taken);
               Unit piece = u;
               piece.begin = u.begin + taken;
               piece.end = piece.begin + n;
@@ -1033,7 +616,7 @@ class Run {
                                               }));
     progress.done();
     progress_ = nullptr;
-    for (auto &sp : sources_) {
+    for (auto &sp : plan_.sources) {
       if (std::optional<Problem> p = sp->primary->input_changed()) {
         sp->ledger->read_problem = p->detail;
         log_ << "error: " << sp->path << ": " << p->detail << "\n";
@@ -1054,7 +637,7 @@ class Run {
     result_.build = {sum.build, sum.items, sum.bytes};
     result_.hash = {sum.hash, sum.items, sum.bytes};
     result_.write = {write_time_, done_items_, written_bytes_};
-    result_.spilled = {0, static_cast<i64>(spilled_items_.load()), spilled_bytes_.load()};
+    result_.spilled = {0, budget_.spilled_items(), budget_.spilled_bytes()};
   }
 
   const ConvertOptions &opts_;
@@ -1065,26 +648,23 @@ class Run {
   StateStore::Run run_;
   std::unique_ptr<sink::Sink> sink_;
   std::unique_ptr<Manifest> manifest_;
-  dedup::KeyIndex index_;
-  std::vector<std::pair<dedup::Digest, u64>> new_keys_;
+  dedup::Decider dedup_{opts_.dedup, opts_.dedup_scope};
   std::vector<std::string> new_source_keys_;
-  std::vector<std::unique_ptr<SourcePlan>> sources_;
-  std::vector<Unit> units_;
+  Plan plan_;
   tbb::enumerable_thread_specific<std::map<std::size_t, std::unique_ptr<mapi::MailStore>>> readers_;
   tbb::enumerable_thread_specific<StageTimes> times_;
-  // One zstd context per thread for batch output, never shared between threads.
-  tbb::enumerable_thread_specific<sink::FrameCompressor> compressors_{opts_.batch.zstd_level};
+  // The sink's preparer of each thread (a zstd context for batches), never shared.
+  tbb::enumerable_thread_specific<std::unique_ptr<sink::Preparer>> preparers_;
   std::size_t tokens_ = 2;
-  std::atomic<u64> held_bytes_{0};  // output bytes of units in flight held in memory
-  std::atomic<u64> spilled_items_{0}, spilled_bytes_{0};
-  std::atomic<u64> done_items_seen_{0}, done_bytes_seen_{0};  // for sizing work units
-  bool frame_ = false, compress_ = false;
+  OutputBudget budget_{fs::path(opts_.out_dir) / ".mailmill", opts_.max_memory};
+  Produce produce_ = Produce::MimeLf;
+  bool prepares_ = false;
   u64 limit_ = 0;
   Progress *progress_ = nullptr;
   i64 drop_outcome_ = 0, shrink_after_ = 0, accounted_ = 0;
   std::mutex in_flight_mu_;
   std::set<UnitOut *> in_flight_;  // processed units not yet taken by the writer
-  i64 total_items_ = 0, done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
+  i64 done_items_ = 0, since_commit_ = 0, last_seq_ = -1;
   u64 written_bytes_ = 0, released_at_ = 0;
   int units_since_release_ = 0;
   double write_time_ = 0;

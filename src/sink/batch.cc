@@ -8,8 +8,9 @@
 //
 // Why one zstd frame per message: a batch file is the concatenation of its messages' frames,
 // which is still one valid zstd stream (RFC 8878 section 3.1: frames concatenate; zstdcat,
-// `zstd -d` and ZSTD_decompressStream read them as one). It lets the pipeline compress in its
-// parallel stage (FrameCompressor, one per thread), so the serial writer only appends bytes;
+// `zstd -d` and ZSTD_decompressStream read them as one). It lets the sink's preparer compress
+// in the pipeline's parallel stage (FrameCompressor, one per thread), so the serial writer only
+// appends bytes;
 // the output depends on neither --jobs nor on which messages dedup removes, because a frame
 // depends only on its message and the level. And it gives random access: each manifest line
 // carries zst_offset and zst_bytes, the frame's place in the .mbox.zst, so an uploader can
@@ -29,6 +30,7 @@
 #include "mailmill/mime/mbox.h"
 #include "mailmill/sink/sink.h"
 #include "mailmill/util/append_file.h"
+#include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/json_escape.h"
 #include "mailmill/util/result.h"
 #include "mailmill/util/sha256.h"
@@ -44,8 +46,32 @@ std::string json_string(std::string_view raw) {
   return text::json_string(raw, text::JsonControls::Unicode);
 }
 
+// Compresses each mboxrd entry into its own frame in the parallel stage (see above), with
+// this thread's zstd context, into a recycled buffer sized for the frame.
+class BatchPreparer final : public Preparer {
+ public:
+  explicit BatchPreparer(int level) : zstd_(level) {}
+  void prepare(Bytes &bytes, bool &compressed) override {
+    Bytes frame = util::BufferPool::instance().take_sized(FrameCompressor::bound(bytes.size()));
+    zstd_.compress_into(bytes, frame);
+    util::BufferPool::instance().give(std::move(bytes));
+    bytes = std::move(frame);
+    compressed = true;
+  }
+
+ private:
+  FrameCompressor zstd_;
+};
+
 class BatchSink final : public Sink {
  public:
+  // Entries are framed as they are built and compressed in the parallel stage; an entry that
+  // was built into the spill file arrives framed only and is compressed in write_message.
+  Form form() const override { return Form::Mboxrd; }
+  std::unique_ptr<Preparer> make_preparer() const override {
+    return std::make_unique<BatchPreparer>(opts_.zstd_level);
+  }
+
   BatchSink(fs::path root, BatchOptions opts)
       : Sink(std::move(root)), opts_(opts), zstd_(opts.zstd_level) {
     dir_ = root_ / "batches";

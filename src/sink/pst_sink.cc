@@ -235,7 +235,7 @@ class PstSink final : public Sink {
     return key;
   }
 
-  bool wants_model() const override { return true; }
+  Form form() const override { return Form::Model; }
 
   std::string write_message(const Destination &, const OutMessage &) override {
     // The pipeline gives this sink models only (wants_model); MIME bytes have no place in a PST.

@@ -139,6 +139,8 @@ namespace {
 
 class MboxSink final : public Sink {
  public:
+  // Entries are framed as they are built, in the parallel stage.
+  Form form() const override { return Form::Mboxrd; }
   explicit MboxSink(fs::path root) : Sink(std::move(root)) {}
 
   void register_folder(const Destination &dest) override { entry_for(dest); }
@@ -394,6 +396,7 @@ class BackgroundFiles {
 
 class EmlSink final : public Sink {
  public:
+  Form form() const override { return Form::MimeCrlf; }
   explicit EmlSink(fs::path root)
       : Sink(std::move(root)),
         files_(1) {}  // one thread: parallel creates in one directory contend on its lock

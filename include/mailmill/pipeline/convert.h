@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "mailmill/dedup/decider.h"
 #include "mailmill/pipeline/ledger.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/sink/sink.h"
@@ -18,8 +19,9 @@
 namespace mm::pipeline {
 
 enum class OutputFormat : u8 { Mbox, Eml, Batch, Pst };
-enum class DedupMode : u8 { None, MessageId, Content, Raw };
-enum class DedupScope : u8 { Global, Source, Folder };
+/// --dedup and --dedup-scope: the dedup decision's own enums (dedup/decider.h).
+using DedupMode = dedup::Mode;
+using DedupScope = dedup::Scope;
 enum class Profile : u8 {
   Generic,  ///< no size limit, folder path as label
   Gmail,    ///< 25 MB per message (Google Workspace migration), Gmail system labels

@@ -27,6 +27,14 @@ namespace mm::sink {
 
 enum class Format : u8 { Mbox, Eml, Batch, Pst };
 
+/// What the pipeline's parallel stage builds for a sink's messages (Sink::form).
+enum class Form : u8 {
+  MimeCrlf,  ///< RFC 5322 bytes with CRLF line ends (EML files)
+  MimeLf,    ///< RFC 5322 bytes with LF line ends
+  Mboxrd,    ///< a complete mboxrd entry: From_ line, >From quoting, separator (OutMessage::framed)
+  Model,     ///< the message model itself, no MIME (MAPI stores; Sink::write_model)
+};
+
 /// Where a message goes: the source it came from and its folder path (raw names).
 struct Destination {
   std::string source_key;          ///< unique per input (see Sink::add_source)
@@ -84,9 +92,28 @@ class FrameCompressor {
   Bytes out_;
 };
 
+/// A sink's share of the pipeline's parallel stage: the work on a finished message that does
+/// not depend on what was written before it (the batch sink compresses it into its zstd frame
+/// there), so that the serial write_message only appends. One per thread, made by
+/// Sink::make_preparer; not thread-safe.
+class Preparer {
+ public:
+  virtual ~Preparer() = default;
+  /// Replaces `bytes`, one message in the sink's form held in memory, by what write_message
+  /// takes, and sets `compressed` when that is a zstd frame (OutMessage::compressed). The
+  /// result must depend only on the bytes (output is the same for any thread count). Throws
+  /// FatalError when out of memory.
+  virtual void prepare(Bytes &bytes, bool &compressed) = 0;
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
+  /// The form its messages are built in, in the parallel stage (default: MIME with LF).
+  virtual Form form() const { return Form::MimeLf; }
+  /// A preparer for one thread of the parallel stage, or nullptr when the sink needs none
+  /// (then messages reach write_message as built). Thread-safe: reads only the sink's options.
+  virtual std::unique_ptr<Preparer> make_preparer() const { return nullptr; }
   /// Registers an input and returns its key: a unique, sanitized directory name derived from
   /// the file name ("archive.pst" -> "archive", a second "archive.pst" -> "archive (2)").
   /// Overrides (the PST sink records per-input settings) must call this base version.
@@ -99,9 +126,10 @@ class Sink {
   /// Writes one message; returns its location relative to the root ("a/b/Inbox.mbox#12",
   /// "a/b/Inbox/00012 Subject.eml", "batches/batch-000003.mbox.zst#7").
   virtual std::string write_message(const Destination &dest, const OutMessage &msg) = 0;
-  /// True for sinks that write MAPI stores (PST) from the message model instead of MIME bytes;
-  /// the pipeline then calls write_model for every item kind and builds no MIME.
-  virtual bool wants_model() const { return false; }
+  /// True for sinks that write MAPI stores (PST) from the message model instead of MIME bytes
+  /// (form() is Form::Model); the pipeline then calls write_model for every item kind and
+  /// builds no MIME.
+  bool wants_model() const { return form() == Form::Model; }
   /// Writes one item from its model (wants_model sinks only); `meta` carries seq, index,
   /// label and the size estimate (`meta.bytes` is empty). Returns the location.
   virtual std::string write_model(const Destination &dest, const model::Message &msg,

@@ -233,3 +233,40 @@ TEST(BatchSink, ByteLimitCountsExactFramedSizes) {
 
 }  // namespace
 }  // namespace mm::sink
+
+namespace mm::sink {
+namespace {
+
+// The forms the sinks ask the parallel stage for, and the batch sink's preparer: what the
+// pipeline hands write_message for a batch is exactly the frame FrameCompressor makes.
+TEST(SinkForms, EachSinkSaysWhatItTakes) {
+  const std::string root = mm::testing::make_tmp_dir("mm_forms");
+  EXPECT_EQ(make_mbox_sink(fs::path(root) / "m")->form(), Form::Mboxrd);
+  EXPECT_EQ(make_eml_sink(fs::path(root) / "e")->form(), Form::MimeCrlf);
+  EXPECT_EQ(make_batch_sink(fs::path(root) / "b", BatchOptions{})->form(), Form::Mboxrd);
+  EXPECT_EQ(make_mbox_sink(fs::path(root) / "m")->make_preparer(), nullptr);
+  EXPECT_EQ(make_eml_sink(fs::path(root) / "e")->make_preparer(), nullptr);
+  fs::remove_all(root);
+}
+
+TEST(BatchSink, PreparerMakesTheMessagesFrame) {
+  const std::string root = mm::testing::make_tmp_dir("mm_prep");
+  BatchOptions opts;
+  std::unique_ptr<Sink> sink = make_batch_sink(root, opts);
+  std::unique_ptr<Preparer> prep = sink->make_preparer();
+  ASSERT_NE(prep, nullptr);
+  FrameCompressor zstd(opts.zstd_level);
+  for (int i = 0; i < 3; ++i) {
+    const Bytes entry = entry_of(message(i + 1, 20000 >> i), 1000 + i);
+    Bytes bytes = entry;
+    bool compressed = false;
+    prep->prepare(bytes, compressed);
+    EXPECT_TRUE(compressed);
+    EXPECT_EQ(bytes, Bytes(zstd.compress(entry))) << i;
+    EXPECT_EQ(unzstd(bytes), entry) << i;
+  }
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace mm::sink
