@@ -46,7 +46,7 @@ Commands:
             and benchmarks: the same options always give the same bytes.
 
 Exit codes:
-  0  every item was converted, deduplicated, or deliberately skipped (e.g. distribution lists)
+  0  every item was converted, deduplicated, or deliberately skipped (e.g. sticky notes)
   1  some items failed, or an input could not be read in whole or in part (see the summary
      and the --report file)
   2  usage error
@@ -61,7 +61,12 @@ Output layout (OUTDIR/<input name>/<folder path>):
   mbox: one mboxrd file per folder, "<Folder>.mbox", subfolders in "<Folder>/"
   eml:  one file per message, "<Folder>/<index> <subject>.eml" (stable across runs)
   batch: batches/batch-NNNNNN.mbox.zst with .manifest.jsonl and .sha256 beside each
-  appointments and tasks become .ics files, contacts .vcf files, in their folder.
+  pst:  pst/<mailbox>/*.pst and pst/mapping.csv (Microsoft 365 PST Import; --mailbox)
+  appointments and tasks become .ics files (recurrences as RRULE/EXDATE), contacts .vcf
+  files, distribution lists vCard 4.0 groups, in their folder. Meeting requests carry a
+  text/calendar invitation; delivery and read reports are multipart/report; S/MIME items
+  keep their signed or encrypted entity byte for byte; OLE objects become the picture or
+  file they hold. A message without a sender gets "From: undisclosed-sender:;".
 
 Examples:
   mailmill convert archive.pst -o out/
