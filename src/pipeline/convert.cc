@@ -159,6 +159,7 @@ class Run {
     switch (opts_.format) {
       case OutputFormat::Mbox: sink_ = sink::make_mbox_sink(opts_.out_dir); break;
       case OutputFormat::Eml: sink_ = sink::make_eml_sink(opts_.out_dir); break;
+      case OutputFormat::Maildir: sink_ = sink::make_maildir_sink(opts_.out_dir); break;
       case OutputFormat::Batch: sink_ = sink::make_batch_sink(opts_.out_dir, opts_.batch); break;
       case OutputFormat::Pst: sink_ = sink::make_pst_sink(opts_.out_dir, opts_.pst); break;
     }
@@ -463,6 +464,7 @@ class Run {
         m.label = fp.label;
         m.raw_sha256 = dedup::to_hex(item.raw);
         m.message_id = item.message_id;
+        m.flags = item.flags;
         m.framed = item.framed;
         m.size = item.size;
         m.compressed = item.compressed;

@@ -236,7 +236,8 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   if (opts.inputs.empty()) throw po::error("no INPUT given (a PST/OST file or a folder)");
   static const std::map<std::string, pipeline::OutputFormat> formats = {
       {"mbox", pipeline::OutputFormat::Mbox}, {"eml", pipeline::OutputFormat::Eml},
-      {"batch", pipeline::OutputFormat::Batch}, {"pst", pipeline::OutputFormat::Pst}};
+      {"batch", pipeline::OutputFormat::Batch}, {"pst", pipeline::OutputFormat::Pst},
+      {"maildir", pipeline::OutputFormat::Maildir}};
   static const std::map<std::string, pipeline::DedupMode> dedups = {
       {"none", pipeline::DedupMode::None}, {"message-id", pipeline::DedupMode::MessageId},
       {"content", pipeline::DedupMode::Content}, {"raw", pipeline::DedupMode::Raw}};

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "mailmill/mapi/property.h"
+#include "mailmill/model/item.h"
+#include "mailmill/util/blob.h"
 #include "mailmill/util/result.h"
 
 namespace mm::mapi {
@@ -22,6 +24,20 @@ struct RawAttachment {
   std::optional<Problem> problem;        ///< set when the attachment (or its object) was unreadable
 };
 
+/// An item that arrived as an Internet message (EML file, mbox entry, maildir file): its
+/// bytes as stored and what its container said of it. mime::parse_message reads it into the
+/// model in the pipeline's parallel stage (the MIME worker pool).
+struct InternetMessage {
+  /// The RFC 5322 message: for an mbox entry without its From_ line and with the dialect's
+  /// quoting undone (">From " -> "From " in mboxrd), line ends as stored.
+  Blob bytes;
+  /// Flags the container recorded (maildir info ":2,FRS", mbox Status/X-Status,
+  /// X-Mozilla-Status); nullopt when it records none.
+  std::optional<model::Flags> flags;
+  std::optional<i64> received;  ///< From_ line date or maildir delivery time (unix seconds)
+  std::string envelope_sender;  ///< From_ line sender, as stored
+};
+
 /// A message-like item: its own properties, recipient rows, attachments.
 struct RawMessage {
   u64 node_id = 0;
@@ -29,6 +45,15 @@ struct RawMessage {
   std::vector<PropertyBag> recipients;  ///< one bag per recipient-table row
   std::vector<RawAttachment> attachments;
   std::vector<Problem> warnings;  ///< partial reads (e.g. recipient table unreadable)
+  /// Set for items that are Internet messages rather than MAPI property sets (props, recipients
+  /// and attachments are then empty).
+  std::optional<InternetMessage> internet;
+  /// The item's own named-property map when it has one (a .msg file carries its own); when
+  /// null, the store's names() apply.
+  std::shared_ptr<const NameMap> names;
+  /// ANSI codepage for PT_STRING8 values when the item's reader knows better than the store
+  /// (a .msg file); 0 means the store's default.
+  u32 codepage = 0;
 };
 
 /// One folder of the store. `path` is the list of names from below the root folder.

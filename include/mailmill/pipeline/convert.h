@@ -18,7 +18,7 @@
 
 namespace mm::pipeline {
 
-enum class OutputFormat : u8 { Mbox, Eml, Batch, Pst };
+enum class OutputFormat : u8 { Mbox, Eml, Batch, Pst, Maildir };
 /// --dedup and --dedup-scope: the dedup decision's own enums (dedup/decider.h).
 using DedupMode = dedup::Mode;
 using DedupScope = dedup::Scope;

@@ -52,6 +52,7 @@ struct OutMessage {
   std::string label;              ///< folder label for upload profiles (batch manifests)
   std::string raw_sha256;         ///< hex sha256 of `bytes` (batch manifests)
   std::string message_id;
+  std::string flags;  ///< "read,answered,forwarded,flagged,draft" subset (maildir info, mbox)
   /// True when `bytes` is already a complete mboxrd entry (From_ line, quoting, separator),
   /// framed by the pipeline's parallel stage; mbox-based sinks then write it as it is.
   bool framed = false;
@@ -194,6 +195,13 @@ class Sink {
 std::unique_ptr<Sink> make_mbox_sink(const std::filesystem::path &root);
 /// One .eml per message in the folder's directory, named "<index> <subject>.eml".
 std::unique_ptr<Sink> make_eml_sink(const std::filesystem::path &root);
+/// A Maildir++ tree per input ([maildir] as Dovecot and Courier read it): the store's top
+/// folder is the maildir root (cur/ new/ tmp/), folder A/B the subdirectory ".A.B" (dots and
+/// slashes in names escaped); each message a file in cur/ named from its sequence and content
+/// ("<seq>.<raw sha256 prefix>.mailmill:2,<flags>", flags from OutMessage::flags), written to
+/// tmp/ and renamed, so a reader never sees half a message. .ics/.vcf files go beside the
+/// maildir in the folder's directory, as with the EML sink.
+std::unique_ptr<Sink> make_maildir_sink(const std::filesystem::path &root);
 
 struct BatchOptions {
   u64 max_bytes = 1ull << 30;  ///< uncompressed bytes per batch
