@@ -72,6 +72,12 @@ enum class PstFormat : u8 { Ansi, Unicode, Unicode4k };
 enum class PstEncryption : u8 { None, Permute, Cyclic, Unknown };
 
 struct StoreInfo {
+  /// What kind of input this is: "pst" or "ost" for PST/OST files (then `format` and
+  /// `encryption` apply), else "mbox", "maildir", "eml", "msg" or "files" (a tree of loose
+  /// .eml/.msg files). Empty is read as PST/OST by is_ost.
+  std::string kind;
+  /// How the input was read, when a reader had to assume something (an mbox dialect and why).
+  std::string detail;
   PstFormat format = PstFormat::Unicode;
   bool is_ost = false;  ///< content type "SO" (OST) vs "SM" (PST)
   PstEncryption encryption = PstEncryption::None;
