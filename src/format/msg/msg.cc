@@ -219,7 +219,7 @@ class MsgReader {
     if (!notes.empty()) {
       m.warnings.push_back(Problem{ProblemCode::ItemUnreadable, "message: " + notes.text()});
     }
-    m.codepage = is_ansi(m.props) ? mapi::item_ansi_codepage(m.props).value_or(0) : 0;
+    m.codepage = is_ansi(m.props) ? ansi_codepage(m.props) : 0;
     // The header's recipient and attachment counts (bytes 16..23 of the 32- and 24-byte
     // headers) are claims: the storages present are what is read; a difference is noted.
     const std::vector<const cfb::Entry *> recips = numbered(*st, RECIP_PREFIX);
@@ -318,6 +318,24 @@ class MsgReader {
   static Problem with_prefix(Problem p, const std::string &prefix) {
     p.detail = prefix + p.detail;
     return p;
+  }
+
+  // PT_STRING8 values are in the writer's ANSI codepage. PR_MESSAGE_CODEPAGE names it;
+  // PR_INTERNET_CPID names the body's Internet encoding, which is the same codepage unless it is
+  // a Unicode encoding, which no 8-bit string property is in (corpus: POI's
+  // ASCII_UTF-8_CP1252_LCID1031.msg, cp1252 strings with PR_INTERNET_CPID 65001): then the
+  // codepage of PR_MESSAGE_LOCALE_ID applies.
+  static u32 ansi_codepage(const mapi::PropertyBag &bag) {
+    const std::optional<i32> cpid = bag.get_i32(mapi::pid::INTERNET_CPID);
+    const bool unicode_cpid =
+        cpid && (*cpid == 65000 || *cpid == 65001 || *cpid == 1200 || *cpid == 1201);
+    if (!bag.has(mapi::pid::MESSAGE_CODEPAGE) && unicode_cpid) {
+      mapi::PropertyBag locale_only;
+      if (const mapi::Property *lcid = bag.find(mapi::pid::MESSAGE_LOCALE_ID))
+        locale_only.set(lcid->tag, lcid->value);
+      return mapi::item_ansi_codepage(locale_only).value_or(0);
+    }
+    return mapi::item_ansi_codepage(bag).value_or(0);
   }
 
   static bool is_ansi(const mapi::PropertyBag &bag) {
