@@ -2,8 +2,9 @@
 // message: a property stream ("__properties_version1.0") of 16-byte entries after a header, one
 // "__substg1.0_TTTTPPPP" stream per value that does not fit in an entry, a storage per
 // recipient and per attachment, the embedded message of an ATTACH_EMBEDDED_MSG attachment in
-// its "__substg1.0_3701000D" storage, and the named-property map ("__nameid_version1.0") at the
-// root only.
+// its "__substg1.0_3701000D" storage (an ATTACH_OLE attachment's object storage there is written
+// out as a compound file of its own, storage_copy.h), and the named-property map
+// ("__nameid_version1.0") at the root only.
 //
 // Every size in the file is a claim. Values are read from the streams that hold them, never
 // sized from the property entry; and the bytes read from all streams together are held to the
@@ -23,6 +24,7 @@
 #include "mailmill/mapi/to_model.h"
 #include "mailmill/model/limits.h"
 #include "mailmill/util/text.h"
+#include "storage_copy.h"
 
 namespace mm::msg {
 namespace {
@@ -187,7 +189,9 @@ class MsgReader {
   }
 
   /// Reads a stream, charging its bytes to the file's budget.
-  Result<Bytes> read(const Storage &s, const cfb::Entry &e) {
+  Result<Bytes> read(const Storage &s, const cfb::Entry &e) { return read_path(s.child_path(e), e); }
+
+  Result<Bytes> read_path(const std::string &path, const cfb::Entry &e) {
     if (e.type != cfb::EntryType::Stream) {
       return Problem{ProblemCode::SourceCorrupt, e.name + " is a storage, not a stream"};
     }
@@ -196,7 +200,7 @@ class MsgReader {
       return Problem{ProblemCode::LimitExceeded,
                      "streams add up to more than the file (" + e.name + ")"};
     }
-    Result<Bytes> data = cf_.read_stream(s.child_path(e), budget_);
+    Result<Bytes> data = cf_.read_stream(path, budget_);
     if (!data) {
       if (data.problem().code == ProblemCode::LimitExceeded) over_budget_ = true;
       return data.problem();
@@ -556,10 +560,19 @@ class MsgReader {
                    int depth, const std::shared_ptr<const mapi::NameMap> &names) {
     const i32 method = att.props.get_i32(mapi::pid::ATTACH_METHOD).value_or(0);
     if (method == mapi::pid::ATTACH_OLE) {
-      // The object's storage would have to be written out as a compound file of its own to
-      // travel as bytes, and the compound-file adapter only reads.
-      att.problem = Problem{ProblemCode::AttachmentNotExportable,
-                            "OLE object storage (ATTACH_OLE) kept in the .msg, not extracted"};
+      // The model carries an OLE object as the bytes of a compound file (as a PST's
+      // PR_ATTACH_DATA_OBJ does), so the storage is written out as one.
+      Result<Bytes> bytes = copy_storage(
+          cf_, att_st.child_path(obj), obj.clsid,
+          [this](const std::string &path, const cfb::Entry &e) { return read_path(path, e); });
+      if (!bytes) {
+        att.problem = Problem{bytes.problem().code == ProblemCode::LimitExceeded
+                                  ? ProblemCode::LimitExceeded
+                                  : ProblemCode::AttachmentUnreadable,
+                              "OLE object storage: " + bytes.problem().detail};
+        return;
+      }
+      att.props.set(TAG_ATTACH_DATA_OBJ, *bytes);
       return;
     }
     if (method != mapi::pid::ATTACH_EMBEDDED_MSG) {

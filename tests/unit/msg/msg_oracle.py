@@ -18,7 +18,8 @@ python3-olefile), straight from their streams, and prints for each file given:
   ATTACHS  <n>                        number of __attach_version1.0_# storages at the top
   ATTACH   <i>  bin <size> <sha256>   attachment i holds __substg1.0_37010102
   ATTACH   <i>  msg <hex subject>     attachment i holds an embedded message storage
-  ATTACH   <i>  obj                   attachment i holds another object storage (OLE)
+  ATTACH   <i>  obj <sha256>          attachment i holds another object storage (OLE): the
+                                      SHA-256 of its listing (see listing())
   ATTACH   <i>  none                  neither
   NAMED    <id hex4>  <guid>  L<lid>|S<hex name>   each entry of the named-property map
 
@@ -95,6 +96,25 @@ def string_prop(ole, prefix, kids, pid):
     return None
 
 
+def listing(ole, prefix):
+    """A storage's contents as text: "ROOT <clsid>", then sorted lines "D <path> <clsid>" per
+    storage and "S <path> <size> <sha256>" per stream below it, paths relative and joined with
+    '/', names in UTF-8, CLSIDs upper-case registry form; one line each, "\n"-terminated."""
+    def clsid(s):
+        return s.upper() if s else "00000000-0000-0000-0000-000000000000"
+    lines = []
+    for parts in ole.listdir(streams=True, storages=True):
+        if len(parts) <= len(prefix) or parts[:len(prefix)] != prefix:
+            continue
+        rel = "/".join(parts[len(prefix):])
+        if ole.get_type(parts) == olefile.STGTY_STORAGE:
+            lines.append("D\t%s\t%s" % (rel, clsid(ole.getclsid(parts))))
+        else:
+            data = read(ole, parts)
+            lines.append("S\t%s\t%d\t%s" % (rel, len(data), hashlib.sha256(data).hexdigest()))
+    return "ROOT\t%s\n" % clsid(ole.getclsid(prefix)) + "".join(l + "\n" for l in sorted(lines))
+
+
 def numbered(kids, prefix):
     found = []
     for k in kids:
@@ -165,7 +185,7 @@ def dump(path):
                     got = string_prop(ole, [a, "__substg1.0_3701000D"], inner, 0x0037)
                     kind = "msg %s" % (got[0].hex() if got else "-")
                 else:
-                    kind = "obj"
+                    kind = "obj %s" % hashlib.sha256(listing(ole, [a, "__substg1.0_3701000D"]).encode("utf-8")).hexdigest()
             print("ATTACH\t%d\t%s" % (i, kind))
         if "__nameid_version1.0" in top:
             nk = children(ole, ["__nameid_version1.0"])

@@ -4,6 +4,12 @@
 // named-property map; then damaged files, which must give Problems or warnings, never a crash.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "mailmill/format/msg/msg.h"
@@ -263,21 +269,74 @@ TEST(MsgReader, EmbeddedNestingStopsAtTheLimit) {
   EXPECT_EQ(str(m->props, 0x0037), "level 0");
 }
 
-TEST(MsgReader, OleAttachmentIsMarkedNotExportable) {
+/// olefile's listing of a compound file (tests/unit/cfb/olefile_dump.py, run on a temporary
+/// copy); "" when python3-olefile is missing.
+std::string olefile_listing(const Bytes &file) {
+  const std::string path = ::testing::TempDir() + "mm_msg_ole_" + std::to_string(::getpid()) + ".cfb";
+  std::ofstream(path, std::ios::binary).write(file.data(), static_cast<std::streamsize>(file.size()));
+  const std::string script = std::string(MM_TESTS_DIR) + "/unit/cfb/olefile_dump.py";
+  const std::string py =
+      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  FILE *pipe = ::popen((py + " " + mm::testing::q(script) + " " + mm::testing::q(path)).c_str(), "r");
+  std::string out;
+  if (pipe != nullptr) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    const int rc = ::pclose(pipe);
+    if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) out.clear();
+  }
+  std::remove(path.c_str());
+  return out;
+}
+
+TEST(MsgReader, OleAttachmentBecomesACompoundFile) {
+  // An OLE object storage with a stream in the mini stream, one in regular sectors, an empty
+  // one, a control-character name and a sub-storage with its own CLSID.
+  Bytes big(9000, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i % 251);
   MsgObject m;
+  m.props = {MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("with an OLE object"))};
   MsgObject a;
   a.props = {MsgProp::fixed(make_tag(0x3705, mapi::PT_LONG), le32(6)),
+             MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("Picture")),
              MsgProp::fixed(make_tag(0x3701, mapi::PT_OBJECT), le32(0xFFFFFFFF))};
-  a.extra.push_back(CfbNode::dir("__substg1.0_3701000D",
-                                 {CfbNode::stream("CONTENTS", Bytes("picture", 7))},
-                                 mm::testing::cfb_clsid("0003000C-0000-0000-C000-000000000046")));
+  a.extra.push_back(CfbNode::dir(
+      "__substg1.0_3701000D",
+      {CfbNode::stream("CONTENTS", Bytes("picture", 7)), CfbNode::stream("\x01Ole", Bytes(20, '\x01')),
+       CfbNode::stream("Big", big), CfbNode::stream("Empty", Bytes()),
+       CfbNode::dir("Sub", {CfbNode::stream("Inner", Bytes("inner", 5))},
+                    mm::testing::cfb_clsid("11111111-2222-3333-4444-555555555555"))},
+      mm::testing::cfb_clsid("0003000C-0000-0000-C000-000000000046")));
   m.attachments.push_back(a);
   Result<mapi::RawMessage> r = read_msg(build_msg(m));
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->attachments.size(), 1u);
-  ASSERT_TRUE(r->attachments[0].problem.has_value());
-  EXPECT_EQ(r->attachments[0].problem->code, ProblemCode::AttachmentNotExportable);
-  EXPECT_EQ(r->attachments[0].embedded, nullptr);
+  const mapi::RawAttachment &att = r->attachments[0];
+  EXPECT_FALSE(att.problem.has_value()) << att.problem->detail;
+  EXPECT_EQ(att.embedded, nullptr);
+  const mapi::Property *obj = att.props.find_tag(make_tag(0x3701, mapi::PT_OBJECT));
+  ASSERT_NE(obj, nullptr);
+
+  // Independent reader: olefile lists what the storage held.
+  const Bytes copy(obj->value);
+  const std::string listing = olefile_listing(copy);
+  if (listing.empty()) GTEST_SKIP() << "python3-olefile is not installed";
+  EXPECT_NE(listing.find("ROOT\t0003000C-0000-0000-C000-000000000046\n"), std::string::npos)
+      << listing;
+  for (const std::string line :
+       {"S\tCONTENTS\t7\t", "S\t\\x01Ole\t20\t", "S\tBig\t9000\t", "S\tEmpty\t0\t",
+        "D\tSub\t11111111-2222-3333-4444-555555555555", "S\tSub/Inner\t5\t"}) {
+    EXPECT_NE(listing.find(line), std::string::npos) << line << " not in\n" << listing;
+  }
+  EXPECT_EQ(listing.find("ERROR"), std::string::npos) << listing;
+
+  // The converter passes the object on as an OLE attachment with those bytes.
+  Result<model::Message> mm = mapi::to_model(*r, mapi::ConvertContext{1252, r->names.get()});
+  ASSERT_TRUE(mm.ok()) << mm.problem().detail;
+  ASSERT_EQ(mm->attachments.size(), 1u);
+  EXPECT_EQ(mm->attachments[0].kind, model::AttachmentKind::Ole);
+  EXPECT_EQ(mm->attachments[0].data.size(), copy.size());
 }
 
 // ---- damage -------------------------------------------------------------------------------
