@@ -54,13 +54,18 @@ def lcid_codepage(lcid):
     return LANG_CODEPAGE.get(lcid & 0x3FF, 0)
 
 
+_TREES = {}
+
+
 def children(ole, prefix):
     """Names of the direct children of the storage `prefix` (a list of names)."""
-    out = set()
-    for parts in ole.listdir(streams=True, storages=True):
-        if len(parts) == len(prefix) + 1 and parts[:len(prefix)] == prefix:
-            out.add(parts[-1])
-    return out
+    tree = _TREES.get(id(ole))
+    if tree is None or tree[0] is not ole:
+        kids = {}
+        for parts in ole.listdir(streams=True, storages=True):
+            kids.setdefault(tuple(parts[:-1]), set()).add(parts[-1])
+        tree = _TREES[id(ole)] = (ole, kids)
+    return tree[1].get(tuple(prefix), set())
 
 
 def read(ole, parts):
