@@ -4,6 +4,7 @@ python3-olefile), straight from their streams, and prints for each file given:
 
   FILE     <path as given>
   ERROR    <why>                      olefile cannot read it, or it is no .msg (then nothing else)
+  PARTIAL  <why>                      olefile failed part-way (the lines before it stand)
   UNICODE  0|1                        1 when the subject/body streams are PT_UNICODE (001F)
   CODEPAGE <n>                        PR_MESSAGE_CODEPAGE from the property stream, 0 when absent
   PROP     <tag>  <hex>               raw value of a top-level string property (tag as 8 hex
@@ -22,6 +23,12 @@ python3-olefile), straight from their streams, and prints for each file given:
                                       SHA-256 of its listing (see listing())
   ATTACH   <i>  none                  neither
   NAMED    <id hex4>  <guid>  L<lid>|S<hex name>   each entry of the named-property map
+  P        <scope>  <tag>  <hex>      every property of the message (scope m), of recipient i
+                                      (r<i>), of attachment i (a<i>) and of its embedded message
+                                      (a<i>e, 24-byte header) whose value this script
+                                      can find: fixed-size values cut to their natural size,
+                                      stream values minus one string terminator, multi-valued
+                                      strings and binaries as count, offsets, data (the PST form)
 
 Exit 77 when olefile is missing (the caller skips).
 """
@@ -120,6 +127,65 @@ def listing(ole, prefix):
     return "ROOT\t%s\n" % clsid(ole.getclsid(prefix)) + "".join(l + "\n" for l in sorted(lines))
 
 
+FIXED = {0x0002: 2, 0x0003: 4, 0x0004: 4, 0x0005: 8, 0x0006: 8, 0x0007: 8, 0x000A: 4,
+         0x000B: 1, 0x0014: 8, 0x0040: 8}
+MV_ELEM = {0x1002: 2, 0x1003: 4, 0x1004: 4, 0x1005: 8, 0x1006: 8, 0x1007: 8, 0x1014: 8,
+           0x1040: 8, 0x1048: 16}
+
+
+def all_props(ole, prefix, header):
+    """(tag, value bytes) of every readable property of a storage."""
+    kids = children(ole, prefix)
+    data = read(ole, prefix + ["__properties_version1.0"])
+    out = []
+    for off in range(header, len(data) - 15, 16):
+        tag = struct.unpack_from("<I", data, off)[0]
+        ptype = tag & 0xFFFF
+        name = "__substg1.0_%08X" % tag
+        if ptype in FIXED:
+            out.append((tag, data[off + 8:off + 8 + FIXED[ptype]]))
+            continue
+        if name not in kids or ole.get_type(prefix + [name]) != olefile.STGTY_STREAM:
+            continue
+        value = read(ole, prefix + [name])
+        if ptype in (0x101E, 0x101F, 0x1102):
+            stride = 8 if ptype == 0x1102 else 4
+            if len(value) % stride:
+                continue
+            items = []
+            for i in range(len(value) // stride):
+                vname = "%s-%08X" % (name, i)
+                if vname not in kids:
+                    items = None
+                    break
+                items.append(strip(read(ole, prefix + [vname]), ptype == 0x101F) if ptype != 0x1102
+                             else read(ole, prefix + [vname]))
+            if items is None:
+                continue
+            head = struct.pack("<I", len(items))
+            body = b""
+            for it in items:
+                head += b"\0\0\0\0"
+                body += it
+            offs = []
+            pos = 4 + 4 * len(items)
+            for it in items:
+                offs.append(pos)
+                pos += len(it)
+            value = struct.pack("<I", len(items)) + b"".join(struct.pack("<I", o) for o in offs) + body
+        elif ptype in MV_ELEM:
+            if len(value) % MV_ELEM[ptype]:
+                continue
+        elif ptype in (0x001E, 0x001F):
+            value = strip(value, ptype == 0x001F)
+        elif ptype == 0x0048 and len(value) != 16:
+            continue
+        elif ptype not in (0x0102, 0x000D, 0x00FB, 0x00FD, 0x00FE, 0x0048):
+            continue
+        out.append((tag, value))
+    return out
+
+
 def numbered(kids, prefix):
     found = []
     for k in kids:
@@ -170,15 +236,21 @@ def dump(path):
                 print("TEXT\t%s\t%s" % (tag, text.encode("utf-8").hex()))
             except (UnicodeDecodeError, LookupError):
                 pass
+        for tag, value in all_props(ole, [], 32):
+            print("P\tm\t%08X\t%s" % (tag, value.hex()))
         recips = numbered(top, "__recip_version1.0_#")
         print("RECIPS\t%d" % len(recips))
         for i, r in enumerate(recips):
             got = string_prop(ole, [r], children(ole, [r]), 0x3001)
             print("RECIP\t%d\t%s" % (i, got[0].hex() if got else "-"))
+            for tag, value in all_props(ole, [r], 8):
+                print("P\tr%d\t%08X\t%s" % (i, tag, value.hex()))
         attachs = numbered(top, "__attach_version1.0_#")
         print("ATTACHS\t%d" % len(attachs))
         for i, a in enumerate(attachs):
             kids = children(ole, [a])
+            for tag, value in all_props(ole, [a], 8):
+                print("P\ta%d\t%08X\t%s" % (i, tag, value.hex()))
             kind = "none"
             if "__substg1.0_37010102" in kids and ole.get_type([a, "__substg1.0_37010102"]) == olefile.STGTY_STREAM:
                 data = read(ole, [a, "__substg1.0_37010102"])
@@ -189,6 +261,8 @@ def dump(path):
                 if method == 5 or (method != 6 and "__properties_version1.0" in inner):
                     got = string_prop(ole, [a, "__substg1.0_3701000D"], inner, 0x0037)
                     kind = "msg %s" % (got[0].hex() if got else "-")
+                    for tag, value in all_props(ole, [a, "__substg1.0_3701000D"], 24):
+                        print("P\ta%de\t%08X\t%s" % (i, tag, value.hex()))
                 else:
                     kind = "obj %s" % hashlib.sha256(listing(ole, [a, "__substg1.0_3701000D"]).encode("utf-8")).hexdigest()
             print("ATTACH\t%d\t%s" % (i, kind))
@@ -221,8 +295,8 @@ def dump(path):
                     print("NAMED\t%04X\t%s\tS%s" % (0x8000 + index, guid, name.encode("utf-8").hex()))
                 else:
                     print("NAMED\t%04X\t%s\tL%d" % (0x8000 + index, guid, ident))
-    except Exception as e:  # noqa: BLE001 - a damaged file olefile chokes on
-        print("ERROR\tolefile: %s" % str(e).replace("\n", " "))
+    except Exception as e:  # noqa: BLE001 - a damaged file olefile chokes on part of
+        print("PARTIAL\tolefile: %s" % str(e).replace("\n", " "))
 
 
 if __name__ == "__main__":
