@@ -71,6 +71,10 @@ class Writer {
     }
     Result<std::vector<cfb::Entry>> kids = cf_.list(path);
     if (!kids) return kids.problem();
+    if (kids->size() > MAX_COPY_ENTRIES) {
+      return Problem{ProblemCode::LimitExceeded, "OLE storage with " +
+                                                     std::to_string(kids->size()) + " entries"};
+    }
     for (const cfb::Entry &e : *kids) {
       DirNode n;
       n.name16 = text::utf8_to_utf16le(e.name);

@@ -530,6 +530,51 @@ TEST(MsgReaderDamage, CrossLinkedStreamsCannotReadMoreThanTheFile) {
   EXPECT_NE(r.problem().detail.find("more than the file"), std::string::npos) << r.problem().detail;
 }
 
+TEST(MsgReaderDamage, StoragesWithTooManyEntriesAreRefused) {
+  // 8193 entries in the root: the whole file is refused. The same in one recipient's storage:
+  // that recipient is dropped with a warning, the other one is read.
+  MsgObject m;
+  m.props = {MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("s"))};
+  std::vector<CfbNode> many;
+  for (int i = 0; i < 8193 - 2; ++i) many.push_back(CfbNode::stream("x" + std::to_string(i), {}));
+  Result<mapi::RawMessage> r = read_msg(build_msg(m, many));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.problem().code, ProblemCode::SourceCorrupt);
+  EXPECT_NE(r.problem().detail.find("over the limit of 8192"), std::string::npos)
+      << r.problem().detail;
+
+  MsgObject big, small;
+  big.props = {MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("big"))};
+  for (int i = 0; i < 8193 - 2; ++i) big.extra.push_back(CfbNode::stream("y" + std::to_string(i), {}));
+  small.props = {MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("small"))};
+  m.recipients = {big, small};
+  r = read_msg(build_msg(m));
+  ASSERT_TRUE(r.ok()) << r.problem().detail;
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(str(r->recipients[0], 0x3001), "small");
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_EQ(r->warnings[0].code, ProblemCode::RecipientsUnreadable);
+}
+
+TEST(MsgReader, ThousandsOfRecipientsAreAllRead) {
+  MsgObject m;
+  m.props = {MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("s"))};
+  for (int i = 0; i < 2048; ++i) {
+    MsgObject r;
+    r.props = {MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("r" + std::to_string(i))),
+               MsgProp::fixed(make_tag(0x0C15, mapi::PT_LONG), le32(1 + i % 3))};
+    m.recipients.push_back(r);
+  }
+  Result<mapi::RawMessage> r = read_msg(build_msg(m));
+  ASSERT_TRUE(r.ok()) << r.problem().detail;
+  ASSERT_EQ(r->recipients.size(), 2048u);
+  // In number order (the directory holds them in name order: shorter names first).
+  for (int i = 0; i < 2048; i += 97) {
+    EXPECT_EQ(str(r->recipients[i], 0x3001), "r" + std::to_string(i));
+    EXPECT_EQ(r->recipients[i].get_i32(0x0C15), 1 + i % 3);
+  }
+}
+
 TEST(MsgReaderDamage, TruncatedAndGarbledFilesNeverCrash) {
   const Bytes good = build_msg(full_message(), {full_nameid()});
   int ok = 0, refused = 0;
