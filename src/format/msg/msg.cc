@@ -74,18 +74,23 @@ std::string upper(std::string_view s) { return text::to_upper_ascii(s); }
 /// Size of one value of a fixed-size property type; 0 for types stored in streams.
 u64 fixed_size(u16 type) {
   switch (type) {
-    case mapi::PT_SHORT: return 2;
+    case mapi::PT_SHORT:
+      return 2;
     case mapi::PT_LONG:
     case mapi::PT_FLOAT:
-    case mapi::PT_ERROR: return 4;
+    case mapi::PT_ERROR:
+      return 4;
     // [MS-OXCDATA] 2.11.1: PtypBoolean is one byte (the entry's other bytes are reserved).
-    case mapi::PT_BOOLEAN: return 1;
+    case mapi::PT_BOOLEAN:
+      return 1;
     case mapi::PT_DOUBLE:
     case mapi::PT_CURRENCY:
     case mapi::PT_APPTIME:
     case mapi::PT_I8:
-    case mapi::PT_SYSTIME: return 8;
-    default: return 0;
+    case mapi::PT_SYSTIME:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -99,8 +104,10 @@ bool is_stream_type(u16 type) {
     case mapi::PT_OBJECT:
     case mapi::PT_SVREID:
     case mapi::PT_SRESTRICT:
-    case mapi::PT_ACTIONS: return true;
-    default: return false;
+    case mapi::PT_ACTIONS:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -115,8 +122,7 @@ u64 mv_fixed_size(u16 type) {
 }
 
 bool is_mv_variable(u16 type) {
-  return type == mapi::PT_MV_STRING8 || type == mapi::PT_MV_UNICODE ||
-         type == mapi::PT_MV_BINARY;
+  return type == mapi::PT_MV_STRING8 || type == mapi::PT_MV_UNICODE || type == mapi::PT_MV_BINARY;
 }
 
 /// Drops the terminator a writer may have stored with a string value (values are kept in the
@@ -173,9 +179,12 @@ enum class Level : u8 { Top, Embedded, Recipient, Attachment };
 
 u64 header_size(Level level) {
   switch (level) {
-    case Level::Top: return HEADER_TOP;
-    case Level::Embedded: return HEADER_EMBEDDED;
-    default: return HEADER_SUB;
+    case Level::Top:
+      return HEADER_TOP;
+    case Level::Embedded:
+      return HEADER_EMBEDDED;
+    default:
+      return HEADER_SUB;
   }
 }
 
@@ -203,7 +212,9 @@ class MsgReader {
   }
 
   /// Reads a stream, charging its bytes to the file's budget.
-  Result<Bytes> read(const Storage &s, const cfb::Entry &e) { return read_path(s.child_path(e), e); }
+  Result<Bytes> read(const Storage &s, const cfb::Entry &e) {
+    return read_path(s.child_path(e), e);
+  }
 
   Result<Bytes> read_path(const std::string &path, const cfb::Entry &e) {
     if (e.type != cfb::EntryType::Stream) {
@@ -246,11 +257,11 @@ class MsgReader {
       const u32 n_recip = load_le32(header.data() + 16);
       const u32 n_attach = load_le32(header.data() + 20);
       if (n_recip != recips.size() || n_attach != attachs.size()) {
-        m.warnings.push_back(Problem{
-            ProblemCode::ItemUnreadable,
-            "header claims " + std::to_string(n_recip) + " recipients and " +
-                std::to_string(n_attach) + " attachments; storages hold " +
-                std::to_string(recips.size()) + " and " + std::to_string(attachs.size())});
+        m.warnings.push_back(
+            Problem{ProblemCode::ItemUnreadable,
+                    "header claims " + std::to_string(n_recip) + " recipients and " +
+                        std::to_string(n_attach) + " attachments; storages hold " +
+                        std::to_string(recips.size()) + " and " + std::to_string(attachs.size())});
       }
     }
     for (const cfb::Entry *e : recips) read_recipient(*st, *e, m);
@@ -324,10 +335,10 @@ class MsgReader {
       map->add(static_cast<u16>(NAMED_PROP_BASE + index), std::move(name));
     }
     if (entries.size() % 8 != 0 || bad > 0) {
-      warnings.push_back(Problem{ProblemCode::ItemUnreadable,
-                                 "named-property map: " + std::to_string(bad) +
-                                     " entries unresolvable, entry stream " +
-                                     std::to_string(entries.size()) + " bytes"});
+      warnings.push_back(
+          Problem{ProblemCode::ItemUnreadable, "named-property map: " + std::to_string(bad) +
+                                                   " entries unresolvable, entry stream " +
+                                                   std::to_string(entries.size()) + " bytes"});
     }
     return map;
   }
@@ -532,7 +543,8 @@ class MsgReader {
       return;
     }
     if (!notes.empty()) {
-      m.warnings.push_back(Problem{ProblemCode::RecipientsUnreadable, e.name + ": " + notes.text()});
+      m.warnings.push_back(
+          Problem{ProblemCode::RecipientsUnreadable, e.name + ": " + notes.text()});
     }
     m.recipients.push_back(std::move(bag));
   }
@@ -542,8 +554,8 @@ class MsgReader {
     mapi::RawAttachment att;
     Result<Storage> st = open_storage(msg.child_path(e));
     PropNotes notes;
-    Status s = st ? read_properties(*st, Level::Attachment, att.props, nullptr, notes)
-                  : st.problem();
+    Status s =
+        st ? read_properties(*st, Level::Attachment, att.props, nullptr, notes) : st.problem();
     if (!s) {
       att.problem = Problem{ProblemCode::AttachmentUnreadable, e.name + ": " + s.problem().detail};
       m.attachments.push_back(std::move(att));
@@ -558,7 +570,8 @@ class MsgReader {
       }
     }
     if (!notes.empty()) {
-      m.warnings.push_back(Problem{ProblemCode::AttachmentUnreadable, e.name + ": " + notes.text()});
+      m.warnings.push_back(
+          Problem{ProblemCode::AttachmentUnreadable, e.name + ": " + notes.text()});
     }
     const cfb::Entry *obj = st->find(std::string(SUBSTG) + hex8(TAG_ATTACH_DATA_OBJ));
     if (obj != nullptr && obj->type == cfb::EntryType::Storage) {
@@ -595,21 +608,21 @@ class MsgReader {
       Result<std::vector<cfb::Entry>> kids = cf_.list(att_st.child_path(obj));
       bool has_props = false;
       if (kids) {
-        for (const cfb::Entry &k : *kids) has_props = has_props || upper(k.name) == upper(PROPS_STREAM);
+        for (const cfb::Entry &k : *kids)
+          has_props = has_props || upper(k.name) == upper(PROPS_STREAM);
       }
       if (!has_props) {
-        att.problem = Problem{ProblemCode::AttachmentNotExportable,
-                              "attachment object storage of method " + std::to_string(method) +
-                                  " is not a message"};
+        att.problem = Problem{
+            ProblemCode::AttachmentNotExportable,
+            "attachment object storage of method " + std::to_string(method) + " is not a message"};
         return;
       }
       att.props.set_i32(mapi::make_tag(mapi::pid::ATTACH_METHOD, mapi::PT_LONG),
                         mapi::pid::ATTACH_EMBEDDED_MSG);
     }
     if (depth + 1 > MAX_EMBED_DEPTH) {
-      att.problem =
-          Problem{ProblemCode::LimitExceeded,
-                  "embedded message nesting deeper than " + std::to_string(MAX_EMBED_DEPTH)};
+      att.problem = Problem{ProblemCode::LimitExceeded, "embedded message nesting deeper than " +
+                                                            std::to_string(MAX_EMBED_DEPTH)};
       return;
     }
     Result<mapi::RawMessage> em =

@@ -72,8 +72,8 @@ class Writer {
     Result<std::vector<cfb::Entry>> kids = cf_.list(path);
     if (!kids) return kids.problem();
     if (kids->size() > MAX_COPY_ENTRIES) {
-      return Problem{ProblemCode::LimitExceeded, "OLE storage with " +
-                                                     std::to_string(kids->size()) + " entries"};
+      return Problem{ProblemCode::LimitExceeded,
+                     "OLE storage with " + std::to_string(kids->size()) + " entries"};
     }
     for (const cfb::Entry &e : *kids) {
       DirNode n;
@@ -117,7 +117,8 @@ class Writer {
     if (data.empty()) return ENDOFCHAIN;
     const u32 first = static_cast<u32>(fat_.size());
     const u64 n = (data.size() + SECTOR - 1) / SECTOR;
-    for (u64 i = 0; i < n; ++i) fat_.push_back(i + 1 < n ? first + static_cast<u32>(i) + 1 : ENDOFCHAIN);
+    for (u64 i = 0; i < n; ++i)
+      fat_.push_back(i + 1 < n ? first + static_cast<u32>(i) + 1 : ENDOFCHAIN);
     body_ += data;
     body_.resize(fat_.size() * SECTOR, '\0');
     return first;

@@ -23,8 +23,8 @@ inline constexpr u64 MAX_COPY_ENTRIES = 8192;
 /// The compound file whose root storage has `clsid` and the children (streams, storages and
 /// their CLSIDs, recursively) of the storage at `path` in `cf`. Streams are read with `read`.
 /// A Problem when a child cannot be listed or read, a name does not fit a directory entry, the
-/// nesting is deeper than MAX_COPY_DEPTH, a storage has more than MAX_COPY_ENTRIES entries, or the result would need DIFAT sectors (over about
-/// 7 MB); never throws for bad input.
+/// nesting is deeper than MAX_COPY_DEPTH, a storage has more than MAX_COPY_ENTRIES entries, or the
+/// result would need DIFAT sectors (over about 7 MB); never throws for bad input.
 Result<Bytes> copy_storage(const cfb::CompoundFile &cf, const std::string &path,
                            const cfb::Clsid &clsid, const StreamRead &read);
 

@@ -170,8 +170,8 @@ inline CfbNode nameid_storage(const std::vector<std::array<u8, 16>> &guids,
 inline Bytes build_msg(const MsgObject &top, const std::vector<CfbNode> &root_extra = {}) {
   std::vector<CfbNode> kids = object_nodes(top, 32);
   for (const CfbNode &x : root_extra) kids.push_back(x);
-  return CfbWriter::build(CfbNode::dir("Root Entry", kids,
-                                       cfb_clsid("00020D0B-0000-0000-C000-000000000046")));
+  return CfbWriter::build(
+      CfbNode::dir("Root Entry", kids, cfb_clsid("00020D0B-0000-0000-C000-000000000046")));
 }
 
 }  // namespace mm::testing

@@ -91,9 +91,10 @@ std::string sha_hex(ByteView b) {
 
 std::string guid_string(const std::array<u8, 16> &g) {
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-                g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12],
-                g[13], g[14], g[15]);
+  std::snprintf(buf, sizeof buf,
+                "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X", g[3], g[2],
+                g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13], g[14],
+                g[15]);
   return buf;
 }
 
@@ -129,9 +130,8 @@ std::string listing(const cfb::CompoundFile &cf) {
         walk(p);
       } else {
         Result<Bytes> data = cf.read_stream(p);
-        lines.push_back("S\t" + p + "\t" + (data ? std::to_string(data->size()) + "\t" +
-                                                    sha_hex(*data)
-                                              : "ERROR"));
+        lines.push_back("S\t" + p + "\t" +
+                        (data ? std::to_string(data->size()) + "\t" + sha_hex(*data) : "ERROR"));
       }
     }
   };
@@ -282,8 +282,8 @@ TEST(MsgCorpus, EveryFileAgreesWithOlefile) {
         } else if (what == "msg") {
           std::string subj;
           kind >> subj;
-          ASSERT_NE(a.embedded, nullptr) << "attachment " << i << ": "
-                                         << (a.problem ? a.problem->detail : "");
+          ASSERT_NE(a.embedded, nullptr)
+              << "attachment " << i << ": " << (a.problem ? a.problem->detail : "");
           const mapi::Property *s = a.embedded->props.find(0x0037);
           EXPECT_EQ(s ? hex(s->value) : "-", subj) << "attachment " << i;
         } else if (what == "obj") {
@@ -337,14 +337,16 @@ TEST(MsgCorpus, EveryFileAgreesWithOlefile) {
     EXPECT_EQ(mm->attachments.size(), std::stoul((*o.first("ATTACHS"))[1]));
   }
   std::string warned;
-  for (const auto &[w, n] : warning_kinds) warned += "  " + w + (n > 1 ? " (x" + std::to_string(n) + ")" : "") + "\n";
-  std::printf("[ msg corpus ] %zu files: %d read, %d refused; %d property values, %d attachments "
-              "and %d named properties compared with olefile; %d files read with warnings\n"
-              "%s[ msg corpus ] refused:\n%s%s%s",
-              files.size(), read, refused, compared_props, compared_attachments, compared_names,
-              with_warnings, warned.c_str(), refusals.c_str(),
-              model_disagreements.empty() ? "" : "[ msg corpus ] known to_model disagreements:\n",
-              model_disagreements.c_str());
+  for (const auto &[w, n] : warning_kinds)
+    warned += "  " + w + (n > 1 ? " (x" + std::to_string(n) + ")" : "") + "\n";
+  std::printf(
+      "[ msg corpus ] %zu files: %d read, %d refused; %d property values, %d attachments "
+      "and %d named properties compared with olefile; %d files read with warnings\n"
+      "%s[ msg corpus ] refused:\n%s%s%s",
+      files.size(), read, refused, compared_props, compared_attachments, compared_names,
+      with_warnings, warned.c_str(), refusals.c_str(),
+      model_disagreements.empty() ? "" : "[ msg corpus ] known to_model disagreements:\n",
+      model_disagreements.c_str());
   EXPECT_GE(read, 70);
 }
 

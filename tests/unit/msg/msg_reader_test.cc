@@ -3,7 +3,6 @@
 // variable properties, multi-valued ones, recipients, by-value and embedded attachments, the
 // named-property map; then damaged files, which must give Problems or warnings, never a crash.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,7 +33,8 @@ using mm::testing::NamedEntry;
 Bytes u16s(std::string_view utf8) { return text::utf8_to_utf16le(utf8); }
 Bytes le64(u64 v) { return mm::testing::le64(v); }
 
-const std::array<u8, 16> CUSTOM_GUID = mapi::guid_from_string("11223344-5566-7788-99AA-BBCCDDEEFF00");
+const std::array<u8, 16> CUSTOM_GUID =
+    mapi::guid_from_string("11223344-5566-7788-99AA-BBCCDDEEFF00");
 
 /// A Unicode message with one of everything.
 MsgObject full_message() {
@@ -52,13 +52,13 @@ MsgObject full_message() {
       MsgProp::fixed(make_tag(0x4002, mapi::PT_DOUBLE), le64(0x400921FB54442D18ull)),
       MsgProp::fixed(make_tag(0x3FFD, mapi::PT_LONG), le32(1252)),
       MsgProp::stream(make_tag(0x0FFF, mapi::PT_BINARY), Bytes("\x00\x01\x02\x03\xFF", 5)),
-      MsgProp::stream(make_tag(0x4003, mapi::PT_CLSID), Bytes(reinterpret_cast<const char *>(
-                                                                  CUSTOM_GUID.data()),
-                                                              16)),
+      MsgProp::stream(make_tag(0x4003, mapi::PT_CLSID),
+                      Bytes(reinterpret_cast<const char *>(CUSTOM_GUID.data()), 16)),
       MsgProp::stream(make_tag(0x4004, mapi::PT_MV_LONG), le32(7) + le32(8) + le32(0xFFFFFFFF)),
       MsgProp::multi(make_tag(0x8000, mapi::PT_MV_UNICODE),
                      {u16s("Red") + Bytes(2, '\0'), u16s("Grün") + Bytes(2, '\0'), Bytes()}),
-      MsgProp::multi(make_tag(0x4005, mapi::PT_MV_BINARY), {Bytes("ab", 2), Bytes(), Bytes(3, '\0')}),
+      MsgProp::multi(make_tag(0x4005, mapi::PT_MV_BINARY),
+                     {Bytes("ab", 2), Bytes(), Bytes(3, '\0')}),
       MsgProp::fixed(make_tag(0x8001, mapi::PT_SYSTIME), le64(0x01D0'0000'0000'0000ull)),
       MsgProp::stream(make_tag(0x8002, mapi::PT_UNICODE), u16s("named string")),
   };
@@ -85,9 +85,10 @@ MsgObject full_message() {
              MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("Inner")),
              MsgProp::fixed(make_tag(0x3701, mapi::PT_OBJECT), le32(0xFFFFFFFF))};
   MsgObject inner;
-  inner.props = {MsgProp::stream(make_tag(0x001A, mapi::PT_UNICODE), u16s("IPM.Note")),
-                 MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("Inner subject")),
-                 MsgProp::fixed(make_tag(0x8001, mapi::PT_SYSTIME), le64(0x01D1'0000'0000'0000ull))};
+  inner.props = {
+      MsgProp::stream(make_tag(0x001A, mapi::PT_UNICODE), u16s("IPM.Note")),
+      MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("Inner subject")),
+      MsgProp::fixed(make_tag(0x8001, mapi::PT_SYSTIME), le64(0x01D1'0000'0000'0000ull))};
   MsgObject ir;
   ir.props = {MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("Carol"))};
   inner.recipients.push_back(ir);
@@ -132,8 +133,7 @@ TEST(MsgReader, UnicodeMessageReadsEveryField) {
   EXPECT_EQ(m.props.get_bytes(0x4003),
             ByteView(reinterpret_cast<const char *>(CUSTOM_GUID.data()), 16));
   EXPECT_EQ(m.props.get_bytes(0x4004), ByteView(le32(7) + le32(8) + le32(0xFFFFFFFF)));
-  EXPECT_EQ(m.props.get_strings(0x8000, 0),
-            (std::vector<std::string>{"Red", "Grün", ""}));
+  EXPECT_EQ(m.props.get_strings(0x8000, 0), (std::vector<std::string>{"Red", "Grün", ""}));
   EXPECT_EQ(m.props.get_bytes(0x4005),
             ByteView(mm::testing::mv({Bytes("ab", 2), Bytes(), Bytes(3, '\0')})));
 
@@ -231,7 +231,8 @@ TEST(MsgReader, AnsiCodepageFromInternetCpid) {
 /// A chain of `levels` messages, each attached to the one above.
 MsgObject nested(int levels) {
   MsgObject m;
-  m.props = {MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("level " + std::to_string(levels)))};
+  m.props = {
+      MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("level " + std::to_string(levels)))};
   if (levels > 0) {
     MsgObject a;
     a.props = {MsgProp::fixed(make_tag(0x3705, mapi::PT_LONG), le32(5)),
@@ -272,12 +273,15 @@ TEST(MsgReader, EmbeddedNestingStopsAtTheLimit) {
 /// olefile's listing of a compound file (tests/unit/cfb/olefile_dump.py, run on a temporary
 /// copy); "" when python3-olefile is missing.
 std::string olefile_listing(const Bytes &file) {
-  const std::string path = ::testing::TempDir() + "mm_msg_ole_" + std::to_string(::getpid()) + ".cfb";
-  std::ofstream(path, std::ios::binary).write(file.data(), static_cast<std::streamsize>(file.size()));
+  const std::string path =
+      ::testing::TempDir() + "mm_msg_ole_" + std::to_string(::getpid()) + ".cfb";
+  std::ofstream(path, std::ios::binary)
+      .write(file.data(), static_cast<std::streamsize>(file.size()));
   const std::string script = std::string(MM_TESTS_DIR) + "/unit/cfb/olefile_dump.py";
   const std::string py =
       std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  FILE *pipe = ::popen((py + " " + mm::testing::q(script) + " " + mm::testing::q(path)).c_str(), "r");
+  FILE *pipe =
+      ::popen((py + " " + mm::testing::q(script) + " " + mm::testing::q(path)).c_str(), "r");
   std::string out;
   if (pipe != nullptr) {
     char buf[4096];
@@ -301,13 +305,14 @@ TEST(MsgReader, OleAttachmentBecomesACompoundFile) {
   a.props = {MsgProp::fixed(make_tag(0x3705, mapi::PT_LONG), le32(6)),
              MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("Picture")),
              MsgProp::fixed(make_tag(0x3701, mapi::PT_OBJECT), le32(0xFFFFFFFF))};
-  a.extra.push_back(CfbNode::dir(
-      "__substg1.0_3701000D",
-      {CfbNode::stream("CONTENTS", Bytes("picture", 7)), CfbNode::stream("\x01Ole", Bytes(20, '\x01')),
-       CfbNode::stream("Big", big), CfbNode::stream("Empty", Bytes()),
-       CfbNode::dir("Sub", {CfbNode::stream("Inner", Bytes("inner", 5))},
-                    mm::testing::cfb_clsid("11111111-2222-3333-4444-555555555555"))},
-      mm::testing::cfb_clsid("0003000C-0000-0000-C000-000000000046")));
+  a.extra.push_back(
+      CfbNode::dir("__substg1.0_3701000D",
+                   {CfbNode::stream("CONTENTS", Bytes("picture", 7)),
+                    CfbNode::stream("\x01Ole", Bytes(20, '\x01')), CfbNode::stream("Big", big),
+                    CfbNode::stream("Empty", Bytes()),
+                    CfbNode::dir("Sub", {CfbNode::stream("Inner", Bytes("inner", 5))},
+                                 mm::testing::cfb_clsid("11111111-2222-3333-4444-555555555555"))},
+                   mm::testing::cfb_clsid("0003000C-0000-0000-C000-000000000046")));
   m.attachments.push_back(a);
   Result<mapi::RawMessage> r = read_msg(build_msg(m));
   ASSERT_TRUE(r.ok());
@@ -444,7 +449,8 @@ TEST(MsgReaderDamage, BrokenPartsBecomeAttachmentProblemsAndWarnings) {
   kids.push_back(CfbNode::dir("__attach_version1.0_#00000002",
                               {CfbNode::stream("__properties_version1.0", ps)}));
   kids.push_back(full_nameid());
-  Result<mapi::RawMessage> r = read_msg(mm::testing::CfbWriter::build(CfbNode::dir("Root Entry", kids)));
+  Result<mapi::RawMessage> r =
+      read_msg(mm::testing::CfbWriter::build(CfbNode::dir("Root Entry", kids)));
   ASSERT_TRUE(r.ok()) << r.problem().detail;
   ASSERT_EQ(r->recipients.size(), 1u);
   EXPECT_EQ(str(r->recipients[0], 0x3001), "Alice Example");
@@ -478,7 +484,7 @@ TEST(MsgReaderDamage, NamedMapWithBadEntriesKeepsTheGoodOnes) {
   for (CfbNode &c : map.children) {
     if (c.name == "__substg1.0_00030102") {
       c.data += le32(1000) + mm::testing::le16(5) + mm::testing::le16(3);  // string, bad offset
-      c.data += Bytes(3, '\0');                                          // partial entry
+      c.data += Bytes(3, '\0');                                            // partial entry
     }
   }
   Result<mapi::RawMessage> r = read_msg(build_msg(m, {map}));
@@ -545,7 +551,8 @@ TEST(MsgReaderDamage, StoragesWithTooManyEntriesAreRefused) {
 
   MsgObject big, small;
   big.props = {MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("big"))};
-  for (int i = 0; i < 8193 - 2; ++i) big.extra.push_back(CfbNode::stream("y" + std::to_string(i), {}));
+  for (int i = 0; i < 8193 - 2; ++i)
+    big.extra.push_back(CfbNode::stream("y" + std::to_string(i), {}));
   small.props = {MsgProp::stream(make_tag(0x3001, mapi::PT_UNICODE), u16s("small"))};
   m.recipients = {big, small};
   r = read_msg(build_msg(m));
