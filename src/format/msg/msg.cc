@@ -576,6 +576,10 @@ class MsgReader {
     const cfb::Entry *obj = st->find(std::string(SUBSTG) + hex8(TAG_ATTACH_DATA_OBJ));
     if (obj != nullptr && obj->type == cfb::EntryType::Storage) {
       read_object(*st, *obj, att, depth, names);
+    } else if (att.props.get_i32(mapi::pid::ATTACH_METHOD) == mapi::pid::ATTACH_EMBEDDED_MSG &&
+               !att.problem) {
+      att.problem = Problem{ProblemCode::EmbeddedUnreadable,
+                            e.name + ": ATTACH_EMBEDDED_MSG without an embedded message storage"};
     }
     m.attachments.push_back(std::move(att));
   }

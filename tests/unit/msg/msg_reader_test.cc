@@ -448,13 +448,20 @@ TEST(MsgReaderDamage, BrokenPartsBecomeAttachmentProblemsAndWarnings) {
   ps += le32(make_tag(0x3701, mapi::PT_BINARY)) + le32(6) + le32(100) + le32(0);
   kids.push_back(CfbNode::dir("__attach_version1.0_#00000002",
                               {CfbNode::stream("__properties_version1.0", ps)}));
+  // And a fourth says it is an embedded message but holds none.
+  MsgObject noembed;
+  noembed.props = {MsgProp::fixed(make_tag(0x3705, mapi::PT_LONG), le32(5))};
+  kids.push_back(
+      CfbNode::dir("__attach_version1.0_#00000003", mm::testing::object_nodes(noembed, 8)));
   kids.push_back(full_nameid());
   Result<mapi::RawMessage> r =
       read_msg(mm::testing::CfbWriter::build(CfbNode::dir("Root Entry", kids)));
   ASSERT_TRUE(r.ok()) << r.problem().detail;
   ASSERT_EQ(r->recipients.size(), 1u);
   EXPECT_EQ(str(r->recipients[0], 0x3001), "Alice Example");
-  ASSERT_EQ(r->attachments.size(), 3u);
+  ASSERT_EQ(r->attachments.size(), 4u);
+  ASSERT_TRUE(r->attachments[3].problem.has_value());
+  EXPECT_EQ(r->attachments[3].problem->code, ProblemCode::EmbeddedUnreadable);
   ASSERT_TRUE(r->attachments[0].problem.has_value());
   EXPECT_EQ(r->attachments[0].problem->code, ProblemCode::AttachmentUnreadable);
   ASSERT_TRUE(r->attachments[1].problem.has_value());
@@ -469,7 +476,7 @@ TEST(MsgReaderDamage, BrokenPartsBecomeAttachmentProblemsAndWarnings) {
   // The converter still produces the message, with the broken attachments as unreadable.
   Result<model::Message> mm = mapi::to_model(*r, mapi::ConvertContext{1252, r->names.get()});
   ASSERT_TRUE(mm.ok());
-  ASSERT_EQ(mm->attachments.size(), 3u);
+  ASSERT_EQ(mm->attachments.size(), 4u);
   for (const model::Attachment &a : mm->attachments)
     EXPECT_EQ(a.kind, model::AttachmentKind::Unreadable);
 }
