@@ -425,6 +425,40 @@ TEST(MsgReaderDamage, LyingSizesReadWhatTheStreamHolds) {
       << r->warnings[1].detail;
 }
 
+TEST(MsgReaderDamage, WrongHeaderSizeIsRecognized) {
+  // An embedded message written with the top-level 32-byte header, and a top-level message
+  // with the 24-byte one: the entries still line up, with a warning.
+  MsgObject inner;
+  inner.props = {MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("inner")),
+                 MsgProp::fixed(make_tag(0x0017, mapi::PT_LONG), le32(2))};
+  MsgObject a;
+  a.props = {MsgProp::fixed(make_tag(0x3705, mapi::PT_LONG), le32(5))};
+  std::vector<CfbNode> inner_kids = mm::testing::object_nodes(inner, 24);
+  inner_kids[0].data = mm::testing::property_stream(inner, 32);
+  a.extra.push_back(CfbNode::dir("__substg1.0_3701000D", inner_kids));
+  MsgObject top;
+  top.props = {MsgProp::stream(make_tag(0x0037, mapi::PT_UNICODE), u16s("top")),
+               MsgProp::fixed(make_tag(0x0E07, mapi::PT_LONG), le32(0x12))};
+  top.attachments.push_back(a);
+  std::vector<CfbNode> kids = mm::testing::object_nodes(top, 32);
+  kids[0].data = mm::testing::property_stream(top, 24);
+  Result<mapi::RawMessage> r =
+      read_msg(mm::testing::CfbWriter::build(CfbNode::dir("Root Entry", kids)));
+  ASSERT_TRUE(r.ok()) << r.problem().detail;
+  EXPECT_EQ(str(r->props, 0x0037), "top");
+  EXPECT_EQ(r->props.get_i32(0x0E07), 0x12);
+  ASSERT_FALSE(r->warnings.empty());
+  EXPECT_NE(r->warnings[0].detail.find("24-byte header"), std::string::npos)
+      << r->warnings[0].detail;
+  ASSERT_EQ(r->attachments.size(), 1u);
+  ASSERT_NE(r->attachments[0].embedded, nullptr);
+  const mapi::RawMessage &e = *r->attachments[0].embedded;
+  EXPECT_EQ(str(e.props, 0x0037), "inner");
+  EXPECT_EQ(e.props.get_i32(0x0017), 2);
+  ASSERT_FALSE(e.warnings.empty());
+  EXPECT_NE(e.warnings[0].detail.find("32-byte header"), std::string::npos) << e.warnings[0].detail;
+}
+
 TEST(MsgReaderDamage, BrokenPartsBecomeAttachmentProblemsAndWarnings) {
   MsgObject m = full_message();
   // Recipient 1 and attachment 0 lose their property streams; attachment 1's embedded message
