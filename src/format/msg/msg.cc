@@ -32,7 +32,8 @@ namespace {
 using model::limits::MAX_EMBED_DEPTH;
 
 constexpr std::string_view PROPS_STREAM = "__properties_version1.0";
-constexpr std::string_view SUBSTG = "__SUBSTG1.0_";
+constexpr std::string_view SUBSTG = "__substg1.0_";
+// Compared with upper-cased names (Storage::kids keys).
 constexpr std::string_view RECIP_PREFIX = "__RECIP_VERSION1.0_#";
 constexpr std::string_view ATTACH_PREFIX = "__ATTACH_VERSION1.0_#";
 constexpr std::string_view NAMEID_STORAGE = "__nameid_version1.0";
@@ -428,8 +429,9 @@ class MsgReader {
     if (header != nullptr) *header = ps.substr(0, hsize);
     const u64 body = ps.size() - hsize;
     if (body % ENTRY_SIZE != 0) {
-      notes.stream_note = std::string(PROPS_STREAM) + " ends with a partial entry (" +
-                          std::to_string(body % ENTRY_SIZE) + " bytes ignored)";
+      if (!notes.stream_note.empty()) notes.stream_note += "; ";
+      notes.stream_note += std::string(PROPS_STREAM) + " ends with a partial entry (" +
+                           std::to_string(body % ENTRY_SIZE) + " bytes ignored)";
     }
     for (u64 off = hsize; off + ENTRY_SIZE <= ps.size(); off += ENTRY_SIZE) {
       read_entry(s, ps.data() + off, bag, notes);
