@@ -142,9 +142,14 @@ std::string q_decode(std::string_view in) {
   return out;
 }
 
-// One encoded-word starting at s[i] ("=?cs?X?text?="): its decoded UTF-8 and its end.
-std::optional<std::pair<std::string, std::size_t>> encoded_word_at(std::string_view s,
-                                                                   std::size_t i) {
+// One encoded-word starting at s[i] ("=?cs?X?text?="): its charset, decoded bytes and end.
+struct EncodedWord {
+  std::string charset;
+  std::string bytes;
+  std::size_t end;
+};
+
+std::optional<EncodedWord> encoded_word_at(std::string_view s, std::size_t i) {
   if (s.compare(i, 2, "=?") != 0) return std::nullopt;
   std::size_t q1 = s.find('?', i + 2);
   if (q1 == std::string_view::npos || q1 + 2 >= s.size() || s[q1 + 2] != '?')
@@ -156,9 +161,7 @@ std::optional<std::pair<std::string, std::size_t>> encoded_word_at(std::string_v
   std::string_view cs = s.substr(i + 2, q1 - i - 2);
   std::string_view payload = s.substr(q1 + 3, end - q1 - 3);
   if (cs.empty() || payload.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
-  std::string raw = enc == 'b' ? b64_decode(payload) : q_decode(payload);
-  std::optional<std::string> utf8 = charset_to_utf8(raw, cs);
-  return std::pair{utf8 ? *utf8 : text::sanitize_utf8(raw), end + 2};
+  return EncodedWord{std::string(cs), enc == 'b' ? b64_decode(payload) : q_decode(payload), end + 2};
 }
 
 }  // namespace
@@ -166,21 +169,35 @@ std::optional<std::pair<std::string, std::size_t>> encoded_word_at(std::string_v
 std::string decode_rfc2047(std::string_view value) {
   std::string out;
   std::string plain;  // pending non-encoded text (may be 8-bit)
-  bool last_was_word = false;
-  std::size_t i = 0;
+  // Adjacent encoded-words in one charset are joined as bytes before conversion: writers split
+  // a multi-byte character across two words (spamassassin__nice_unicode1).
+  std::string run_bytes, run_charset;
+  auto flush_run = [&] {
+    if (run_bytes.empty()) return;
+    std::optional<std::string> utf8 = charset_to_utf8(run_bytes, run_charset);
+    out += utf8 ? *utf8 : text::sanitize_utf8(run_bytes);
+    run_bytes.clear();
+  };
   auto flush_plain = [&] {
     if (plain.empty()) return;
+    flush_run();
     out += text::is_valid_utf8(plain) ? plain : latin1_to_utf8(plain);
     plain.clear();
   };
+  bool last_was_word = false;
+  std::size_t i = 0;
   while (i < value.size()) {
     if (value[i] == '=' && i + 1 < value.size() && value[i + 1] == '?') {
       if (auto w = encoded_word_at(value, i)) {
         // RFC 2047 section 6.2: whitespace between adjacent encoded-words is dropped.
         if (last_was_word && text::trim(plain, " \t").empty()) plain.clear();
         flush_plain();
-        out += w->first;
-        i = w->second;
+        std::string cs = text::to_lower_ascii(w->charset);
+        if (std::size_t star = cs.find('*'); star != std::string::npos) cs.resize(star);
+        if (cs != run_charset) flush_run();
+        run_charset = cs;
+        run_bytes += w->bytes;
+        i = w->end;
         last_was_word = true;
         continue;
       }
@@ -190,6 +207,7 @@ std::string decode_rfc2047(std::string_view value) {
     ++i;
   }
   flush_plain();
+  flush_run();
   return out;
 }
 
@@ -563,6 +581,7 @@ std::vector<ParsedAddress> parse_address_list(std::string_view v) {
     }
     if (in_angle) {
       if (c == '>') in_angle = false;
+      else if (c == '(') depth = 1;  // a comment inside the address is not part of it
       else angle.push_back(c);
       continue;
     }
@@ -671,8 +690,43 @@ Entity read_entity(const Head &h, std::string_view body) {
   return e;
 }
 
-// The decoded body bytes. Base64 and quoted-printable go through mimetic's codecs; anything
-// else (7bit, 8bit, binary, unknown tokens) is the body as it stands.
+// Quoted-printable ([RFC 2045] 6.7). Our own: mimetic's QP decoder leaves the '=' of a soft
+// line break at the very end of the body in the output (mime4j__german-qp.msg). Lenient like
+// Python's: an '=' not followed by two hex digits or a line end is kept as it is.
+std::string qp_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c != '=') {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 2 < in.size() && text::hex_digit_value(in[i + 1]) >= 0 &&
+        text::hex_digit_value(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(text::hex_digit_value(in[i + 1]) * 16 +
+                                      text::hex_digit_value(in[i + 2])));
+      i += 2;
+      continue;
+    }
+    // Soft line break: '=' then optional blanks then a line end (or the end of the body).
+    std::size_t j = i + 1;
+    while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
+    if (j == in.size()) {
+      i = j;
+      continue;
+    }
+    if (in[j] == '\n' || (in[j] == '\r' && j + 1 < in.size() && in[j + 1] == '\n')) {
+      i = in[j] == '\r' ? j + 1 : j;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+// The decoded body bytes. Base64 goes through mimetic's codec, quoted-printable through
+// qp_decode; anything else (7bit, 8bit, binary, unknown tokens) is the body as it stands.
 std::string decode_body(const Entity &e) {
   if (e.cte == "base64") {
     std::string out;
@@ -681,13 +735,7 @@ std::string decode_body(const Entity &e) {
     mimetic::decode(e.body.begin(), e.body.end(), dec, std::back_inserter(out));
     return out;
   }
-  if (e.cte == "quoted-printable") {
-    std::string out;
-    out.reserve(e.body.size());
-    mimetic::QP::Decoder dec;
-    mimetic::decode(e.body.begin(), e.body.end(), dec, std::back_inserter(out));
-    return out;
-  }
+  if (e.cte == "quoted-printable") return qp_decode(e.body);
   return std::string(e.body);
 }
 
@@ -713,7 +761,9 @@ struct Split {
 
 Split split_multipart(std::string_view body, std::string_view boundary) {
   Split s;
-  std::string delim = "--" + std::string(boundary);
+  // A boundary cannot end in a space ([RFC 2046] 5.1.1 bcharsnospace): writers that put one
+  // there (mime4j__very-long-boundary.msg) do not repeat it on every delimiter line.
+  std::string delim = "--" + std::string(text::trim_right(boundary, " \t"));
   std::size_t i = 0;
   std::size_t part_start = std::string_view::npos;
   while (i <= body.size()) {
@@ -722,7 +772,7 @@ Split split_multipart(std::string_view body, std::string_view boundary) {
     std::size_t next = nl == std::string_view::npos ? body.size() : nl + 1;
     std::string_view line = body.substr(i, next - i);
     if (line.size() >= delim.size() && line.compare(0, delim.size(), delim) == 0) {
-      std::string_view rest = text::trim_right(line.substr(delim.size()), " \t\r\n");
+      std::string_view rest = text::trim(line.substr(delim.size()), " \t\r\n");
       bool closing = rest.starts_with("--");
       if (rest.empty() || closing) {
         // The part ends before the line end that precedes the boundary line.
@@ -857,7 +907,9 @@ void walk_multipart(const Entity &e, model::Message &msg, Ctx &ctx, int part_dep
                     int embed_depth) {
   const std::string &t = e.type.token;
   std::string boundary = param(e.type, "boundary");
-  if (boundary.empty()) {
+  // boundary="" is a valid quoted-string and its delimiter is just "--"
+  // (mimekit__simple.mbox.txt); only a missing parameter is unusable.
+  if (!has_param(e.type, "boundary")) {
     ctx.warnings.push_back({ProblemCode::BodyUndecodable,
                             t + " without a boundary; kept as an attachment"});
     add_data_attachment(e, decode_body(e), msg, ctx);
@@ -916,6 +968,44 @@ void walk(std::string_view bytes, Entity e, model::Message &msg, Ctx &ctx, int p
 
 // ---------------------------------------------------------------------------------------------
 // Top-level fields
+
+// parse_rfc5322_date, then the forms it rejects that Python's email reads (the corpus has
+// them): comments anywhere ("00:19:00 (EDT) -0400"), 12-hour times with AM/PM, three-digit
+// zones ("-600").
+std::optional<i64> lenient_date(std::string_view value) {
+  if (std::optional<i64> d = parse_rfc5322_date(value)) return d;
+  std::string v = strip_comments(value);
+  if (std::optional<i64> d = parse_rfc5322_date(v)) return d;
+  std::vector<std::string> toks;
+  for (std::size_t i = 0; i < v.size();) {
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+    std::size_t j = i;
+    while (j < v.size() && v[j] != ' ' && v[j] != '\t') ++j;
+    if (j > i) toks.emplace_back(v.substr(i, j - i));
+    i = j;
+  }
+  int ampm = 0;
+  std::erase_if(toks, [&](const std::string &t) {
+    if (iequals_ascii(t, "AM")) return ampm = 1, true;
+    if (iequals_ascii(t, "PM")) return ampm = 2, true;
+    return false;
+  });
+  for (std::string &t : toks) {
+    std::size_t colon = t.find(':');
+    if (ampm && colon != std::string::npos && colon > 0 && colon <= 2) {
+      int hour = std::atoi(t.substr(0, colon).c_str());
+      if (ampm == 2 && hour < 12) hour += 12;
+      if (ampm == 1 && hour == 12) hour = 0;
+      t = std::to_string(hour) + t.substr(colon);
+    }
+    if (t.size() == 4 && (t[0] == '+' || t[0] == '-') &&
+        std::all_of(t.begin() + 1, t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      t = t.substr(0, 1) + "0" + t.substr(1);
+  }
+  std::string joined;
+  for (const std::string &t : toks) joined += (joined.empty() ? "" : " ") + t;
+  return parse_rfc5322_date(joined);
+}
 
 std::optional<std::string> mailmill_flag_value(const Head &h, std::string_view name) {
   const Field *f = find_field(h, name);
@@ -1040,7 +1130,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
   if (const Field *f = find_field(h, "subject"))
     msg.subject = text::sanitize_utf8(decode_rfc2047(f->value));
   if (const Field *f = find_field(h, "date")) {
-    msg.submit_time = parse_rfc5322_date(f->value);
+    msg.submit_time = lenient_date(f->value);
     if (!msg.submit_time)
       ctx.warnings.push_back({ProblemCode::BodyUndecodable, "Date field does not parse"});
   }
