@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <cstdlib>
 
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
@@ -268,6 +269,148 @@ TEST(ParseOracle, AgreesWithPythonEmailOnTheCorpus) {
   for (const std::string &k : EXPECTED) EXPECT_TRUE(seen_expected.count(k)) << "no longer differs: " << k;
   EXPECT_GT(tally["text"].second, 800);
   EXPECT_GT(tally["attachments"].second, 900);
+}
+
+}  // namespace
+}  // namespace mm::mime
+
+namespace mm::mime {
+namespace {
+
+std::string describe_atts(const model::Message &m) {  // NOLINT(misc-no-recursion)
+  std::string o;
+  for (const model::Attachment &a : m.attachments)
+    o += "[" + a.filename + " kind=" + std::to_string(static_cast<int>(a.kind)) +
+         " size=" + std::to_string(a.data.size()) + " type=" + a.mime_type +
+         (a.embedded ? " embedded subject=" + a.embedded->subject + " atts=" + describe_atts(*a.embedded)
+                     : std::string()) +
+         "]";
+  return o;
+}
+
+struct TnefFact {
+  std::string title;
+  i64 size;
+  std::string sha256;
+};
+
+std::vector<TnefFact> tnef_oracle(const std::string &file) {
+  const std::string script =
+      (std::filesystem::path(MM_TESTS_DIR) / "unit" / "mime" / "tnef_oracle.py").string();
+  FILE *pipe = ::popen(("python3 '" + script + "' '" + file + "'").c_str(), "r");
+  std::vector<TnefFact> out;
+  if (!pipe) return out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe)) {
+    std::string line(buf);
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    std::vector<std::string> f = split_tabs(line);
+    if (f.size() == 4 && f[0] == "att") out.push_back({f[1], std::stoll(f[2]), f[3]});
+  }
+  EXPECT_EQ(::pclose(pipe), 0);
+  return out;
+}
+
+const model::Attachment *find_att(const model::Message &m, std::string_view name) {
+  for (const model::Attachment &a : m.attachments)
+    if (a.filename == name) return &a;
+  return nullptr;
+}
+
+// The name occurs in the TNEF bytes as 8-bit or UTF-16LE text (what `strings` shows).
+bool occurs_in(std::string_view hay, std::string_view name) {
+  if (hay.find(name) != std::string_view::npos) return true;
+  std::string wide;
+  for (char c : name) {
+    wide.push_back(c);
+    wide.push_back('\0');
+  }
+  return hay.find(wide) != std::string_view::npos;
+}
+
+std::string tnef_bytes(const std::string &file) {
+  ParseOptions keep;
+  keep.expand_tnef = false;
+  Result<model::Message> r = parse_message(Blob(Bytes(read_file(file))), keep);
+  if (!r.ok()) return {};
+  const model::Attachment *a = find_att(*r, "winmail.dat");
+  return a ? a->data.str() : std::string();
+}
+
+TEST(ParseTnef, ExpandsWinmailDatIntoAttachmentsAndEmbeddedMessages) {
+  MM_REQUIRE_CORPUS();
+  // aspnet__tnefEml1.eml: 1.jpg and image001.jpg as files, "Embedded MSG.msg" as an attached
+  // message (itself TNEF) that holds image001.jpg.
+  const std::string f1 = testing::corpus_path("eml/aspnet__tnefEml1.eml");
+  std::vector<TnefFact> facts = tnef_oracle(f1);
+  ASSERT_EQ(facts.size(), 3u);
+  Result<model::Message> r = parse_message(Blob(Bytes(read_file(f1))));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(find_att(*r, "winmail.dat"), nullptr) << "the TNEF part itself is replaced";
+  EXPECT_EQ(r->attachments.size(), 3u) << describe_atts(*r);
+  for (const TnefFact &f : facts) {
+    const model::Attachment *a = find_att(*r, f.title);
+    ASSERT_NE(a, nullptr) << f.title << " missing: " << describe_atts(*r);
+    if (f.size >= 0) {
+      EXPECT_EQ(a->kind, model::AttachmentKind::ByValue);
+      EXPECT_EQ(static_cast<i64>(a->data.size()), f.size) << f.title;
+      EXPECT_EQ(text::to_hex(util::Sha256::digest(a->data)), f.sha256) << f.title;
+      EXPECT_TRUE(a->data.view().starts_with("\xFF\xD8")) << "a JPEG starts with SOI";
+    } else {
+      ASSERT_EQ(a->kind, model::AttachmentKind::Embedded) << f.title;
+      ASSERT_TRUE(a->embedded);
+      ASSERT_EQ(a->embedded->attachments.size(), 1u);
+      const model::Attachment &inner = a->embedded->attachments[0];
+      EXPECT_TRUE(occurs_in(tnef_bytes(f1), inner.filename)) << inner.filename;
+      // Same picture as the outer image001.jpg (the oracle's digest of that one).
+      EXPECT_EQ(inner.filename, "image001.jpg");
+      EXPECT_EQ(text::to_hex(util::Sha256::digest(inner.data)), facts[2].sha256);
+    }
+  }
+  EXPECT_TRUE(r->body_rtf.has_value()) << "the TNEF stream carries PR_RTF_COMPRESSED";
+
+  // aspnet__tnefWithMsgInside.eml: one attached message ("case 2a") holding a .docx.
+  const std::string f2 = testing::corpus_path("eml/aspnet__tnefWithMsgInside.eml");
+  facts = tnef_oracle(f2);
+  ASSERT_EQ(facts.size(), 1u);
+  EXPECT_EQ(facts[0].title, "case 2a");
+  r = parse_message(Blob(Bytes(read_file(f2))));
+  ASSERT_TRUE(r.ok());
+  const model::Attachment *msg_att = find_att(*r, "case 2a");
+  ASSERT_NE(msg_att, nullptr) << describe_atts(*r);
+  ASSERT_EQ(msg_att->kind, model::AttachmentKind::Embedded);
+  ASSERT_EQ(msg_att->embedded->attachments.size(), 1u);
+  const model::Attachment &docx = msg_att->embedded->attachments[0];
+  EXPECT_EQ(docx.filename, "5e76ryjj.docx");
+  EXPECT_TRUE(occurs_in(tnef_bytes(f2), docx.filename));
+  // A .docx is a ZIP archive: Python's zipfile checks every member's CRC.
+  const std::string tmp = testing::make_tmp_dir("mm_tnef") + "/a.docx";
+  {
+    std::ofstream o(tmp, std::ios::binary);
+    o.write(docx.data.data(), static_cast<std::streamsize>(docx.data.size()));
+  }
+  const std::string check = "python3 -c \"import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); "
+                            "sys.exit(0 if z.testzip() is None and 'word/document.xml' in "
+                            "z.namelist() else 1)\" '" + tmp + "'";
+  EXPECT_EQ(std::system(check.c_str()), 0) << "the .docx is not an intact ZIP";
+}
+
+TEST(ParseTnef, UnreadableTnefStaysAnAttachmentWithAWarning) {
+  const std::string msg =
+      "From: a@example.com\r\nSubject: t\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+      "hi\r\n--b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\neJ8+IgEAAQAAAAAAAA==\r\n--b--\r\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(msg)));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->attachments.size(), 1u);
+  EXPECT_EQ(r->attachments[0].filename, "winmail.dat");
+  EXPECT_FALSE(r->warnings.empty());
+  ParseOptions off;
+  off.expand_tnef = false;
+  Result<model::Message> r2 = parse_message(Blob(Bytes(msg)), off);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_TRUE(r2->warnings.empty());
 }
 
 }  // namespace
