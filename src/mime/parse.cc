@@ -937,6 +937,10 @@ void walk_multipart(const Entity &e, model::Message &msg, Ctx &ctx, int part_dep
   for (std::size_t k = 0; k < s.parts.size(); ++k) {
     if (!count_part(ctx)) return;
     std::string_view part = s.parts[k];
+    // A part with neither header nor body (two boundaries in a row, or a boundary at the
+    // cut-off end of a truncated message) is an empty text/plain part: the body when there is
+    // none yet (as Python's email reads it), else nothing, not an empty attachment.
+    if (text::trim(part).empty() && msg.body_text) continue;
     Head h = split_head(part, ctx.warnings);
     Entity c = read_entity(h, part.substr(h.body_begin));
     if (!h.separator && !h.saw_field) c.body = part;  // no header: all body

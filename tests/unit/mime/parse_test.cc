@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include <sstream>
 #include <cstdlib>
 
+#include "mailmill/mime/limits.h"
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
 #include "test_support.h"
@@ -411,6 +413,139 @@ TEST(ParseTnef, UnreadableTnefStaysAnAttachmentWithAWarning) {
   Result<model::Message> r2 = parse_message(Blob(Bytes(msg)), off);
   ASSERT_TRUE(r2.ok());
   EXPECT_TRUE(r2->warnings.empty());
+}
+
+}  // namespace
+}  // namespace mm::mime
+
+namespace mm::mime {
+namespace {
+
+bool has_warning(const model::Message &m, ProblemCode code, std::string_view text_part) {
+  return std::any_of(m.warnings.begin(), m.warnings.end(), [&](const Problem &p) {
+    return p.code == code && p.detail.find(text_part) != std::string::npos;
+  });
+}
+
+const char *kHead = "From: a@example.com\nTo: b@example.com\nSubject: s\nMIME-Version: 1.0\n";
+
+TEST(ParseDamage, NotAMessageIsAProblem) {
+  for (const std::string &in : {std::string(), std::string("\n\n"), std::string("\x89PNG\r\n\x1a\n\0\0", 10),
+                                std::string("just some text without any header\nmore\n")}) {
+    Result<model::Message> r = parse_message(Blob(Bytes(in)));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.problem().code, ProblemCode::ItemUnreadable);
+  }
+}
+
+TEST(ParseDamage, UnterminatedMultipartKeepsItsPartsWithAWarning) {
+  std::string m = std::string(kHead) +
+                  "Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\n"
+                  "body\n--zz\nContent-Type: application/pdf; name=a.pdf\n"
+                  "Content-Transfer-Encoding: base64\n\nJVBERi0x";
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body_text.value_or(""), "body");
+  ASSERT_EQ(r->attachments.size(), 1u);
+  EXPECT_EQ(r->attachments[0].data.str(), "%PDF-1");
+  EXPECT_TRUE(has_warning(*r, ProblemCode::BodyUndecodable, "closing boundary missing"));
+}
+
+TEST(ParseDamage, TruncatedAnywhereNeverFails) {
+  // A well-formed message cut at every length: the result is a message or (when no header
+  // field is left) a Problem, never a crash; the header is kept as far as it goes.
+  std::string m = std::string(kHead) +
+                  "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n"
+                  "Content-Type: multipart/alternative; boundary=\"b2\"\n\n--b2\n"
+                  "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: "
+                  "quoted-printable\n\nh=C3=A9llo=\n w\n--b2\nContent-Type: text/html\n\n<p>x</p>\n--b2--\n"
+                  "--b1\nContent-Type: message/rfc822\n\nFrom: c@example.com\nSubject: inner\n\nin\n"
+                  "--b1\nContent-Type: image/png; name=\"=?utf-8?q?p=C3=A9.png?=\"\n"
+                  "Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b1--\n";
+  for (std::size_t n = 0; n <= m.size(); ++n) {
+    Result<model::Message> r = parse_message(Blob(Bytes(m.substr(0, n))));
+    if (n >= 18) ASSERT_TRUE(r.ok()) << n;  // "From: a@example.com" is complete
+    if (!r.ok()) continue;
+    EXPECT_LE(r->attachments.size(), 2u) << n << ": " << describe_atts(*r);
+  }
+  Result<model::Message> full = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(full.ok());
+  EXPECT_TRUE(full->warnings.empty());
+  EXPECT_EQ(full->body_text.value_or(""), "héllo w");
+  ASSERT_EQ(full->attachments.size(), 2u);
+  EXPECT_EQ(full->attachments[0].kind, model::AttachmentKind::Embedded);
+  EXPECT_EQ(full->attachments[0].embedded->subject, "inner");
+  EXPECT_EQ(full->attachments[1].filename, "pé.png");
+}
+
+TEST(ParseDamage, MissingOrAbsentBoundary) {
+  std::string no_param = std::string(kHead) + "Content-Type: multipart/mixed\n\n--x\n\nhello\n--x--\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(no_param)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(has_warning(*r, ProblemCode::BodyUndecodable, "without a boundary"));
+  std::string never = std::string(kHead) + "Content-Type: multipart/mixed; boundary=q\n\nhello\n";
+  r = parse_message(Blob(Bytes(never)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(has_warning(*r, ProblemCode::BodyUndecodable, "never occurs"));
+}
+
+TEST(ParseDamage, HugeMultipartNestingHitsTheDepthLimit) {
+  // 100000 nested multiparts, each with its own boundary, all unterminated.
+  std::string m = kHead;
+  for (int i = 0; i < 100000; ++i)
+    m += "Content-Type: multipart/mixed; boundary=\"n" + std::to_string(i) + "\"\n\n--n" +
+         std::to_string(i) + "\n";
+  m += "Content-Type: text/plain\n\ndeep\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(has_warning(*r, ProblemCode::LimitExceeded, "multipart nesting deeper"));
+}
+
+TEST(ParseDamage, HugeMessageNestingHitsTheEmbedLimit) {
+  std::string m;
+  for (int i = 0; i < 100000; ++i) m += "From: x@example.com\nContent-Type: message/rfc822\n\n";
+  m += "From: y@example.com\n\nbottom\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(r.ok());
+  // The chain is followed MAX_EMBED_DEPTH levels down, then kept as bytes with a warning.
+  int depth = 0;
+  const model::Message *cur = &*r;
+  while (!cur->attachments.empty() && cur->attachments[0].embedded) {
+    cur = cur->attachments[0].embedded.get();
+    ++depth;
+  }
+  EXPECT_EQ(depth, limits::MAX_EMBED_DEPTH);
+  EXPECT_TRUE(has_warning(*r, ProblemCode::LimitExceeded, "embedded messages nested deeper"));
+}
+
+TEST(ParseDamage, ManyPartsHitThePartLimit) {
+  std::string m = std::string(kHead) + "Content-Type: multipart/mixed; boundary=p\n\n";
+  for (int i = 0; i < 20000; ++i) m += "--p\nContent-Type: application/octet-stream; name=f\n\nx\n";
+  m += "--p--\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_LT(static_cast<i64>(r->attachments.size()), 20000);
+  EXPECT_TRUE(has_warning(*r, ProblemCode::LimitExceeded, "MIME parts"));
+}
+
+TEST(ParseDamage, BigInputsStayLinear) {
+  // One 8 MB folded header field, 200000 addresses, and an 8 MB body of boundary-like lines:
+  // each must parse in well under the time a quadratic scan would take.
+  std::string m = "From: a@example.com\nX-Long: ";
+  for (int i = 0; i < 100000; ++i) m += "word word word word word word word word word word w\n ";
+  m += "end\nTo: ";
+  for (int i = 0; i < 200000; ++i) m += "u" + std::to_string(i) + "@example.com, ";
+  m += "\nContent-Type: multipart/mixed; boundary=zz\n\n";
+  for (int i = 0; i < 400000; ++i) m += "--zzz not a boundary\n";
+  m += "--zz\n\ntext\n--zz--\n";
+  auto t0 = std::chrono::steady_clock::now();
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->recipients.size(), 200000u);
+  EXPECT_EQ(r->body_text.value_or(""), "text");
+  EXPECT_LT(secs, 10.0) << m.size() << " bytes";
+  std::printf("[damage] %zu bytes parsed in %.2f s\n", m.size(), secs);
 }
 
 }  // namespace
