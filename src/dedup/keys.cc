@@ -252,19 +252,21 @@ Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest>
   if (tv.recipients) {
     if (th)
       for (const auto &r : th->recipients) {
+        if (r.type == model::RecipientType::Bcc) continue;
         std::string k = address_key(r.address);
         if (!k.empty()) rcpts.push_back(std::to_string(static_cast<int>(r.type)) + ":" + k);
       }
   } else {
     for (const auto &r : msg.recipients) {
-      if (has_transport && r.type == model::RecipientType::Bcc) continue;  // never transmitted
+      // Bcc is not keyed: the MIME form carries it only when the builder synthesizes every
+      // header, so copies of one message would differ by whether a header block came along.
+      if (r.type == model::RecipientType::Bcc) continue;
       std::string k = address_key(r.address);
       if (!k.empty()) rcpts.push_back(std::to_string(static_cast<int>(r.type)) + ":" + k);
     }
     if (msg.recipients.empty()) {
       add_display_names(rcpts, 1, msg.display_to);
       add_display_names(rcpts, 2, msg.display_cc);
-      if (!has_transport) add_display_names(rcpts, 3, msg.display_bcc);
     }
   }
   std::sort(rcpts.begin(), rcpts.end());

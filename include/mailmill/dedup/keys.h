@@ -39,11 +39,12 @@ Md5 edrm_mih(std::string_view message_id);
 ///   the sender address; the recipients as "<type>:<address>", sorted; the message date to the
 ///   second as decimal unix time (mime::message_date; empty if unknown), an empty field ending
 ///   the recipients before it; the subject; the body; the attachments.
-/// Header fields come from where the builder takes them: From, Subject and the recipient list
-/// (To/Cc/Bcc) from the transport header block when it has those fields (decoded by
-/// mime::parse_message), else from the item (From: sent-representing, else sender; recipients
-/// To and Cc, and Bcc only without a transport header block; with no recipient rows, the names
-/// of PR_DISPLAY_TO/CC/BCC).
+/// Header fields come from where the builder takes them: From, Subject and the recipients
+/// from the transport header block when it has those fields (From; Subject; To, Cc or Bcc),
+/// decoded by mime::parse_message, else from the item (From: sent-representing, else sender;
+/// with no recipient rows, the names of PR_DISPLAY_TO/CC). Recipients are To and Cc only: the
+/// MIME form carries Bcc only when no transport header block came with the item, so copies of
+/// one message would differ by that alone.
 /// Address rule: the SMTP address lower-cased, else "n:" and the display name, else "n:" and
 /// the X.500 DN (an address without SMTP travels as its name); names with control characters
 /// and runs of blanks made one space, ends trimmed, lower-cased. The subject the same way,

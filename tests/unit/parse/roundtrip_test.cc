@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "mailmill/dedup/keys.h"
@@ -31,6 +33,9 @@ struct Tally {
   i64 matched = 0;
   i64 non_mail_matched = 0, non_mail_compared = 0;
   std::vector<std::string> failures;
+  std::vector<std::pair<std::string, dedup::Digest>> keys;  // message_id, key of the parsed EML
+  i64 stores = 0, stores_failed = 0;
+  i64 read_failed = 0;
 };
 
 // What differs, for the failure message: the key's inputs side by side.
@@ -67,6 +72,7 @@ void compare_item(const model::Message &m, const std::string &label, Tally &t) {
       std::fclose(f);
     }
     bool same = back.ok() && dedup::content_hash(*back) == dedup::content_hash(m);
+    if (is_mail(m) && crlf && back.ok()) t.keys.emplace_back(m.message_id, dedup::content_hash(*back));
     if (is_mail(m)) {
       ++t.compared;
       if (same) ++t.matched;
@@ -82,7 +88,12 @@ void compare_item(const model::Message &m, const std::string &label, Tally &t) {
 
 void walk_store(const std::string &path, Tally &t) {
   auto store = source::open_store(path, source::Reader::Auto);
-  if (!store.ok()) return;  // password-protected or damaged samples: nothing to compare
+  if (!store.ok()) {
+    std::printf("[roundtrip] %s: not opened (%s)\n", path.c_str(), store.problem().detail.c_str());
+    ++t.stores_failed;
+    return;
+  }
+  ++t.stores;
   mapi::MailStore &s = **store;
   mapi::ConvertContext ctx{s.info().default_codepage, &s.names()};
   auto folders = s.folders();
@@ -92,9 +103,15 @@ void walk_store(const std::string &path, Tally &t) {
     if (!ids.ok()) continue;
     for (u64 id : *ids) {
       auto raw = s.read_item(id);
-      if (!raw.ok()) continue;
+      if (!raw.ok()) {
+        ++t.read_failed;
+        continue;
+      }
       auto m = mapi::to_model(*raw, ctx);
-      if (!m.ok()) continue;
+      if (!m.ok()) {
+        ++t.read_failed;
+        continue;
+      }
       ++t.items;
       if (is_mail(*m)) ++t.mail;
       compare_item(*m, std::filesystem::path(path).filename().string() + "#" + std::to_string(id), t);
@@ -103,6 +120,9 @@ void walk_store(const std::string &path, Tally &t) {
 }
 
 void report(const Tally &t, const char *what) {
+  std::printf("[roundtrip] %s: %lld stores (%lld not opened), %lld items unreadable\n", what,
+              static_cast<long long>(t.stores), static_cast<long long>(t.stores_failed),
+              static_cast<long long>(t.read_failed));
   std::printf("[roundtrip] %s: %lld items, %lld mail; mail builds matching %lld/%lld; "
               "non-mail matching %lld/%lld\n",
               what, static_cast<long long>(t.items), static_cast<long long>(t.mail),
@@ -149,6 +169,66 @@ TEST(ParseRoundTrip, GeneratedPstItemsKeepTheirContentKey) {
   EXPECT_EQ(t.mail, 300);
   EXPECT_EQ(t.matched, t.compared);
   EXPECT_EQ(t.compared, 600);
+
+  // The generator's ground truth: exact copies and near-duplicates (another Received line) of
+  // an original carry its Message-ID; read back from EML, every copy must key as its original
+  // and different originals differently.
+  std::ifstream jl(dir + "/g.jsonl");
+  i64 originals = 0, copies = 0;
+  for (std::string line; std::getline(jl, line);) {
+    bool dup = line.find("\"duplicate_of\":null") == std::string::npos;
+    bool near = line.find("\"near_duplicate_of\":null") == std::string::npos;
+    (dup || near) ? ++copies : ++originals;
+  }
+  EXPECT_GT(copies, 5);
+  std::map<std::string, std::set<dedup::Digest>> by_id;
+  std::set<dedup::Digest> distinct;
+  for (const auto &[id, key] : t.keys) {
+    by_id[id].insert(key);
+    distinct.insert(key);
+  }
+  for (const auto &[id, keys] : by_id) EXPECT_EQ(keys.size(), 1u) << "copies of " << id << " key differently";
+  EXPECT_EQ(static_cast<i64>(by_id.size()), originals);
+  EXPECT_EQ(static_cast<i64>(distinct.size()), originals);
+
+  // The key still sees content: the same parsed item with one more body line or one changed
+  // attachment byte keys differently.
+  i64 checked = 0;
+  auto store = source::open_store(dir + "/g.pst", source::Reader::Auto);
+  ASSERT_TRUE(store.ok());
+  mapi::ConvertContext ctx{(*store)->info().default_codepage, &(*store)->names()};
+  auto folders = (*store)->folders();
+  ASSERT_TRUE(folders.ok());
+  for (const mapi::FolderInfo &f : *folders) {
+    auto items = (*store)->items_in(f.node_id);
+    if (!items.ok()) continue;
+    for (u64 item : *items) {
+      auto raw = (*store)->read_item(item);
+      ASSERT_TRUE(raw.ok());
+      auto m = mapi::to_model(*raw, ctx);
+      ASSERT_TRUE(m.ok());
+      auto built = mime::build_message(*m, {});
+      ASSERT_TRUE(built.ok());
+      Result<model::Message> a = mime::parse_message(Blob(Bytes(built->bytes)));
+      ASSERT_TRUE(a.ok());
+      const dedup::Digest k = dedup::content_hash(*a);
+      if (a->body_text) {
+        *a->body_text += "\nP.S.";
+        EXPECT_NE(dedup::content_hash(*a), k);
+        ++checked;
+      }
+      for (model::Attachment &att : a->attachments) {
+        if (att.kind != model::AttachmentKind::ByValue || att.data.empty()) continue;
+        Bytes changed = att.data.str();
+        changed[0] = static_cast<char>(changed[0] ^ 1);
+        att.data = Blob(std::move(changed));
+        EXPECT_NE(dedup::content_hash(*a), k);
+        ++checked;
+        break;
+      }
+    }
+  }
+  EXPECT_GT(checked, 300);
   std::filesystem::remove_all(dir);
 }
 
