@@ -305,7 +305,9 @@ Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest>
         // Written as the picture or file the OLE object holds (mime/ole_attachment.h).
         std::vector<Problem> ignored;
         model::Attachment out = mime::ole_attachment_for_mime(a, ignored);
-        atts.push_back("a" + to_hex(attachment_sha256(out.data, known)));
+        // Hashed here, never looked up in `known`: the builder's unpacked copies are freed by
+        // now, and a new buffer may reuse the address of one of a different object.
+        atts.push_back("a" + to_hex(util::Sha256::digest(out.data)));
         break;
       }
       case model::AttachmentKind::Reference:

@@ -230,6 +230,7 @@ struct Field {
 
 struct Head {
   std::vector<Field> fields;
+  std::size_t header_begin = 0;  ///< after a skipped From_ line or Exchange preamble
   std::size_t header_end = 0;  ///< end of the header lines (before the blank line)
   std::size_t body_begin = 0;  ///< where the body starts
   bool saw_field = false;
@@ -284,6 +285,7 @@ Head split_head(std::string_view s, std::vector<Problem> &warnings) {
       if (first && (content.starts_with("From ") ||
                     content.starts_with("Microsoft Mail Internet Headers"))) {
         i = next;
+        h.header_begin = next;
         first = false;
         continue;
       }
@@ -654,8 +656,6 @@ struct Ctx {
   std::vector<Problem> &warnings;
   i64 parts = 0;
   bool parts_exceeded = false;
-  /// The input bytes, kept alive by attachments that view into it.
-  std::shared_ptr<const void> owner;
 };
 
 struct Entity {
@@ -798,21 +798,20 @@ Split split_multipart(std::string_view body, std::string_view boundary) {
   return s;
 }
 
-void walk(std::string_view bytes, Entity e, model::Message &msg, Ctx &ctx, int part_depth,
-          int embed_depth, std::string_view parent_type);
+void walk(const Entity &e, model::Message &msg, Ctx &ctx, int part_depth, int embed_depth);
 
 Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_depth);
 
-void add_data_attachment(const Entity &e, std::string data, model::Message &msg, Ctx &ctx) {
+void add_data_attachment(const Entity &e, std::string data, model::Message &msg) {
   model::Attachment a;
   a.kind = model::AttachmentKind::ByValue;
   a.filename = entity_filename(e);
   a.mime_type = e.type.token;
   a.content_id = e.content_id;
   a.content_location = e.content_location;
-  a.is_inline = e.disposition.token == "inline" || (!e.content_id.empty() && e.disposition.token.empty());
+  // The model's inline flag means "hidden, referenced by Content-ID from the HTML".
+  a.is_inline = !e.content_id.empty() && e.disposition.token != "attachment";
   a.data = Blob(Bytes(std::move(data)));
-  (void)ctx;
   msg.attachments.push_back(std::move(a));
 }
 
@@ -844,7 +843,6 @@ void add_leaf(const Entity &e, model::Message &msg, Ctx &ctx, int embed_depth,
     msg.html_charset = cs;
     return;
   }
-  (void)embed_depth;
   if (t == "message/rfc822" || t == "message/global") {
     // An attached message ([RFC 2046] 5.2.1); base64 or QP here is invalid but seen.
     std::string inner = decode_body(e);
@@ -886,7 +884,7 @@ void add_leaf(const Entity &e, model::Message &msg, Ctx &ctx, int embed_depth,
     ctx.warnings.push_back({ProblemCode::AttachmentUnreadable,
                             "TNEF part could not be expanded; kept as an attachment"});
   }
-  add_data_attachment(e, std::move(data), msg, ctx);
+  add_data_attachment(e, std::move(data), msg);
 }
 
 bool count_part(Ctx &ctx) {
@@ -912,14 +910,14 @@ void walk_multipart(const Entity &e, model::Message &msg, Ctx &ctx, int part_dep
   if (!has_param(e.type, "boundary")) {
     ctx.warnings.push_back({ProblemCode::BodyUndecodable,
                             t + " without a boundary; kept as an attachment"});
-    add_data_attachment(e, decode_body(e), msg, ctx);
+    add_data_attachment(e, decode_body(e), msg);
     return;
   }
   if (part_depth + 1 > detail::MAX_PART_DEPTH) {
     ctx.warnings.push_back({ProblemCode::LimitExceeded,
                             "multipart nesting deeper than " +
                                 std::to_string(detail::MAX_PART_DEPTH) + "; kept as bytes"});
-    add_data_attachment(e, std::string(e.body), msg, ctx);
+    add_data_attachment(e, std::string(e.body), msg);
     return;
   }
   Split s = split_multipart(e.body, boundary);
@@ -955,14 +953,11 @@ void walk_multipart(const Entity &e, model::Message &msg, Ctx &ctx, int part_dep
         c.type.token != "text/plain" && c.type.token != "text/html" &&
         !is_attachment_disposition(c))
       continue;
-    walk(part, std::move(c), msg, ctx, part_depth + 1, embed_depth, t);
+    walk(c, msg, ctx, part_depth + 1, embed_depth);
   }
 }
 
-void walk(std::string_view bytes, Entity e, model::Message &msg, Ctx &ctx, int part_depth,
-          int embed_depth, std::string_view parent_type) {
-  (void)bytes;
-  (void)parent_type;
+void walk(const Entity &e, model::Message &msg, Ctx &ctx, int part_depth, int embed_depth) {
   if (e.type.token.starts_with("multipart/")) {
     walk_multipart(e, msg, ctx, part_depth, embed_depth);
     return;
@@ -1091,7 +1086,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
   model::Message msg;
   msg.kind = model::ItemKind::Message;
   msg.message_class = "IPM.Note";
-  msg.transport_headers = Bytes(bytes.substr(0, h.header_end));
+  msg.transport_headers = Bytes(bytes.substr(h.header_begin, h.header_end - h.header_begin));
 
   if (const Field *f = find_field(h, "from")) {
     std::vector<ParsedAddress> a = parse_address_list(f->value);
@@ -1147,13 +1142,14 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
 
   std::string_view body = bytes.substr(h.body_begin);
   Entity e = read_entity(h, body);
-  if (e.type.token == "multipart/signed" &&
-      to_lower_ascii(param(e.type, "protocol")).find("pkcs7-signature") != std::string::npos)
-    msg.message_class = "IPM.Note.SMIME.MultipartSigned";
+  // Opaque S/MIME (signed or encrypted CMS as the whole body) stays one attachment, smime.p7m,
+  // which is how Outlook stores IPM.Note.SMIME ([MS-OXOSMIME] 2.1), so the builder writes it
+  // back byte for byte. multipart/signed is read as its parts (the signature, smime.p7s, an
+  // attachment), not as IPM.Note.SMIME.MultipartSigned: the model then shows the content.
   if (e.type.token == "application/pkcs7-mime" || e.type.token == "application/x-pkcs7-mime")
     msg.message_class = "IPM.Note.SMIME";
   count_part(ctx);
-  walk(bytes, std::move(e), msg, ctx, 0, embed_depth, "");
+  walk(e, msg, ctx, 0, embed_depth);
 
   // What the builder could not write it names in X-Mailmill-Omitted-Attachment: keep a
   // placeholder so the item still says an attachment was there.
@@ -1176,7 +1172,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
 
 Result<model::Message> parse_message(const Blob &bytes, const ParseOptions &opts) {
   std::vector<Problem> warnings;
-  Ctx ctx{opts, warnings, 0, false, nullptr};
+  Ctx ctx{opts, warnings, 0, false};
   try {
     Result<model::Message> r = parse_impl(bytes.view(), ctx, 0);
     if (!r.ok()) return r;

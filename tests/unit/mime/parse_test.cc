@@ -550,3 +550,69 @@ TEST(ParseDamage, BigInputsStayLinear) {
 
 }  // namespace
 }  // namespace mm::mime
+
+namespace mm::mime {
+namespace {
+
+TEST(ParseFields, MailboxStateGroupsAndMailmillHeaders) {
+  const std::string m =
+      "From mailer@example.com Tue Jul 27 22:19:50 2021\n"
+      "From: \"Smith, Ann\" (work) <ann@example.com>\n"
+      "Sender: =?utf-8?q?J=C3=B6rg?= <j@example.com>\n"
+      "To: Team: x@example.com, \"Y\" <y@example.com>;, Bob Jones:;\n"
+      "Cc: undisclosed-recipients:;\n"
+      "Subject: =?iso-8859-1?q?caf=E9?= =?utf-8?b?IOKCrA==?=\n"
+      "Date: Tue, 27 Jul 2021 22:19:50 +0200\n"
+      "Message-ID: <id@example.com>\n"
+      "Keywords: Red, \"Blue, dark\", =?utf-8?q?gr=C3=BCn?=\n"
+      "X-Priority: 1 (Highest)\n"
+      "Status: RO\nX-Status: AF\nX-Mozilla-Status: 1000\n\nbody\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->from.name, "Smith, Ann");
+  EXPECT_EQ(r->from.smtp, "ann@example.com");
+  EXPECT_EQ(r->sender.name, "Jörg");
+  ASSERT_EQ(r->recipients.size(), 4u);
+  EXPECT_EQ(r->recipients[0].address.smtp, "x@example.com");
+  EXPECT_EQ(r->recipients[1].address.name, "Y");
+  EXPECT_EQ(r->recipients[2].address.name, "Bob Jones");  // empty group: a name-only recipient
+  EXPECT_EQ(r->recipients[2].address.smtp, "");
+  EXPECT_EQ(r->recipients[3].type, model::RecipientType::Cc);
+  EXPECT_EQ(r->subject, "café €");
+  EXPECT_EQ(r->submit_time, 1627417190);
+  EXPECT_EQ(r->message_id, "<id@example.com>");
+  EXPECT_EQ(r->categories, (std::vector<std::string>{"Red", "Blue, dark", "grün"}));
+  EXPECT_EQ(r->importance, 2);
+  EXPECT_TRUE(r->flags.read);
+  EXPECT_TRUE(r->flags.answered);
+  EXPECT_TRUE(r->flags.flagged);
+  EXPECT_TRUE(r->flags.forwarded);
+  EXPECT_FALSE(r->flags.draft);
+  EXPECT_TRUE(r->transport_headers.starts_with("From: \"Smith")) << "the From_ line is not a field";
+  EXPECT_EQ(r->body_text.value_or(""), "body\n");
+}
+
+TEST(ParseFields, Rfc2231FilenamesAndRelatedInlineParts) {
+  const std::string m =
+      "From: a@example.com\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/related; boundary=r\n\n--r\n"
+      "Content-Type: text/html; charset=ISO-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "<img src=3D\"cid:p1\">caf=E9\n--r\n"
+      "Content-Type: image/gif\nContent-ID: <p1>\nContent-Transfer-Encoding: base64\n"
+      "Content-Disposition: inline;\n filename*0*=utf-8''%E2%82%AC%20;\n filename*1=\"a;b.gif\"\n\n"
+      "R0lGODlh\n--r--\n";
+  Result<model::Message> r = parse_message(Blob(Bytes(m)));
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->body_html);
+  EXPECT_EQ(*r->body_html, "<img src=\"cid:p1\">caf\xE9");  // the last line end is the boundary's
+  EXPECT_EQ(r->html_charset, "iso-8859-1");
+  ASSERT_EQ(r->attachments.size(), 1u);
+  EXPECT_EQ(r->attachments[0].filename, "€ a;b.gif");
+  EXPECT_EQ(r->attachments[0].content_id, "p1");
+  EXPECT_TRUE(r->attachments[0].is_inline);
+  EXPECT_EQ(r->attachments[0].mime_type, "image/gif");
+  EXPECT_EQ(r->attachments[0].data.str(), "GIF89a");
+}
+
+}  // namespace
+}  // namespace mm::mime
