@@ -89,8 +89,8 @@ void hash_normalized_body(Hasher &h, std::string_view body) {
     std::size_t end = i;
     while (end < body.size() && body[end] != '\r' && body[end] != '\n') {
       const void *p = std::memchr(body.data() + end, '\n', body.size() - end);
-      std::size_t nl = p ? static_cast<std::size_t>(static_cast<const char *>(p) - body.data())
-                         : body.size();
+      std::size_t nl =
+          p ? static_cast<std::size_t>(static_cast<const char *>(p) - body.data()) : body.size();
       const void *q = std::memchr(body.data() + end, '\r', nl - end);
       end = q ? static_cast<std::size_t>(static_cast<const char *>(q) - body.data()) : nl;
     }
@@ -279,8 +279,8 @@ Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest>
 
   EffectiveBodies bodies = effective_bodies(msg);
   if (bodies.text)
-    hash_normalized_body(h, text::is_valid_utf8(*bodies.text) ? *bodies.text
-                                                              : text::sanitize_utf8(*bodies.text));
+    hash_normalized_body(
+        h, text::is_valid_utf8(*bodies.text) ? *bodies.text : text::sanitize_utf8(*bodies.text));
   else if (bodies.html)
     hash_normalized_body(h, *bodies.html);
   else
@@ -291,8 +291,10 @@ Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest>
   for (const auto &a : msg.attachments) {
     switch (a.kind) {
       case model::AttachmentKind::Embedded:
-        if (a.embedded) atts.push_back("m" + to_hex(content_hash(*a.embedded)));
-        else atts.push_back("o");
+        if (a.embedded)
+          atts.push_back("m" + to_hex(content_hash(*a.embedded)));
+        else
+          atts.push_back("o");
         break;
       case model::AttachmentKind::ByValue:
         atts.push_back("a" + to_hex(attachment_sha256(a.data, known)));

@@ -130,8 +130,8 @@ std::string q_decode(std::string_view in) {
     char c = in[i];
     if (c == '_') {
       out.push_back(' ');
-    } else if (c == '=' && i + 2 < in.size() &&
-               text::hex_digit_value(in[i + 1]) >= 0 && text::hex_digit_value(in[i + 2]) >= 0) {
+    } else if (c == '=' && i + 2 < in.size() && text::hex_digit_value(in[i + 1]) >= 0 &&
+               text::hex_digit_value(in[i + 2]) >= 0) {
       out.push_back(static_cast<char>(text::hex_digit_value(in[i + 1]) * 16 +
                                       text::hex_digit_value(in[i + 2])));
       i += 2;
@@ -152,8 +152,7 @@ struct EncodedWord {
 std::optional<EncodedWord> encoded_word_at(std::string_view s, std::size_t i) {
   if (s.compare(i, 2, "=?") != 0) return std::nullopt;
   std::size_t q1 = s.find('?', i + 2);
-  if (q1 == std::string_view::npos || q1 + 2 >= s.size() || s[q1 + 2] != '?')
-    return std::nullopt;
+  if (q1 == std::string_view::npos || q1 + 2 >= s.size() || s[q1 + 2] != '?') return std::nullopt;
   char enc = static_cast<char>(s[q1 + 1] | 0x20);
   if (enc != 'b' && enc != 'q') return std::nullopt;
   std::size_t end = s.find("?=", q1 + 3);
@@ -161,7 +160,8 @@ std::optional<EncodedWord> encoded_word_at(std::string_view s, std::size_t i) {
   std::string_view cs = s.substr(i + 2, q1 - i - 2);
   std::string_view payload = s.substr(q1 + 3, end - q1 - 3);
   if (cs.empty() || payload.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
-  return EncodedWord{std::string(cs), enc == 'b' ? b64_decode(payload) : q_decode(payload), end + 2};
+  return EncodedWord{std::string(cs), enc == 'b' ? b64_decode(payload) : q_decode(payload),
+                     end + 2};
 }
 
 }  // namespace
@@ -224,17 +224,17 @@ using text::to_lower_ascii;
 // Header blocks
 
 struct Field {
-  std::string lname;   ///< lower-case name
-  std::string value;   ///< unfolded (line ends removed), leading blanks removed
+  std::string lname;  ///< lower-case name
+  std::string value;  ///< unfolded (line ends removed), leading blanks removed
 };
 
 struct Head {
   std::vector<Field> fields;
   std::size_t header_begin = 0;  ///< after a skipped From_ line or Exchange preamble
-  std::size_t header_end = 0;  ///< end of the header lines (before the blank line)
-  std::size_t body_begin = 0;  ///< where the body starts
+  std::size_t header_end = 0;    ///< end of the header lines (before the blank line)
+  std::size_t body_begin = 0;    ///< where the body starts
   bool saw_field = false;
-  bool separator = false;      ///< a blank line ended the header
+  bool separator = false;  ///< a blank line ended the header
 };
 
 bool valid_field_name(std::string_view name) {
@@ -300,9 +300,9 @@ Head split_head(std::string_view s, std::vector<Problem> &warnings) {
     h.saw_field = true;
     if (h.fields.size() >= detail::MAX_HEADER_FIELDS) {
       if (!dropped)
-        warnings.push_back({ProblemCode::LimitExceeded,
-                            "more than " + std::to_string(detail::MAX_HEADER_FIELDS) +
-                                " header fields; the rest are ignored"});
+        warnings.push_back(
+            {ProblemCode::LimitExceeded, "more than " + std::to_string(detail::MAX_HEADER_FIELDS) +
+                                             " header fields; the rest are ignored"});
       dropped = true;
     } else {
       h.fields.push_back(
@@ -337,12 +337,17 @@ std::string strip_comments(std::string_view v) {
     char c = v[i];
     if (quoted) {
       out.push_back(c);
-      if (c == '\\' && i + 1 < v.size()) out.push_back(v[++i]);
-      else if (c == '"') quoted = false;
+      if (c == '\\' && i + 1 < v.size())
+        out.push_back(v[++i]);
+      else if (c == '"')
+        quoted = false;
     } else if (depth > 0) {
-      if (c == '\\') ++i;
-      else if (c == '(') ++depth;
-      else if (c == ')') --depth;
+      if (c == '\\')
+        ++i;
+      else if (c == '(')
+        ++depth;
+      else if (c == ')')
+        --depth;
     } else if (c == '(') {
       depth = 1;
     } else {
@@ -363,9 +368,12 @@ std::string unquote(std::string_view v) {
   if (v.size() < 2 || v.front() != '"') return std::string(v);
   std::string out;
   for (std::size_t i = 1; i < v.size(); ++i) {
-    if (v[i] == '\\' && i + 1 < v.size()) out.push_back(v[++i]);
-    else if (v[i] == '"') break;
-    else out.push_back(v[i]);
+    if (v[i] == '\\' && i + 1 < v.size())
+      out.push_back(v[++i]);
+    else if (v[i] == '"')
+      break;
+    else
+      out.push_back(v[i]);
   }
   return out;
 }
@@ -373,10 +381,10 @@ std::string unquote(std::string_view v) {
 std::string percent_decode(std::string_view v) {
   std::string out;
   for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size() &&
-        text::hex_digit_value(v[i + 1]) >= 0 && text::hex_digit_value(v[i + 2]) >= 0) {
-      out.push_back(
-          static_cast<char>(text::hex_digit_value(v[i + 1]) * 16 + text::hex_digit_value(v[i + 2])));
+    if (v[i] == '%' && i + 2 < v.size() && text::hex_digit_value(v[i + 1]) >= 0 &&
+        text::hex_digit_value(v[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(text::hex_digit_value(v[i + 1]) * 16 +
+                                      text::hex_digit_value(v[i + 2])));
       i += 2;
     } else {
       out.push_back(v[i]);
@@ -399,7 +407,8 @@ ParsedValue parse_value(std::string_view raw) {
         ++i;
         continue;
       }
-      if (sv[i] == '"') quoted = !quoted;
+      if (sv[i] == '"')
+        quoted = !quoted;
       else if (sv[i] == ';' && !quoted) {
         pieces.push_back(sv.substr(start, i - start));
         start = i + 1;
@@ -453,7 +462,8 @@ ParsedValue parse_value(std::string_view raw) {
     } else {
       extended = true;  // name*=charset'lang'value
     }
-    auto it = std::find_if(conts.begin(), conts.end(), [&](const auto &e) { return e.first == base; });
+    auto it =
+        std::find_if(conts.begin(), conts.end(), [&](const auto &e) { return e.first == base; });
     if (it == conts.end()) {
       conts.emplace_back(base, std::vector<Cont>{});
       it = std::prev(conts.end());
@@ -493,7 +503,8 @@ std::string param(const ParsedValue &pv, std::string_view name) {
 }
 
 bool has_param(const ParsedValue &pv, std::string_view name) {
-  return std::any_of(pv.params.begin(), pv.params.end(), [&](const auto &e) { return e.first == name; });
+  return std::any_of(pv.params.begin(), pv.params.end(),
+                     [&](const auto &e) { return e.first == name; });
 }
 
 std::string collapse_ws(std::string_view s) {
@@ -514,7 +525,7 @@ std::string collapse_ws(std::string_view s) {
 struct ParsedAddress {
   std::string name;
   std::string addr;
-  std::string group;  ///< the name of the group it belongs to (empty outside groups)
+  std::string group;         ///< the name of the group it belongs to (empty outside groups)
   bool empty_group = false;  ///< a group without members: name is the group's name
 };
 
@@ -523,10 +534,10 @@ struct ParsedAddress {
 // Encoded-words in display names are decoded (also inside quoted strings, as mail clients do).
 std::vector<ParsedAddress> parse_address_list(std::string_view v) {
   std::vector<ParsedAddress> out;
-  std::string phrase;      // display name text: quoted-string content kept, RFC 2047 decoded later
-  std::string angle;       // inside <...>
-  std::string bare;        // text outside quotes and angles (the addr-spec when no angle)
-  std::string comment;     // last comment (a display name fallback: "addr (Name)")
+  std::string phrase;   // display name text: quoted-string content kept, RFC 2047 decoded later
+  std::string angle;    // inside <...>
+  std::string bare;     // text outside quotes and angles (the addr-spec when no angle)
+  std::string comment;  // last comment (a display name fallback: "addr (Name)")
   bool saw_angle = false;
   bool in_group = false;
   std::string group_name;
@@ -562,10 +573,14 @@ std::vector<ParsedAddress> parse_address_list(std::string_view v) {
   for (std::size_t i = 0; i < v.size(); ++i) {
     char c = v[i];
     if (depth > 0) {
-      if (c == '\\' && i + 1 < v.size()) comment.push_back(v[++i]);
-      else if (c == '(') ++depth;
-      else if (c == ')') --depth;
-      else comment.push_back(c);
+      if (c == '\\' && i + 1 < v.size())
+        comment.push_back(v[++i]);
+      else if (c == '(')
+        ++depth;
+      else if (c == ')')
+        --depth;
+      else
+        comment.push_back(c);
       continue;
     }
     if (quoted) {
@@ -582,9 +597,12 @@ std::vector<ParsedAddress> parse_address_list(std::string_view v) {
       continue;
     }
     if (in_angle) {
-      if (c == '>') in_angle = false;
-      else if (c == '(') depth = 1;  // a comment inside the address is not part of it
-      else angle.push_back(c);
+      if (c == '>')
+        in_angle = false;
+      else if (c == '(')
+        depth = 1;  // a comment inside the address is not part of it
+      else
+        angle.push_back(c);
       continue;
     }
     switch (c) {
@@ -664,7 +682,7 @@ struct Entity {
   std::string cte;          ///< lower-case transfer encoding
   std::string content_id;
   std::string content_location;
-  std::string_view body;    ///< raw (still encoded) body bytes
+  std::string_view body;  ///< raw (still encoded) body bytes
   bool has_type = false;
 };
 
@@ -680,10 +698,11 @@ Entity read_entity(const Head &h, std::string_view body) {
     e.type.token = "text/plain";
   }
   if (const Field *f = find_field(h, "content-disposition")) e.disposition = parse_value(f->value);
-  e.cte = to_lower_ascii(text::trim(strip_comments(field_or_empty(h, "content-transfer-encoding")),
-                                    " \t\""));
+  e.cte = to_lower_ascii(
+      text::trim(strip_comments(field_or_empty(h, "content-transfer-encoding")), " \t\""));
   std::string cid = std::string(text::trim(field_or_empty(h, "content-id"), " \t"));
-  if (cid.size() >= 2 && cid.front() == '<' && cid.back() == '>') cid = cid.substr(1, cid.size() - 2);
+  if (cid.size() >= 2 && cid.front() == '<' && cid.back() == '>')
+    cid = cid.substr(1, cid.size() - 2);
   e.content_id = cid;
   e.content_location = std::string(text::trim(field_or_empty(h, "content-location"), " \t"));
   e.body = body;
@@ -824,14 +843,15 @@ void add_leaf(const Entity &e, model::Message &msg, Ctx &ctx, int embed_depth,
               bool body_candidate) {
   const std::string &t = e.type.token;
   std::string filename = entity_filename(e);
-  const bool attachment = is_attachment_disposition(e) || (!filename.empty() && t != "text/plain" && t != "text/html");
+  const bool attachment =
+      is_attachment_disposition(e) || (!filename.empty() && t != "text/plain" && t != "text/html");
   if (body_candidate && !attachment && t == "text/plain" && !msg.body_text) {
     std::string raw = decode_body(e);
     std::optional<std::string> utf8 = charset_to_utf8(raw, param(e.type, "charset"));
     if (!utf8) {
-      ctx.warnings.push_back({ProblemCode::CharsetUnknown,
-                              "text body in unknown charset \"" + param(e.type, "charset") +
-                                  "\"; read as windows-1252"});
+      ctx.warnings.push_back({ProblemCode::CharsetUnknown, "text body in unknown charset \"" +
+                                                               param(e.type, "charset") +
+                                                               "\"; read as windows-1252"});
       utf8 = detail::charset_to_utf8(raw, "windows-1252");
     }
     msg.body_text = std::move(*utf8);
@@ -890,9 +910,9 @@ void add_leaf(const Entity &e, model::Message &msg, Ctx &ctx, int embed_depth,
 bool count_part(Ctx &ctx) {
   if (++ctx.parts <= detail::MAX_PARTS) return true;
   if (!ctx.parts_exceeded)
-    ctx.warnings.push_back({ProblemCode::LimitExceeded,
-                            "more than " + std::to_string(detail::MAX_PARTS) +
-                                " MIME parts; the rest are ignored"});
+    ctx.warnings.push_back(
+        {ProblemCode::LimitExceeded,
+         "more than " + std::to_string(detail::MAX_PARTS) + " MIME parts; the rest are ignored"});
   ctx.parts_exceeded = true;
   return false;
 }
@@ -908,15 +928,15 @@ void walk_multipart(const Entity &e, model::Message &msg, Ctx &ctx, int part_dep
   // boundary="" is a valid quoted-string and its delimiter is just "--"
   // (mimekit__simple.mbox.txt); only a missing parameter is unusable.
   if (!has_param(e.type, "boundary")) {
-    ctx.warnings.push_back({ProblemCode::BodyUndecodable,
-                            t + " without a boundary; kept as an attachment"});
+    ctx.warnings.push_back(
+        {ProblemCode::BodyUndecodable, t + " without a boundary; kept as an attachment"});
     add_data_attachment(e, decode_body(e), msg);
     return;
   }
   if (part_depth + 1 > detail::MAX_PART_DEPTH) {
-    ctx.warnings.push_back({ProblemCode::LimitExceeded,
-                            "multipart nesting deeper than " +
-                                std::to_string(detail::MAX_PART_DEPTH) + "; kept as bytes"});
+    ctx.warnings.push_back({ProblemCode::LimitExceeded, "multipart nesting deeper than " +
+                                                            std::to_string(detail::MAX_PART_DEPTH) +
+                                                            "; kept as bytes"});
     add_data_attachment(e, std::string(e.body), msg);
     return;
   }
@@ -1021,7 +1041,8 @@ void read_flags(const Head &h, model::Message &msg) {
     msg.flags.forwarded = v->find("$Forwarded") != std::string::npos;
   }
   // mbox convention: Status: R (read) O (old); X-Status: A answered, F flagged, T draft, D deleted.
-  if (auto v = mailmill_flag_value(h, "status")) msg.flags.read = msg.flags.read || v->find('R') != std::string::npos;
+  if (auto v = mailmill_flag_value(h, "status"))
+    msg.flags.read = msg.flags.read || v->find('R') != std::string::npos;
   if (auto v = mailmill_flag_value(h, "x-status")) {
     msg.flags.answered = msg.flags.answered || v->find('A') != std::string::npos;
     msg.flags.flagged = msg.flags.flagged || v->find('F') != std::string::npos;
@@ -1045,17 +1066,24 @@ void read_flags(const Head &h, model::Message &msg) {
 
 void read_importance(const Head &h, model::Message &msg) {
   std::string imp = to_lower_ascii(text::trim(field_or_empty(h, "importance"), " \t"));
-  if (imp == "low") msg.importance = 0;
-  else if (imp == "high") msg.importance = 2;
+  if (imp == "low")
+    msg.importance = 0;
+  else if (imp == "high")
+    msg.importance = 2;
   else if (imp.empty()) {
     std::string p = std::string(text::trim(field_or_empty(h, "x-priority"), " \t"));
-    if (!p.empty() && (p[0] == '1' || p[0] == '2')) msg.importance = 2;
-    else if (!p.empty() && (p[0] == '4' || p[0] == '5')) msg.importance = 0;
+    if (!p.empty() && (p[0] == '1' || p[0] == '2'))
+      msg.importance = 2;
+    else if (!p.empty() && (p[0] == '4' || p[0] == '5'))
+      msg.importance = 0;
   }
   std::string sens = to_lower_ascii(text::trim(field_or_empty(h, "sensitivity"), " \t"));
-  if (sens == "personal") msg.sensitivity = 1;
-  else if (sens == "private") msg.sensitivity = 2;
-  else if (sens == "company-confidential") msg.sensitivity = 3;
+  if (sens == "personal")
+    msg.sensitivity = 1;
+  else if (sens == "private")
+    msg.sensitivity = 2;
+  else if (sens == "company-confidential")
+    msg.sensitivity = 3;
 }
 
 void read_keywords(const Head &h, model::Message &msg) {
@@ -1071,10 +1099,14 @@ void read_keywords(const Head &h, model::Message &msg) {
     };
     for (std::size_t i = 0; i < f.value.size(); ++i) {
       char c = f.value[i];
-      if (quoted && c == '\\' && i + 1 < f.value.size()) cur.push_back(f.value[++i]);
-      else if (c == '"') quoted = !quoted;
-      else if (c == ',' && !quoted) push();
-      else cur.push_back(c);
+      if (quoted && c == '\\' && i + 1 < f.value.size())
+        cur.push_back(f.value[++i]);
+      else if (c == '"')
+        quoted = !quoted;
+      else if (c == ',' && !quoted)
+        push();
+      else
+        cur.push_back(c);
     }
     push();
   }
@@ -1158,7 +1190,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
     std::string v = decode_rfc2047(f.value);
     model::Attachment a;
     a.kind = v.find("(by reference") != std::string::npos ? model::AttachmentKind::Reference
-                                                           : model::AttachmentKind::Unreadable;
+                                                          : model::AttachmentKind::Unreadable;
     std::size_t paren = v.rfind(" (");
     a.filename = v.substr(0, paren);
     a.problem = Problem{ProblemCode::AttachmentNotExportable, "omitted by the writer: " + v};

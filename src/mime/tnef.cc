@@ -82,7 +82,8 @@ void take(TNEFStruct &t, model::Message &msg, std::vector<Problem> &warnings, in
     a.filename = string_prop(&p->MAPI, PR_ATTACH_LONG_FILENAME);
     if (a.filename.empty()) {
       std::string_view title = bytes_of(p->Title);
-      if (std::size_t nul = title.find('\0'); nul != std::string_view::npos) title = title.substr(0, nul);
+      if (std::size_t nul = title.find('\0'); nul != std::string_view::npos)
+        title = title.substr(0, nul);
       a.filename = *charset_to_utf8(title, text::is_valid_utf8(title) ? "utf-8" : "windows-1252");
     }
     a.mime_type = text::to_lower_ascii(string_prop(&p->MAPI, PR_ATTACH_MIME_TAG));
@@ -119,8 +120,7 @@ void take(TNEFStruct &t, model::Message &msg, std::vector<Problem> &warnings, in
     if (body.empty()) {
       std::string_view b = bytes_of(t.body);
       if (std::size_t nul = b.find('\0'); nul != std::string_view::npos) b = b.substr(0, nul);
-      if (!b.empty())
-        body = *charset_to_utf8(b, text::is_valid_utf8(b) ? "utf-8" : "windows-1252");
+      if (!b.empty()) body = *charset_to_utf8(b, text::is_valid_utf8(b) ? "utf-8" : "windows-1252");
     }
     if (!body.empty()) msg.body_text = std::move(body);
   }
@@ -148,7 +148,8 @@ bool fill(std::string_view tnef, model::Message &msg, std::vector<Problem> &warn
   auto g = std::make_unique<TnefGuard>();
   g->t.Debug = 0;
   if (TNEFParseMemory(buf.data(), static_cast<long>(buf.size()), &g->t) != 0) {
-    warnings.push_back({ProblemCode::AttachmentUnreadable, "libytnef could not parse the TNEF stream"});
+    warnings.push_back(
+        {ProblemCode::AttachmentUnreadable, "libytnef could not parse the TNEF stream"});
     return false;
   }
   if (depth > 0) {  // an attached message: its own subject
@@ -164,7 +165,8 @@ bool fill(std::string_view tnef, model::Message &msg, std::vector<Problem> &warn
   model::Message got;
   take(g->t, got, warnings, depth);
   if (got.attachments.empty() && !got.body_text && !got.body_html && !got.body_rtf) {
-    warnings.push_back({ProblemCode::AttachmentUnreadable, "the TNEF stream holds nothing readable"});
+    warnings.push_back(
+        {ProblemCode::AttachmentUnreadable, "the TNEF stream holds nothing readable"});
     return false;
   }
   if (!msg.body_text) msg.body_text = std::move(got.body_text);

@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
-#include <cstdlib>
 
 #include "mailmill/mime/limits.h"
 #include "mailmill/util/sha256.h"
@@ -58,7 +58,8 @@ std::string from_hex(std::string_view h) {
   std::string out;
   out.reserve(h.size() / 2);
   for (std::size_t i = 0; i + 1 < h.size(); i += 2)
-    out.push_back(static_cast<char>(text::hex_digit_value(h[i]) * 16 + text::hex_digit_value(h[i + 1])));
+    out.push_back(
+        static_cast<char>(text::hex_digit_value(h[i]) * 16 + text::hex_digit_value(h[i + 1])));
   return out;
 }
 
@@ -168,7 +169,8 @@ TEST(ParseOracle, AgreesWithPythonEmailOnTheCorpus) {
                    const std::string &got) {
     auto &t = tally[field];
     ++t.second;
-    if (want == got) ++t.first;
+    if (want == got)
+      ++t.first;
     else {
       std::size_t d = 0;
       while (d < want.size() && d < got.size() && want[d] == got[d]) ++d;
@@ -189,17 +191,23 @@ TEST(ParseOracle, AgreesWithPythonEmailOnTheCorpus) {
     const model::Message &m = *r;
     for (const auto &[name, want] : e.fields) {
       std::string got;
-      if (name == "subject") got = collapse(m.subject);
+      if (name == "subject")
+        got = collapse(m.subject);
       else if (name == "from") {
         got = text::to_lower_ascii(m.from.smtp);
         std::string first = want.substr(0, want.find(' '));
         check(id, name, first, got);
         continue;
-      } else if (name == "to") got = smtp_list(m, model::RecipientType::To);
-      else if (name == "cc") got = smtp_list(m, model::RecipientType::Cc);
-      else if (name == "date") got = m.submit_time ? std::to_string(*m.submit_time) : "-";
-      else if (name == "text") got = m.body_text ? normalize_text(*m.body_text) : "(none)";
-      else continue;
+      } else if (name == "to")
+        got = smtp_list(m, model::RecipientType::To);
+      else if (name == "cc")
+        got = smtp_list(m, model::RecipientType::Cc);
+      else if (name == "date")
+        got = m.submit_time ? std::to_string(*m.submit_time) : "-";
+      else if (name == "text")
+        got = m.body_text ? normalize_text(*m.body_text) : "(none)";
+      else
+        continue;
       check(id, name, want, got);
     }
     std::multiset<std::pair<std::string, std::string>> atts;
@@ -222,23 +230,29 @@ TEST(ParseOracle, AgreesWithPythonEmailOnTheCorpus) {
   static const std::set<std::string> EXPECTED = {
       // RFC 5322 4.5 obsolete syntax allows blanks before a field's colon ("Subject :"); we
       // read such fields, Python ends the header there.
-      "eml/mime4j__obsolete.msg is-message", "eml/rbmail__example13.eml is-message",
+      "eml/mime4j__obsolete.msg is-message",
+      "eml/rbmail__example13.eml is-message",
       "eml/spamassassin__spam_008 from",
       // Zones Python cannot place: it takes "(EDT)" / "PM" as the zone and falls back to a
       // naive time (read here as UTC); we strip comments, honour AM/PM and the numeric zone.
       "eml/mimekit__disposition-notification.anonymized.eml date",
       "eml/mimekit__disposition-notification.txt date",
-      "eml/notmuch__crypto_encrypted-signed.eml date", "eml/spamassassin__spam_001 date",
+      "eml/notmuch__crypto_encrypted-signed.eml date",
+      "eml/spamassassin__spam_001 date",
       "eml/spamassassin__spam_hashbl date",
       // Raw 8-bit header text: Python substitutes U+FFFD, we read it as windows-1252.
       "eml/rbmail__invalid_subject_characters.eml subject",
       "eml/spamassassin__nice_cjk_big5-base64.1 subject",
-      "eml/spamassassin__nice_cjk_gb2312.1 subject", "mbox/patchwork__msgid-len.mbox#0 subject",
+      "eml/spamassassin__nice_cjk_gb2312.1 subject",
+      "mbox/patchwork__msgid-len.mbox#0 subject",
       // 8-bit body text declared us-ascii, or invalid UTF-8: Python writes U+FFFD per byte, we
       // read valid text by its bytes (windows-1252 / UTF-8) and one U+FFFD per bad sequence.
-      "eml/rbmail__content_transfer_encoding_plain.eml text", "eml/rbmail__raw_email5.eml text",
-      "eml/rbmail__raw_email6.eml text", "eml/spamassassin__spam_008 text",
-      "mbox/patchwork__base64err.mbox#0 text", "mbox/patchwork__date.mbox#0 text",
+      "eml/rbmail__content_transfer_encoding_plain.eml text",
+      "eml/rbmail__raw_email5.eml text",
+      "eml/rbmail__raw_email6.eml text",
+      "eml/spamassassin__spam_008 text",
+      "mbox/patchwork__base64err.mbox#0 text",
+      "mbox/patchwork__date.mbox#0 text",
       "mbox/patchwork__msgid-len2.mbox#0 text",
       // Filenames as encoded-words Python leaves encoded (unquoted, or with an RFC 2231
       // language suffix); we decode them.
@@ -253,8 +267,10 @@ TEST(ParseOracle, AgreesWithPythonEmailOnTheCorpus) {
   std::set<std::string> seen_expected;
   for (const std::string &d : disagreements) {
     std::string key = d.substr(0, d.find(" ("));
-    if (EXPECTED.count(key)) seen_expected.insert(key);
-    else unexpected.push_back(d);
+    if (EXPECTED.count(key))
+      seen_expected.insert(key);
+    else
+      unexpected.push_back(d);
   }
   int total_agree = 0, total = 0;
   for (const auto &[f, t] : tally) {
@@ -268,7 +284,8 @@ TEST(ParseOracle, AgreesWithPythonEmailOnTheCorpus) {
   EXPECT_TRUE(unexpected.empty());
   // The expected differences must all still occur: a list that outlived its reasons would
   // hide nothing, but it would no longer describe the parser.
-  for (const std::string &k : EXPECTED) EXPECT_TRUE(seen_expected.count(k)) << "no longer differs: " << k;
+  for (const std::string &k : EXPECTED)
+    EXPECT_TRUE(seen_expected.count(k)) << "no longer differs: " << k;
   EXPECT_GT(tally["text"].second, 800);
   EXPECT_GT(tally["attachments"].second, 900);
 }
@@ -284,8 +301,9 @@ std::string describe_atts(const model::Message &m) {  // NOLINT(misc-no-recursio
   for (const model::Attachment &a : m.attachments)
     o += "[" + a.filename + " kind=" + std::to_string(static_cast<int>(a.kind)) +
          " size=" + std::to_string(a.data.size()) + " type=" + a.mime_type +
-         (a.embedded ? " embedded subject=" + a.embedded->subject + " atts=" + describe_atts(*a.embedded)
-                     : std::string()) +
+         (a.embedded
+              ? " embedded subject=" + a.embedded->subject + " atts=" + describe_atts(*a.embedded)
+              : std::string()) +
          "]";
   return o;
 }
@@ -391,9 +409,11 @@ TEST(ParseTnef, ExpandsWinmailDatIntoAttachmentsAndEmbeddedMessages) {
     std::ofstream o(tmp, std::ios::binary);
     o.write(docx.data.data(), static_cast<std::streamsize>(docx.data.size()));
   }
-  const std::string check = "python3 -c \"import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); "
-                            "sys.exit(0 if z.testzip() is None and 'word/document.xml' in "
-                            "z.namelist() else 1)\" '" + tmp + "'";
+  const std::string check =
+      "python3 -c \"import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); "
+      "sys.exit(0 if z.testzip() is None and 'word/document.xml' in "
+      "z.namelist() else 1)\" '" +
+      tmp + "'";
   EXPECT_EQ(std::system(check.c_str()), 0) << "the .docx is not an intact ZIP";
 }
 
@@ -430,8 +450,9 @@ bool has_warning(const model::Message &m, ProblemCode code, std::string_view tex
 const char *kHead = "From: a@example.com\nTo: b@example.com\nSubject: s\nMIME-Version: 1.0\n";
 
 TEST(ParseDamage, NotAMessageIsAProblem) {
-  for (const std::string &in : {std::string(), std::string("\n\n"), std::string("\x89PNG\r\n\x1a\n\0\0", 10),
-                                std::string("just some text without any header\nmore\n")}) {
+  for (const std::string &in :
+       {std::string(), std::string("\n\n"), std::string("\x89PNG\r\n\x1a\n\0\0", 10),
+        std::string("just some text without any header\nmore\n")}) {
     Result<model::Message> r = parse_message(Blob(Bytes(in)));
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.problem().code, ProblemCode::ItemUnreadable);
@@ -454,14 +475,15 @@ TEST(ParseDamage, UnterminatedMultipartKeepsItsPartsWithAWarning) {
 TEST(ParseDamage, TruncatedAnywhereNeverFails) {
   // A well-formed message cut at every length: the result is a message or (when no header
   // field is left) a Problem, never a crash; the header is kept as far as it goes.
-  std::string m = std::string(kHead) +
-                  "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n"
-                  "Content-Type: multipart/alternative; boundary=\"b2\"\n\n--b2\n"
-                  "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: "
-                  "quoted-printable\n\nh=C3=A9llo=\n w\n--b2\nContent-Type: text/html\n\n<p>x</p>\n--b2--\n"
-                  "--b1\nContent-Type: message/rfc822\n\nFrom: c@example.com\nSubject: inner\n\nin\n"
-                  "--b1\nContent-Type: image/png; name=\"=?utf-8?q?p=C3=A9.png?=\"\n"
-                  "Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b1--\n";
+  std::string m =
+      std::string(kHead) +
+      "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n"
+      "Content-Type: multipart/alternative; boundary=\"b2\"\n\n--b2\n"
+      "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: "
+      "quoted-printable\n\nh=C3=A9llo=\n w\n--b2\nContent-Type: text/html\n\n<p>x</p>\n--b2--\n"
+      "--b1\nContent-Type: message/rfc822\n\nFrom: c@example.com\nSubject: inner\n\nin\n"
+      "--b1\nContent-Type: image/png; name=\"=?utf-8?q?p=C3=A9.png?=\"\n"
+      "Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b1--\n";
   for (std::size_t n = 0; n <= m.size(); ++n) {
     Result<model::Message> r = parse_message(Blob(Bytes(m.substr(0, n))));
     if (n >= 18) ASSERT_TRUE(r.ok()) << n;  // "From: a@example.com" is complete
@@ -479,7 +501,8 @@ TEST(ParseDamage, TruncatedAnywhereNeverFails) {
 }
 
 TEST(ParseDamage, MissingOrAbsentBoundary) {
-  std::string no_param = std::string(kHead) + "Content-Type: multipart/mixed\n\n--x\n\nhello\n--x--\n";
+  std::string no_param =
+      std::string(kHead) + "Content-Type: multipart/mixed\n\n--x\n\nhello\n--x--\n";
   Result<model::Message> r = parse_message(Blob(Bytes(no_param)));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(has_warning(*r, ProblemCode::BodyUndecodable, "without a boundary"));

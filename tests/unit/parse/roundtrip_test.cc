@@ -27,9 +27,9 @@ bool is_mail(const model::Message &m) {
 }
 
 struct Tally {
-  i64 items = 0;        // items read and converted
-  i64 mail = 0;         // of which mail items
-  i64 compared = 0;     // mail items x {CRLF, LF}
+  i64 items = 0;     // items read and converted
+  i64 mail = 0;      // of which mail items
+  i64 compared = 0;  // mail items x {CRLF, LF}
   i64 matched = 0;
   i64 non_mail_matched = 0, non_mail_compared = 0;
   std::vector<std::string> failures;
@@ -67,15 +67,18 @@ void compare_item(const model::Message &m, const std::string &label, Tally &t) {
     }
     Result<model::Message> back = mime::parse_message(Blob(Bytes(built->bytes)));
     if (const char *dump = std::getenv("MM_PARSE_DUMP"); dump && label.ends_with(dump)) {
-      std::FILE *f = std::fopen(("/tmp/mm_dump_" + std::string(crlf ? "crlf" : "lf")).c_str(), "wb");
+      std::FILE *f =
+          std::fopen(("/tmp/mm_dump_" + std::string(crlf ? "crlf" : "lf")).c_str(), "wb");
       std::fwrite(built->bytes.data(), 1, built->bytes.size(), f);
       std::fclose(f);
     }
     bool same = back.ok() && dedup::content_hash(*back) == dedup::content_hash(m);
-    if (is_mail(m) && crlf && back.ok()) t.keys.emplace_back(m.message_id, dedup::content_hash(*back));
+    if (is_mail(m) && crlf && back.ok())
+      t.keys.emplace_back(m.message_id, dedup::content_hash(*back));
     if (is_mail(m)) {
       ++t.compared;
-      if (same) ++t.matched;
+      if (same)
+        ++t.matched;
       else
         t.failures.push_back(label + (crlf ? " CRLF:" : " LF:") +
                              (back.ok() ? describe(m, *back) : " parse: " + back.problem().detail));
@@ -114,7 +117,8 @@ void walk_store(const std::string &path, Tally &t) {
       }
       ++t.items;
       if (is_mail(*m)) ++t.mail;
-      compare_item(*m, std::filesystem::path(path).filename().string() + "#" + std::to_string(id), t);
+      compare_item(*m, std::filesystem::path(path).filename().string() + "#" + std::to_string(id),
+                   t);
     }
   }
 }
@@ -123,12 +127,12 @@ void report(const Tally &t, const char *what) {
   std::printf("[roundtrip] %s: %lld stores (%lld not opened), %lld items unreadable\n", what,
               static_cast<long long>(t.stores), static_cast<long long>(t.stores_failed),
               static_cast<long long>(t.read_failed));
-  std::printf("[roundtrip] %s: %lld items, %lld mail; mail builds matching %lld/%lld; "
-              "non-mail matching %lld/%lld\n",
-              what, static_cast<long long>(t.items), static_cast<long long>(t.mail),
-              static_cast<long long>(t.matched), static_cast<long long>(t.compared),
-              static_cast<long long>(t.non_mail_matched),
-              static_cast<long long>(t.non_mail_compared));
+  std::printf(
+      "[roundtrip] %s: %lld items, %lld mail; mail builds matching %lld/%lld; "
+      "non-mail matching %lld/%lld\n",
+      what, static_cast<long long>(t.items), static_cast<long long>(t.mail),
+      static_cast<long long>(t.matched), static_cast<long long>(t.compared),
+      static_cast<long long>(t.non_mail_matched), static_cast<long long>(t.non_mail_compared));
   for (std::size_t i = 0; i < t.failures.size() && i < 40; ++i)
     std::printf("  mismatch %s\n", t.failures[i].c_str());
 }
@@ -187,7 +191,8 @@ TEST(ParseRoundTrip, GeneratedPstItemsKeepTheirContentKey) {
     by_id[id].insert(key);
     distinct.insert(key);
   }
-  for (const auto &[id, keys] : by_id) EXPECT_EQ(keys.size(), 1u) << "copies of " << id << " key differently";
+  for (const auto &[id, keys] : by_id)
+    EXPECT_EQ(keys.size(), 1u) << "copies of " << id << " key differently";
   EXPECT_EQ(static_cast<i64>(by_id.size()), originals);
   EXPECT_EQ(static_cast<i64>(distinct.size()), originals);
 
