@@ -1112,6 +1112,30 @@ void read_keywords(const Head &h, model::Message &msg) {
   }
 }
 
+// `block` without the fields named in `lnames` (lower-case), continuation lines included.
+Bytes drop_fields(std::string_view block, std::initializer_list<std::string_view> lnames) {
+  Bytes out;
+  out.reserve(block.size());
+  bool dropping = false;
+  for (std::size_t i = 0; i < block.size();) {
+    std::size_t nl = block.find('\n', i);
+    std::size_t next = nl == std::string_view::npos ? block.size() : nl + 1;
+    std::string_view line = block.substr(i, next - i);
+    i = next;
+    if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      if (!dropping) out.append(line);
+      continue;
+    }
+    std::size_t colon = line.find(':');
+    std::string name = colon == std::string_view::npos
+                           ? std::string()
+                           : to_lower_ascii(text::trim_right(line.substr(0, colon), " \t"));
+    dropping = std::find(lnames.begin(), lnames.end(), name) != lnames.end();
+    if (!dropping) out.append(line);
+  }
+  return out;
+}
+
 Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_depth) {
   Head h = split_head(bytes, ctx.warnings);
   if (!h.saw_field) return Problem{ProblemCode::ItemUnreadable, "no header fields: not a message"};
@@ -1129,9 +1153,13 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
     if (!a.empty()) msg.sender = to_model_address(a[0]);
   }
   // "From: undisclosed-sender:;" that mailmill wrote for an item naming no sender.
+  // The field and its marker are then not the message's own: they leave transport_headers too,
+  // so that building the message again synthesizes them again, marker included.
   if (const Field *f = find_field(h, "x-mailmill-synthesized");
-      f && to_lower_ascii(f->value).find("from") != std::string::npos)
+      f && to_lower_ascii(f->value).find("from") != std::string::npos) {
     msg.from = {};
+    msg.transport_headers = drop_fields(msg.transport_headers, {"from", "x-mailmill-synthesized"});
+  }
   // Senders without an SMTP address: the builder writes the Exchange DN beside the name.
   if (const Field *f = find_field(h, "x-mailmill-x500-from")) {
     msg.from.x500 = std::string(text::trim(f->value, " \t"));
