@@ -166,7 +166,7 @@ std::optional<EncodedWord> encoded_word_at(std::string_view s, std::size_t i) {
 
 }  // namespace
 
-std::string decode_rfc2047(std::string_view value) {
+std::string decode_rfc2047(std::string_view value, std::string_view raw_charset) {
   std::string out;
   std::string plain;  // pending non-encoded text (may be 8-bit)
   // Adjacent encoded-words in one charset are joined as bytes before conversion: writers split
@@ -181,7 +181,13 @@ std::string decode_rfc2047(std::string_view value) {
   auto flush_plain = [&] {
     if (plain.empty()) return;
     flush_run();
-    out += text::is_valid_utf8(plain) ? plain : latin1_to_utf8(plain);
+    if (text::is_valid_utf8(plain)) {
+      out += plain;
+    } else {
+      std::optional<std::string> u =
+          raw_charset.empty() ? std::nullopt : charset_to_utf8(plain, raw_charset);
+      out += u ? *u : latin1_to_utf8(plain);
+    }
     plain.clear();
   };
   bool last_was_word = false;
@@ -532,7 +538,7 @@ struct ParsedAddress {
 // Address lists ([RFC 5322] 3.4), leniently: mailboxes, name-addr with angle brackets, groups
 // ("Name: a, b;") and empty groups (how the builder writes a sender without SMTP address).
 // Encoded-words in display names are decoded (also inside quoted strings, as mail clients do).
-std::vector<ParsedAddress> parse_address_list(std::string_view v) {
+std::vector<ParsedAddress> parse_address_list(std::string_view v, std::string_view raw_charset) {
   std::vector<ParsedAddress> out;
   std::string phrase;   // display name text: quoted-string content kept, RFC 2047 decoded later
   std::string angle;    // inside <...>
@@ -559,7 +565,7 @@ std::vector<ParsedAddress> parse_address_list(std::string_view v) {
     }
     std::erase_if(addr, [](char c) { return c == ' ' || c == '\t' || c == '"'; });
     if (!addr.empty() || !name.empty()) {
-      out.push_back({decode_rfc2047(name), addr, group_name, false});
+      out.push_back({decode_rfc2047(name, raw_charset), addr, group_name, false});
       if (in_group) group_had_member = true;
     }
     phrase.clear();
@@ -625,7 +631,7 @@ std::vector<ParsedAddress> parse_address_list(std::string_view v) {
       case ':':
         if (!in_group && !saw_angle) {
           in_group = true;
-          group_name = decode_rfc2047(collapse_ws(phrase));
+          group_name = decode_rfc2047(collapse_ws(phrase), raw_charset);
           group_had_member = false;
           phrase.clear();
           bare.clear();
@@ -1086,14 +1092,14 @@ void read_importance(const Head &h, model::Message &msg) {
     msg.sensitivity = 3;
 }
 
-void read_keywords(const Head &h, model::Message &msg) {
+void read_keywords(const Head &h, model::Message &msg, std::string_view raw_charset) {
   for (const Field &f : h.fields) {
     if (f.lname != "keywords") continue;
     // A comma-separated list of phrases ([RFC 5322] 3.6.5); quoted and encoded ones decoded.
     bool quoted = false;
     std::string cur;
     auto push = [&] {
-      std::string kw = decode_rfc2047(collapse_ws(cur));
+      std::string kw = decode_rfc2047(collapse_ws(cur), raw_charset);
       if (!kw.empty()) msg.categories.push_back(text::sanitize_utf8(kw));
       cur.clear();
     };
@@ -1139,17 +1145,25 @@ Bytes drop_fields(std::string_view block, std::initializer_list<std::string_view
 Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_depth) {
   Head h = split_head(bytes, ctx.warnings);
   if (!h.saw_field) return Problem{ProblemCode::ItemUnreadable, "no header fields: not a message"};
+  // Raw 8-bit header text (no encoded-words) is most often in the charset the message's own
+  // text declares (spamassassin__nice_cjk_gb2312.1): read it so, when the top-level part is a
+  // text part that names one.
+  std::string raw_charset;
+  if (const Field *ct = find_field(h, "content-type")) {
+    ParsedValue pv = parse_value(ct->value);
+    if (pv.token.starts_with("text/")) raw_charset = param(pv, "charset");
+  }
   model::Message msg;
   msg.kind = model::ItemKind::Message;
   msg.message_class = "IPM.Note";
   msg.transport_headers = Bytes(bytes.substr(h.header_begin, h.header_end - h.header_begin));
 
   if (const Field *f = find_field(h, "from")) {
-    std::vector<ParsedAddress> a = parse_address_list(f->value);
+    std::vector<ParsedAddress> a = parse_address_list(f->value, raw_charset);
     if (!a.empty()) msg.from = to_model_address(a[0]);
   }
   if (const Field *f = find_field(h, "sender")) {
-    std::vector<ParsedAddress> a = parse_address_list(f->value);
+    std::vector<ParsedAddress> a = parse_address_list(f->value, raw_charset);
     if (!a.empty()) msg.sender = to_model_address(a[0]);
   }
   // "From: undisclosed-sender:;" that mailmill wrote for an item naming no sender.
@@ -1178,7 +1192,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
   for (const auto &l : lists) {
     for (const Field &f : h.fields) {
       if (f.lname != l.name) continue;
-      for (const ParsedAddress &p : parse_address_list(f.value)) {
+      for (const ParsedAddress &p : parse_address_list(f.value, raw_charset)) {
         model::Recipient r;
         r.type = l.type;
         r.address = to_model_address(p);
@@ -1187,7 +1201,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
     }
   }
   if (const Field *f = find_field(h, "subject"))
-    msg.subject = text::sanitize_utf8(decode_rfc2047(f->value));
+    msg.subject = text::sanitize_utf8(decode_rfc2047(f->value, raw_charset));
   if (const Field *f = find_field(h, "date")) {
     msg.submit_time = lenient_date(f->value);
     if (!msg.submit_time)
@@ -1198,7 +1212,7 @@ Result<model::Message> parse_impl(std::string_view bytes, Ctx &ctx, int embed_de
   msg.references = collapse_ws(field_or_empty(h, "references"));
   read_flags(h, msg);
   read_importance(h, msg);
-  read_keywords(h, msg);
+  read_keywords(h, msg, raw_charset);
 
   std::string_view body = bytes.substr(h.body_begin);
   Entity e = read_entity(h, body);

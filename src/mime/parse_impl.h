@@ -26,8 +26,9 @@ inline constexpr std::size_t MAX_HEADER_FIELDS = 10000;
 std::optional<std::string> charset_to_utf8(std::string_view bytes, std::string_view charset);
 
 /// Decodes RFC 2047 encoded-words in an unstructured header value; raw 8-bit text that is not
-/// UTF-8 is read as windows-1252.
-std::string decode_rfc2047(std::string_view value);
+/// UTF-8 is read in `raw_charset` (the message's own charset when the caller knows it), else
+/// windows-1252.
+std::string decode_rfc2047(std::string_view value, std::string_view raw_charset = {});
 
 /// Attaches the attachments and bodies of a TNEF stream (winmail.dat) to `msg`. Returns false,
 /// changing nothing, when the stream cannot be decoded (the caller keeps it as a file).

@@ -12,6 +12,9 @@ tab, CR, LF):
   date    <id> <unix seconds>
   text    <id> <first text/plain body (get_body), normalized>
   att     <id> <filename> <sha256 of decoded bytes>
+  rawsubject <id> <value>              a Subject of raw 8-bit bytes (no encoded-words) in a
+                                       message whose top-level text part names a charset:
+                                       the bytes decoded with Python's codec for that charset
 Attachments: leaf parts with a filename whose type is not text/plain or text/html, outside
 attached messages (message/* parts are not descended into). Fields Python cannot decode
 (exceptions, unknown charsets) are left out and so not compared.
@@ -72,6 +75,19 @@ def describe(raw, ident):
         if msg["subject"] is not None:
             out("subject", ident, collapse(str(msg["subject"])))
     except Exception:
+        pass
+    try:
+        head = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+        m = re.search(rb"^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", head, re.M | re.I)
+        cs = msg.get_content_charset()
+        if m and cs and msg.get_content_maintype() == "text" and b"=?" not in m.group(1) and \
+                any(c >= 0x80 for c in m.group(1)):
+            value = re.sub(rb"\r?\n", b"", m.group(1))
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                out("rawsubject", ident, collapse(value.decode(cs, errors="replace")))
+    except LookupError:
         pass
     for name in ("from", "to", "cc"):
         try:
