@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "mailmill/format/cfb/compound_file.h"
+#include "mbox_scan.h"
 
 namespace mm::source {
 namespace {
@@ -89,8 +90,10 @@ bool is_message_field(std::string_view name) {
   return false;
 }
 
-// A header block: field lines and continuation lines up to a blank line (or the end of what
-// was read), at least one of them a field messages carry.
+// The start of a header block: a field line first, then field and continuation lines; at least
+// one field before the first line that is neither (or the blank line) is one messages carry.
+// Lenient like the parsers that read these files later: a broken line further down (a missing
+// separator, a stray word) does not make the file something else.
 bool is_header_block(const std::vector<std::string_view> &lines, std::size_t first) {
   std::size_t fields = 0;
   bool known = false;
@@ -102,7 +105,7 @@ bool is_header_block(const std::vector<std::string_view> &lines, std::size_t fir
       continue;
     }
     std::string_view name = field_name(l);
-    if (name.empty()) return false;
+    if (name.empty()) break;
     ++fields;
     known = known || is_message_field(name);
   }
@@ -116,7 +119,10 @@ InputKind detect_text(std::string_view head, bool cut) {
   std::size_t i = 0;
   while (i < lines.size() && lines[i].find_first_not_of(" \t\r") == std::string_view::npos) ++i;
   if (i < lines.size() && lines[i].substr(0, 5) == "From ") {
-    return is_header_block(lines, i + 1) ? InputKind::Mbox : InputKind::Unknown;
+    // A From_ line with its date, or one followed by a header block (Thunderbird writes
+    // "From - " with no date).
+    const bool dated = mbox::parse_from_line(lines[i]).date.has_value();
+    return dated || is_header_block(lines, i + 1) ? InputKind::Mbox : InputKind::Unknown;
   }
   if (i == 0 && is_header_block(lines, 0)) return InputKind::Eml;
   return InputKind::Unknown;
