@@ -67,6 +67,7 @@ struct Line {
   u64 off = 0;
   u64 len = 0;            ///< with its line end, if any
   std::string_view head;  ///< its first LINE_HEAD bytes at most
+  u64 eol = 0;            ///< length of its line end: 2 for "\r\n", 1 for "\n", 0 at EOF
 };
 
 // Calls on_line(Line) for every line of the first `size` bytes; on_line returns false to stop.
@@ -75,6 +76,7 @@ Status for_each_line(int fd, u64 size, F &&on_line) {
   std::string buf(BLOCK, '\0');
   std::string head;
   u64 line_off = 0, pos = 0;
+  char before = '\0';  // the byte before the current position, across blocks
   while (pos < size) {
     const u64 want = std::min<u64>(BLOCK, size - pos);
     const i64 n = pread_full(fd, buf.data(), want, pos);
@@ -94,16 +96,33 @@ Status for_each_line(int fd, u64 size, F &&on_line) {
         head.append(p, std::min<std::size_t>(LINE_HEAD - head.size(), static_cast<size_t>(stop - p)));
       if (nl) {
         const u64 abs_stop = pos + static_cast<u64>(stop - buf.data());
-        if (!on_line(Line{line_off, abs_stop - line_off, head})) return {};
+        const char cr = nl > buf.data() ? nl[-1] : before;
+        const u64 eol = cr == '\r' && abs_stop - line_off >= 2 ? 2 : 1;
+        if (!on_line(Line{line_off, abs_stop - line_off, head, eol})) return {};
         head.clear();
         line_off = abs_stop;
       }
       p = stop;
     }
+    before = buf[static_cast<std::size_t>(n) - 1];
     pos += static_cast<u64>(n);
   }
-  if (line_off < size) on_line(Line{line_off, size - line_off, head});
+  if (line_off < size) on_line(Line{line_off, size - line_off, head, 0});
   return {};
+}
+
+// A header field line: a name of printable ASCII without ':' (at most 76 characters), optional
+// white space (RFC 5322 4.5.3 obsolete syntax), then ':'.
+bool looks_like_field(std::string_view line) {
+  std::size_t i = 0;
+  while (i < line.size() && i <= 76) {
+    const unsigned char c = static_cast<unsigned char>(line[i]);
+    if (c == ':' || c < 33 || c > 126) break;
+    ++i;
+  }
+  if (i == 0 || i > 76) return false;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  return i < line.size() && line[i] == ':';
 }
 
 std::optional<u64> parse_length(std::string_view v) {
@@ -132,6 +151,10 @@ struct Splitter {
   u64 prev_len = 0;
   std::vector<Entry> from_entries;
   i64 quoted_one = 0, quoted_more = 0, unseparated_from = 0;
+  // A From line with no blank line before it, waiting for the next line: it separates entries
+  // when a header field follows (old Netscape and Mozilla wrote no blank line between messages;
+  // fixture mimekit__content-length.mbox.txt).
+  std::optional<Line> pending;
 
   enum class Cl : u8 { Headers, Skip, ExpectFrom } cl = Cl::Headers;
   bool cl_ok = true;
@@ -177,11 +200,21 @@ struct Splitter {
     }
     const bool from = starts_with(head, "From ");
     if (cl_ok) cl_line(l, blank, from);
+    if (pending) {
+      if (looks_like_field(l.head)) {
+        from_entries.back().end = pending->off;
+        from_entries.push_back(
+            Entry{pending->off, pending->off + pending->len, pending->off + pending->len, false});
+      } else {
+        ++unseparated_from;
+      }
+      pending.reset();
+    }
     if (from && prev_blank) {
       from_entries.back().end = l.off - prev_len;
       from_entries.push_back(Entry{l.off, l.off + l.len, l.off + l.len, false});
     } else if (from) {
-      ++unseparated_from;
+      pending = Line{l.off, l.len, {}, l.eol};
     } else if (!head.empty() && head[0] == '>') {
       const std::size_t k = head.find_first_not_of('>');
       if (k != std::string_view::npos && starts_with(head.substr(k), "From "))
@@ -212,17 +245,31 @@ struct Splitter {
         return;
       case Cl::Skip:
         if (l.off < cl_target) {
-          if (l.off + l.len > cl_target)
-            cl_fail("the Content-Length of entry " + std::to_string(n) +
-                    " ends inside a line (offset " + std::to_string(cl_target) + ")");
+          if (l.off + l.len <= cl_target) return;
+          // Netscape counted the body without its last line end: the span ends at this line's
+          // line end, and the next From_ line follows at once.
+          if (l.eol > 0 && l.off + l.len - l.eol == cl_target) {
+            cl_entries.back().end = l.off + l.len;
+            cl = Cl::ExpectFrom;
+            return;
+          }
+          cl_fail("the Content-Length of entry " + std::to_string(n) +
+                  " ends inside a line (offset " + std::to_string(cl_target) + ")");
           return;
         }
         if (blank) {
           cl_entries.back().end = cl_target;
           cl = Cl::ExpectFrom;
+        } else if (from) {
+          // The span ends exactly at the next From_ line (no blank line between entries).
+          cl_entries.back().end = cl_target;
+          cl_entries.push_back(Entry{l.off, l.off + l.len, l.off + l.len, false});
+          cl = Cl::Headers;
+          cl_value.reset();
         } else {
           cl_fail("the Content-Length of entry " + std::to_string(n) +
-                  " is not followed by a blank line (offset " + std::to_string(cl_target) + ")");
+                  " is not followed by a blank line or a From_ line (offset " +
+                  std::to_string(cl_target) + ")");
         }
         return;
       case Cl::ExpectFrom:
@@ -245,6 +292,7 @@ struct Splitter {
       out.detail = "mboxo (empty file)";
       return;
     }
+    if (pending) ++unseparated_from;
     from_entries.back().end = size - (prev_blank ? prev_len : 0);
     if (from_entries.back().end < from_entries.back().body_off)
       from_entries.back().end = from_entries.back().body_off;
@@ -279,8 +327,9 @@ struct Splitter {
         out.warnings.push_back(Problem{
             ProblemCode::SourceTruncated,
             "entry " + std::to_string(out.entries.size()) +
-                " is cut off: its Content-Length reaches past the end of the file (" +
-                std::to_string(size - e.body_off) + " bytes left)",
+                ": its Content-Length reaches past the end of the file (" +
+                std::to_string(size - e.body_off) +
+                " bytes left): the entry is cut off or the header is wrong",
             static_cast<i64>(e.from_off)});
       }
       return;
@@ -379,7 +428,9 @@ Result<i64> census_count(int fd, u64 size, Dialect dialect) {
   i64 count = 0;
   u64 pos = 0;
   bool counted_any = false;
-  bool prev_empty = true;  // the start of the file counts as following an empty line
+  bool prev_empty = true;   // the start of the file counts as following an empty line
+  bool after_jump = false;  // at the first line after a Content-Length span
+  bool pending = false;     // the last line was a From line without an empty line before it
   bool in_headers = false;
   bool have_length = false;
   u64 length = 0;
@@ -397,19 +448,24 @@ Result<i64> census_count(int fd, u64 size, Dialect dialect) {
     u64 next = pos + static_cast<u64>(n);
     for (i64 i = 0; i < n; ++i) {
       const char c = buf[static_cast<std::size_t>(i)];
-      if (line.size() < 64) line += c;
+      if (line.size() < 128) line += c;
       if (c != ' ' && c != '\t' && c != '\r' && c != '\n') space_only = false;
       if (c != '\n') continue;
       const bool empty = line == "\n" || line == "\r\n";
+      const bool from = line.compare(0, 5, "From ") == 0;
+      if (pending && looks_like_field(line)) ++count;
+      pending = false;
       if (in_headers) {
         if (empty) {
           in_headers = false;
           if (have_length) {
-            // Jump over the body; what follows is a blank line and the next From_ line.
+            // Jump over the body; a blank line and the next From_ line follow (or the From_
+            // line at once, or the body's last line end when Netscape left it out).
             next = pos + static_cast<u64>(i) + 1 + length;
             line.clear();
             space_only = true;
             prev_empty = false;
+            after_jump = true;
             break;
           }
         } else if (starts_with_ci(line, "content-length:")) {
@@ -417,19 +473,27 @@ Result<i64> census_count(int fd, u64 size, Dialect dialect) {
           have_length = v.has_value();
           length = v.value_or(0);
         }
-      } else if (line.compare(0, 5, "From ") == 0 && (prev_empty || !counted_any)) {
+      } else if (from && (prev_empty || !counted_any || after_jump)) {
         ++count;
         counted_any = true;
         in_headers = by_length;
         have_length = false;
+      } else if (from && !by_length) {
+        pending = true;
       }
       prev_empty = empty || (!counted_any && space_only);
+      after_jump = false;
       line.clear();
       space_only = true;
     }
     pos = next;
   }
-  if (!in_headers && line.compare(0, 5, "From ") == 0 && (prev_empty || !counted_any)) ++count;
+  if (!line.empty()) {  // a last line without a line end
+    if (pending && looks_like_field(line)) ++count;
+    if (!in_headers && line.compare(0, 5, "From ") == 0 &&
+        (prev_empty || !counted_any || after_jump))
+      ++count;
+  }
   return count;
 }
 

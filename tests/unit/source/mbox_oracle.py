@@ -16,9 +16,10 @@ Deliberate adjustments, each for a documented reason:
 - mailbox.mbox ends an entry before a blank line only when the line is b"\\n": in CRLF files
   the blank "\\r\\n" separator stays in Python's entry; it is cut here.
 - mailbox.mbox starts an entry at every line beginning "From "; mailmill only at such a line
-  that follows an empty line (mbox(5): every message ends with an empty line) or starts the
-  file. An entry Python starts at a From line without an empty line before it is joined back
-  to the entry before it here (the bytes are contiguous in the file).
+  that follows an empty line (mbox(5): every message ends with an empty line), starts the
+  file, or is followed by a header field line (old Netscape files have no empty line between
+  messages). An entry Python starts at a From line that is none of these (a body line such as
+  "From here on...") is joined back to the entry before it here (the bytes are contiguous).
 - mailbox.mbox never undoes From quoting: mboxrd removes one '>' from every /^>+From / line,
   mboxo and mboxcl from /^>From / lines only; mboxcl2 leaves them.
 - mailbox.mbox does not know Content-Length: for mboxcl/mboxcl2 the entries are found here by
@@ -34,6 +35,8 @@ import tempfile
 import time
 
 BOM = b"\xef\xbb\xbf"
+# A header field line: RFC 5322 field name (at most 76 characters), optional white space, ':'.
+FIELD = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
 
 
 def unquote(data, dialect):
@@ -88,7 +91,8 @@ def python_entries(path):
             nl = data.find(b"\n", start)
             body = stop if nl < 0 or nl + 1 > stop else nl + 1
             follows_blank = data[:start].endswith(b"\n\n") or data[:start].endswith(b"\r\n\r\n")
-            if out and not follows_blank:
+            header_next = FIELD.match(data, body) is not None
+            if out and not follows_blank and not header_next:
                 # Joined back: mailmill starts entries only at From lines after a blank line.
                 prev_from, prev_body, _, prev_flags = out[-1]
                 out[-1] = (prev_from, prev_body, stop, prev_flags)

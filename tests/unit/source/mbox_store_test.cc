@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "mailmill/source/detect.h"
 #include "test_util.h"
@@ -164,7 +165,8 @@ TEST(MboxStore, CorpusMatchesPythonMailbox) {
   }
   std::vector<OracleFile> want = run_oracle(jobs);
   ASSERT_EQ(want.size(), jobs.size());
-  i64 files = 0, entries = 0, refused = 0;
+  i64 files = 0, entries = 0, refused = 0, warned = 0;
+  std::map<std::string, i64> dialects;
   for (std::size_t k = 0; k < jobs.size(); ++k) {
     SCOPED_TRACE(jobs[k].first.string() + " as " + jobs[k].second);
     if (!stores[k]) {
@@ -174,8 +176,15 @@ TEST(MboxStore, CorpusMatchesPythonMailbox) {
     }
     ++files;
     entries += static_cast<i64>(want[k].size());
+    ++dialects[jobs[k].second];
+    warned += !stores[k]->info().warnings.empty();
     expect_matches(*stores[k], want[k]);
   }
+  for (const auto &[d, n] : dialects)
+    std::printf("[ corpus ] %s: %lld file(s)\n", d.c_str(), static_cast<long long>(n));
+  std::printf("[ corpus ] %lld file(s) with a warning\n", static_cast<long long>(warned));
+  // Patchwork's series files carry a Content-Length that delimits every entry.
+  EXPECT_GE(dialects["mboxcl2"] + dialects["mboxcl"], 10);
   EXPECT_GT(files, 60);
   EXPECT_GT(entries, 150);
   std::printf("[ corpus ] %lld mbox files, %lld entries, %lld files refused (no From_ line)\n",
@@ -194,6 +203,13 @@ TEST(MboxStore, CorpusDialects) {
   // ">From " lines but none with two '>': mboxo (mboxrd would read the same).
   EXPECT_EQ(dialect("git__quoted-from.in"), "mboxo");
   EXPECT_EQ(dialect("mimekit__simple.mbox.txt"), "mboxo");
+  // Old Netscape: no blank line between messages, and Content-Length values that are wrong
+  // for the first entries: split at From_ lines followed by a header, with a warning.
+  std::unique_ptr<mapi::MailStore> ns = open_ok(mbox_dir() / "mimekit__content-length.mbox.txt");
+  ASSERT_TRUE(ns);
+  EXPECT_EQ(ns->items_in(1)->size(), 29u);
+  ASSERT_EQ(ns->info().warnings.size(), 1u);
+  EXPECT_NE(ns->info().warnings[0].detail.find("Content-Length"), std::string::npos);
 }
 
 // --- Generated files ------------------------------------------------------------------------
@@ -279,6 +295,83 @@ TEST(MboxStore, ContentLengthSplitsAroundFromLinesInBodies) {
   EXPECT_EQ(items[0].internet->bytes,
             "Subject: x\nContent-Length: " + std::to_string(b1.size()) + "\n\n" + b1);
   EXPECT_TRUE(store->info().warnings.empty());
+}
+
+// Netscape wrote no blank line between messages and left the body's last line end out of the
+// Content-Length: split by Content-Length all the same, entries end with their line end.
+TEST(MboxStore, NetscapeContentLengthWithoutBlankLines) {
+  TempDir tmp;
+  const fs::path p = tmp.path() / "ns";
+  const std::string b1 = "one\nFrom inside\nlast line";
+  const std::string b2 = "two";
+  write_file(p, "From - Mon Jan  2 03:04:05 2006\nContent-Length: " + std::to_string(b1.size()) +
+                    "\n\n" + b1 + "\nFrom - \nSubject: 2\nContent-Length: " +
+                    std::to_string(b2.size()) + "\n\n" + b2 + "\n");
+  std::unique_ptr<mapi::MailStore> store = open_ok(p);
+  EXPECT_EQ(dialect_of(*store), "mboxcl2") << store->info().detail;
+  std::vector<mapi::RawMessage> items = read_all(*store);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].internet->bytes, "Content-Length: 25\n\n" + b1 + "\n");
+  EXPECT_EQ(items[1].internet->bytes, "Subject: 2\nContent-Length: 3\n\ntwo\n");
+  EXPECT_EQ(store->census()->items(), 2);
+  EXPECT_TRUE(store->info().warnings.empty());
+}
+
+// Without Content-Length, From_ lines followed by a header split even with no blank line
+// before them; Python agrees (it splits at every From line).
+TEST(MboxStore, FromLinesWithoutBlankLineBeforeThem) {
+  TempDir tmp;
+  const fs::path p = tmp.path() / "noblank";
+  write_file(p, "From - \nSubject: 1\n\nbody\nFrom - \nSubject: 2\n\nbody\nFrom here on\nmore\n"
+                "From x Mon Jan  2 03:04:05 2006\nReceived: by y\n\nthree\n");
+  expect_matches_oracle(p, "mboxo");
+  std::unique_ptr<mapi::MailStore> store = open_ok(p);
+  EXPECT_EQ(store->items_in(1)->size(), 3u);
+  EXPECT_EQ(store->census()->items(), 3);
+}
+
+// mboxcl: Content-Length delimits, and bodies quote From lines (">From " is unquoted).
+TEST(MboxStore, MboxclUnquotes) {
+  TempDir tmp;
+  const fs::path p = tmp.path() / "cl";
+  const std::string b1 = "a\n>From quoted\n";
+  write_file(p, entry("a Mon Jan  2 03:04:05 2006",
+                      "Content-Length: " + std::to_string(b1.size()) + "\n", b1) +
+                    "\n" + entry("b Mon Jan  2 03:04:05 2006", "Content-Length: 2\n", "b\n"));
+  expect_matches_oracle(p, "mboxcl");
+  std::unique_ptr<mapi::MailStore> store = open_ok(p);
+  std::vector<mapi::RawMessage> items = read_all(*store);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].internet->bytes,
+            "Content-Length: " + std::to_string(b1.size()) + "\n\na\nFrom quoted\n");
+}
+
+// Entries across the splitter's 1 MiB and the census's 64 KiB read blocks at many offsets,
+// in both line-end styles and with Content-Length: the same split as Python's.
+TEST(MboxStore, LargeFileAcrossReadBlocks) {
+  TempDir tmp;
+  std::mt19937 rng(42);
+  for (const std::string eol : {"\n", "\r\n"}) {
+    for (const bool with_length : {false, true}) {
+      const fs::path p = tmp.path() / ("big" + std::to_string(eol.size()) + std::to_string(with_length));
+      std::string s;
+      for (int i = 0; s.size() < (std::size_t{3} << 20); ++i) {
+        std::string body;
+        const std::size_t lines = rng() % 2000;
+        for (std::size_t k = 0; k < lines; ++k) {
+          std::string line(rng() % 120, static_cast<char>('a' + k % 26));
+          if (k % 97 == 5) line = ">From quoted " + line;
+          if (with_length && k % 89 == 7) line = "From unquoted " + line;
+          body += line + eol;
+        }
+        std::string headers = "Subject: " + std::to_string(i) + eol;
+        if (with_length) headers += "Content-Length: " + std::to_string(body.size()) + eol;
+        s += "From x Mon Jan  2 03:04:05 2006" + eol + headers + eol + body + eol;
+      }
+      write_file(p, s);
+      expect_matches_oracle(p, with_length ? "mboxcl2" : "mboxo");
+    }
+  }
 }
 
 TEST(MboxStore, ContentLengthThatLiesFallsBackToFromLinesWithAWarning) {
