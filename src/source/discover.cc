@@ -15,6 +15,12 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t IGNORED_EXAMPLES = 3;
 
+bool has_store_extension(const fs::path &p) {
+  std::string ext = p.extension().string();
+  for (char &c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  return ext == ".pst" || ext == ".ost";
+}
+
 struct Walk {
   std::vector<std::string> found;
   bool loose_messages = false;  // an .eml/.msg file outside any maildir
@@ -75,6 +81,12 @@ void walk(const fs::path &root, Walk &w, std::vector<Problem> &problems) {
           subdirs.push_back(p);
           break;
         case InputKind::Unknown:
+          // A damaged PST (no magic, cut off, zeroed header) is still what the user came to
+          // convert: listed, so that opening it reports why it cannot be read.
+          if (fs::is_regular_file(st) && has_store_extension(p)) {
+            w.found.push_back(p.string());
+            break;
+          }
           ++w.ignored;
           if (w.examples.size() < IGNORED_EXAMPLES) w.examples.push_back(p.string());
           break;

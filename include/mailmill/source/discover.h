@@ -23,7 +23,9 @@ struct DiscoverReport {
 /// extension) are inputs of their own; a maildir found in it is one input and is not entered;
 /// when loose .eml/.msg files (by content) lie anywhere below it outside maildirs, the
 /// directory argument itself is one more input (a file tree, opened by open_file_tree, which
-/// finds them itself). Other files are ignored and counted in `report` (when given).
+/// finds them itself). A file named *.pst / *.ost (any case) whose content is none of these is
+/// listed too (a damaged PST: opening it says why it cannot be read). Other files are ignored
+/// and counted in `report` (when given).
 /// The walk follows directory symlinks but never enters the same directory twice (no loops).
 /// Results keep argument order; the inputs found under one directory are sorted by path (byte
 /// order, so a tree input comes before what lies inside it) and a path is listed once. A
