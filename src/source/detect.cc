@@ -80,11 +80,25 @@ std::string_view field_name(std::string_view line) {
 }
 
 bool is_message_field(std::string_view name) {
-  static const std::string_view KNOWN[] = {
-      "from",         "to",          "cc",           "bcc",        "subject",
-      "date",         "message-id",  "received",     "return-path", "mime-version",
-      "content-type", "delivered-to", "reply-to",    "sender",     "in-reply-to",
-      "references",   "x-mailer",    "dkim-signature", "content-transfer-encoding"};
+  static const std::string_view KNOWN[] = {"from",
+                                           "to",
+                                           "cc",
+                                           "bcc",
+                                           "subject",
+                                           "date",
+                                           "message-id",
+                                           "received",
+                                           "return-path",
+                                           "mime-version",
+                                           "content-type",
+                                           "delivered-to",
+                                           "reply-to",
+                                           "sender",
+                                           "in-reply-to",
+                                           "references",
+                                           "x-mailer",
+                                           "dkim-signature",
+                                           "content-transfer-encoding"};
   for (std::string_view k : KNOWN)
     if (equals_ci(name, k)) return true;
   return false;
@@ -134,7 +148,8 @@ InputKind detect_file(const std::string &path) {
   struct stat st {};
   InputKind kind = InputKind::Unknown;
   std::string head(HEAD_BYTES, '\0');
-  const i64 n = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read_at(fd, head.data(), HEAD_BYTES, 0) : -1;
+  const i64 n =
+      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read_at(fd, head.data(), HEAD_BYTES, 0) : -1;
   if (n > 0) {
     head.resize(static_cast<std::size_t>(n));
     const u64 size = static_cast<u64>(st.st_size);
@@ -160,13 +175,20 @@ InputKind detect_file(const std::string &path) {
 
 const char *input_kind_name(InputKind kind) {
   switch (kind) {
-    case InputKind::Pst: return "pst";
-    case InputKind::Msg: return "msg";
-    case InputKind::Eml: return "eml";
-    case InputKind::Mbox: return "mbox";
-    case InputKind::Maildir: return "maildir";
-    case InputKind::Directory: return "directory";
-    case InputKind::Unknown: break;
+    case InputKind::Pst:
+      return "pst";
+    case InputKind::Msg:
+      return "msg";
+    case InputKind::Eml:
+      return "eml";
+    case InputKind::Mbox:
+      return "mbox";
+    case InputKind::Maildir:
+      return "maildir";
+    case InputKind::Directory:
+      return "directory";
+    case InputKind::Unknown:
+      break;
   }
   return "unknown";
 }
@@ -178,8 +200,9 @@ InputKind detect_input(const std::string &path) {
   if (ec) return InputKind::Unknown;
   if (fs::is_directory(st)) {
     const fs::path p(path);
-    return fs::is_directory(p / "cur", ec) && fs::is_directory(p / "new", ec) ? InputKind::Maildir
-                                                                              : InputKind::Directory;
+    return fs::is_directory(p / "cur", ec) && fs::is_directory(p / "new", ec)
+               ? InputKind::Maildir
+               : InputKind::Directory;
   }
   if (!fs::is_regular_file(st)) return InputKind::Unknown;
   return detect_file(path);

@@ -47,8 +47,8 @@ void walk(const fs::path &root, Walk &w, std::vector<Problem> &problems) {
     if (!visited.insert(canon).second) continue;
     fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
     if (ec) {
-      problems.push_back({ProblemCode::SourceUnreadable,
-                          "cannot list " + dir.string() + ": " + ec.message(), -1});
+      problems.push_back(
+          {ProblemCode::SourceUnreadable, "cannot list " + dir.string() + ": " + ec.message(), -1});
       continue;
     }
     std::vector<fs::path> entries;
@@ -104,13 +104,13 @@ std::string DiscoverReport::note() const {
   std::string s = "ignored " + std::to_string(ignored_files) + " file(s) that are no mail input";
   for (std::size_t i = 0; i < ignored_examples.size(); ++i)
     s += (i == 0 ? " (e.g. " : ", ") + ignored_examples[i];
-  if (!ignored_examples.empty()) s += ignored_files > static_cast<i64>(ignored_examples.size()) ? ", ...)" : ")";
+  if (!ignored_examples.empty())
+    s += ignored_files > static_cast<i64>(ignored_examples.size()) ? ", ...)" : ")";
   return s;
 }
 
 std::vector<std::string> discover_inputs(const std::vector<std::string> &args,
-                                         std::vector<Problem> &problems,
-                                         DiscoverReport *report) {
+                                         std::vector<Problem> &problems, DiscoverReport *report) {
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const std::string &arg : args) {

@@ -17,7 +17,6 @@
 namespace mm::source::mbox {
 namespace {
 
-constexpr std::size_t BLOCK = std::size_t{1} << 20;
 // Lines are inspected through their first bytes only, so a file without line ends (a binary
 // file) costs no memory beyond one block.
 constexpr std::size_t LINE_HEAD = 256;
@@ -72,13 +71,13 @@ struct Line {
 
 // Calls on_line(Line) for every line of the first `size` bytes; on_line returns false to stop.
 template <class F>
-Status for_each_line(int fd, u64 size, F &&on_line) {
-  std::string buf(BLOCK, '\0');
+Status for_each_line(int fd, u64 size, std::size_t block, F &&on_line) {
+  std::string buf(std::max<std::size_t>(block, 1), '\0');
   std::string head;
   u64 line_off = 0, pos = 0;
   char before = '\0';  // the byte before the current position, across blocks
   while (pos < size) {
-    const u64 want = std::min<u64>(BLOCK, size - pos);
+    const u64 want = std::min<u64>(buf.size(), size - pos);
     const i64 n = pread_full(fd, buf.data(), want, pos);
     if (n < 0) return Problem{ProblemCode::SourceUnreadable, std::strerror(errno), -1};
     if (static_cast<u64>(n) < want) {
@@ -93,7 +92,8 @@ Status for_each_line(int fd, u64 size, F &&on_line) {
       const char *nl = static_cast<const char *>(std::memchr(p, '\n', static_cast<size_t>(e - p)));
       const char *stop = nl ? nl + 1 : e;
       if (head.size() < LINE_HEAD)
-        head.append(p, std::min<std::size_t>(LINE_HEAD - head.size(), static_cast<size_t>(stop - p)));
+        head.append(p,
+                    std::min<std::size_t>(LINE_HEAD - head.size(), static_cast<size_t>(stop - p)));
       if (nl) {
         const u64 abs_stop = pos + static_cast<u64>(stop - buf.data());
         const char cr = nl > buf.data() ? nl[-1] : before;
@@ -188,10 +188,10 @@ struct Splitter {
         std::string first(head.substr(0, std::min<std::size_t>(head.size(), 40)));
         for (char &c : first)
           if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) c = '.';
-        not_mbox = Problem{ProblemCode::SourceNotPst,
-                           "not an mbox file: its first line is not a From_ line (\"" + first +
-                               "\")",
-                           static_cast<i64>(l.off)};
+        not_mbox =
+            Problem{ProblemCode::SourceNotPst,
+                    "not an mbox file: its first line is not a From_ line (\"" + first + "\")",
+                    static_cast<i64>(l.off)};
         return false;
       }
       started = true;
@@ -324,13 +324,13 @@ struct Splitter {
       }
       if (out.entries.back().truncated) {
         const Entry &e = out.entries.back();
-        out.warnings.push_back(Problem{
-            ProblemCode::SourceTruncated,
-            "entry " + std::to_string(out.entries.size()) +
-                ": its Content-Length reaches past the end of the file (" +
-                std::to_string(size - e.body_off) +
-                " bytes left): the entry is cut off or the header is wrong",
-            static_cast<i64>(e.from_off)});
+        out.warnings.push_back(
+            Problem{ProblemCode::SourceTruncated,
+                    "entry " + std::to_string(out.entries.size()) +
+                        ": its Content-Length reaches past the end of the file (" +
+                        std::to_string(size - e.body_off) +
+                        " bytes left): the entry is cut off or the header is wrong",
+                    static_cast<i64>(e.from_off)});
       }
       return;
     }
@@ -391,9 +391,9 @@ std::optional<i64> zone_offset(std::string_view z) {
     return z[0] == '-' ? -secs : secs;
   }
   static const std::pair<const char *, int> names[] = {
-      {"UT", 0},       {"UTC", 0},      {"GMT", 0},      {"EST", -5 * 60}, {"EDT", -4 * 60},
-      {"CST", -6 * 60}, {"CDT", -5 * 60}, {"MST", -7 * 60}, {"MDT", -6 * 60}, {"PST", -8 * 60},
-      {"PDT", -7 * 60}};
+      {"UT", 0},        {"UTC", 0},       {"GMT", 0},       {"EST", -5 * 60},
+      {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60}, {"MST", -7 * 60},
+      {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60}};
   for (const auto &[name, minutes] : names)
     if (z.size() == std::strlen(name) && starts_with_ci(z, name)) return i64{minutes} * 60;
   return std::nullopt;
@@ -403,18 +403,22 @@ std::optional<i64> zone_offset(std::string_view z) {
 
 const char *dialect_name(Dialect d) {
   switch (d) {
-    case Dialect::Mboxo: return "mboxo";
-    case Dialect::Mboxrd: return "mboxrd";
-    case Dialect::Mboxcl: return "mboxcl";
-    case Dialect::Mboxcl2: return "mboxcl2";
+    case Dialect::Mboxo:
+      return "mboxo";
+    case Dialect::Mboxrd:
+      return "mboxrd";
+    case Dialect::Mboxcl:
+      return "mboxcl";
+    case Dialect::Mboxcl2:
+      return "mboxcl2";
   }
   return "mbox";
 }
 
-Result<Scan> scan_mbox(int fd, u64 size) {
+Result<Scan> scan_mbox(int fd, u64 size, std::size_t block) {
   Splitter s;
   s.size = size;
-  Status st = for_each_line(fd, size, [&s](const Line &l) { return s.on_line(l); });
+  Status st = for_each_line(fd, size, block, [&s](const Line &l) { return s.on_line(l); });
   if (!st) return st.problem();
   if (s.not_mbox) return *s.not_mbox;
   Scan out;
@@ -422,9 +426,9 @@ Result<Scan> scan_mbox(int fd, u64 size) {
   return out;
 }
 
-Result<i64> census_count(int fd, u64 size, Dialect dialect) {
+Result<i64> census_count(int fd, u64 size, Dialect dialect, std::size_t block) {
   const bool by_length = dialect == Dialect::Mboxcl || dialect == Dialect::Mboxcl2;
-  std::string buf(std::size_t{1} << 16, '\0');
+  std::string buf(std::max<std::size_t>(block, 1), '\0');
   i64 count = 0;
   u64 pos = 0;
   bool counted_any = false;
@@ -436,7 +440,8 @@ Result<i64> census_count(int fd, u64 size, Dialect dialect) {
   u64 length = 0;
   std::string line;  // the current line's first bytes
   bool space_only = true;
-  if (size >= 3 && pread_full(fd, buf.data(), 3, 0) == 3 && buf.compare(0, 3, "\xEF\xBB\xBF") == 0)
+  char bom[3] = {};
+  if (size >= 3 && pread_full(fd, bom, 3, 0) == 3 && std::string_view(bom, 3) == "\xEF\xBB\xBF")
     pos = 3;
   while (pos < size) {
     const u64 want = std::min<u64>(buf.size(), size - pos);
@@ -512,7 +517,7 @@ FromLine parse_from_line(ByteView line) {
     }
   }
   static const char *const WEEKDAYS[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", nullptr};
-  static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+  static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",  "Jul",
                                        "Aug", "Sep", "Oct", "Nov", "Dec", nullptr};
   FromLine out;
   // The date is "Www Mmm dd hh:mm[:ss] [zone] yyyy [zone]"; the sender is everything before it
@@ -544,8 +549,8 @@ FromLine parse_from_line(ByteView line) {
     if (!year || *year < 1900 || *year > 9999) continue;
     if (k + 1 < toks.size())
       if (std::optional<i64> z = zone_offset(toks[k + 1])) zone = *z;
-    const i64 days = days_from_civil(*year, static_cast<unsigned>(month + 1),
-                                     static_cast<unsigned>(*day));
+    const i64 days =
+        days_from_civil(*year, static_cast<unsigned>(month + 1), static_cast<unsigned>(*day));
     out.date = days * 86400 + hh * 3600 + mm * 60 + ss - zone;
     std::string_view sender = line.substr(0, at[i]);
     while (!sender.empty() && (sender.back() == ' ' || sender.back() == '\t'))
@@ -571,9 +576,12 @@ std::optional<model::Flags> parse_status_flags(ByteView message) {
     if (colon == std::string_view::npos) continue;
     const std::string_view name = line.substr(0, colon);
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    auto is = [&name](std::string_view n) { return name.size() == n.size() && starts_with_ci(name, n); };
+    auto is = [&name](std::string_view n) {
+      return name.size() == n.size() && starts_with_ci(name, n);
+    };
     if (is("Status")) {
       if (!flags) flags.emplace();
       if (value.find('R') != std::string_view::npos) flags->read = true;

@@ -42,17 +42,22 @@ struct Scan {
 /// Entries bigger than this are refused by read_item (LimitExceeded): one allocation per item.
 inline constexpr u64 MAX_ENTRY_BYTES = u64{1} << 31;
 
+/// Read sizes of the splitter and the census (tests pass smaller ones, down to one byte, to
+/// put block boundaries everywhere).
+inline constexpr std::size_t SCAN_BLOCK = std::size_t{1} << 20;
+inline constexpr std::size_t CENSUS_BLOCK = std::size_t{1} << 16;
+
 /// Splits the first `size` bytes of `fd` (one pass, pread in blocks). SourceNotPst when the
 /// first non-blank line (after an optional UTF-8 BOM) is not a From_ line; SourceUnreadable on
 /// I/O errors; SourceTruncated when the file is shorter than `size`. An empty file (or one of
 /// blank lines only) gives zero entries.
-Result<Scan> scan_mbox(int fd, u64 size);
+Result<Scan> scan_mbox(int fd, u64 size, std::size_t block = SCAN_BLOCK);
 
 /// Counts the entries of the file a second, independent way (a byte loop, not the splitter):
 /// "From " at the start of a line that is the first non-blank line or follows an empty line;
 /// for the Content-Length dialects a From line inside an entry's Content-Length span is not
 /// counted. SourceUnreadable on I/O errors.
-Result<i64> census_count(int fd, u64 size, Dialect dialect);
+Result<i64> census_count(int fd, u64 size, Dialect dialect, std::size_t block = CENSUS_BLOCK);
 
 /// What a From_ line says: "From <sender> <asctime date> [zone]".
 struct FromLine {

@@ -110,11 +110,11 @@ class MboxStore final : public mapi::MailStore {
     if (::fstat(file_->fd, &st) != 0)
       return Problem{ProblemCode::SourceUnreadable, std::strerror(errno), -1};
     if (static_cast<u64>(st.st_size) < file_->scan.file_size) {
-      return changed(Problem{ProblemCode::SourceTruncated,
-                             file_->path + " shrank while it was read: " +
-                                 std::to_string(st.st_size) + " bytes, " +
-                                 std::to_string(file_->scan.file_size) + " when it was opened",
-                             static_cast<i64>(st.st_size)});
+      return changed(
+          Problem{ProblemCode::SourceTruncated,
+                  file_->path + " shrank while it was read: " + std::to_string(st.st_size) +
+                      " bytes, " + std::to_string(file_->scan.file_size) + " when it was opened",
+                  static_cast<i64>(st.st_size)});
     }
     Bytes buf(len, '\0');
     const i64 got = pread_all(file_->fd, buf.data(), len, e.from_off);

@@ -47,8 +47,8 @@ TEST(DetectInput, MsgFixturesAreMsgAndTnefIsUnknown) {
 TEST(DetectInput, EmlFixturesAgreeWithPythonEmail) {
   MM_REQUIRE_CORPUS();
   const fs::path dir = corpus("eml");
-  const std::string cmd = "python3 " + shell_quote(std::string(MM_TESTS_DIR) +
-                                                   "/unit/source/detect_oracle.py") +
+  const std::string cmd = "python3 " +
+                          shell_quote(std::string(MM_TESTS_DIR) + "/unit/source/detect_oracle.py") +
                           " " + shell_quote(dir.string());
   std::FILE *f = ::popen(cmd.c_str(), "r");
   ASSERT_NE(f, nullptr);
@@ -106,7 +106,9 @@ TEST(DetectInput, MadeUpFiles) {
   EXPECT_EQ(kind_of("From the desk of the editor\n\nDear reader,\n"), InputKind::Unknown);
   EXPECT_EQ(kind_of("Received: from x\n  by y\nReturn-Path: <a@b>\nSubject: s\n\nbody"),
             InputKind::Eml);
-  EXPECT_EQ(kind_of("\xEF\xBB\xBF" "From: a@b\r\nTo: c@d\r\n\r\n"), InputKind::Eml);
+  EXPECT_EQ(kind_of("\xEF\xBB\xBF"
+                    "From: a@b\r\nTo: c@d\r\n\r\n"),
+            InputKind::Eml);
   // A blank line first, a continuation line first, or fields no message carries.
   EXPECT_EQ(kind_of("\nFrom: a@b\n"), InputKind::Unknown);
   EXPECT_EQ(kind_of(" folded: x\nFrom: a@b\n"), InputKind::Unknown);

@@ -22,24 +22,24 @@ TEST(DiscoverInputs, WalksTreeByContentSortedNoLoops) {
   write_file(r / "b" / "deep" / "z.PST", PST);
   write_file(r / "a" / "y.ost", PST);
   write_file(r / "a" / "x.Pst", PST);
-  write_file(r / "a" / "pst", PST);               // no extension: content decides
-  write_file(r / "a" / "fake.pst", "x");          // no magic: listed all the same (damaged PST)
-  write_file(r / "a" / "mail.mbox", "x");         // a name that lies
+  write_file(r / "a" / "pst", PST);        // no extension: content decides
+  write_file(r / "a" / "fake.pst", "x");   // no magic: listed all the same (damaged PST)
+  write_file(r / "a" / "mail.mbox", "x");  // a name that lies
   write_file(r / "a" / "notes.txt", "x");
-  write_file(r / "b" / "Inbox", MBOX);            // a Thunderbird mbox has no extension
+  write_file(r / "b" / "Inbox", MBOX);                // a Thunderbird mbox has no extension
   fs::create_directory_symlink(r, r / "b" / "loop");  // a loop back to the root
   std::vector<Problem> problems;
   DiscoverReport report;
   std::vector<std::string> got = discover_inputs({r.string()}, problems, &report);
   EXPECT_TRUE(problems.empty());
-  std::vector<std::string> want = {(r / "a" / "fake.pst").string(), (r / "a" / "pst").string(),
-                                   (r / "a" / "x.Pst").string(),
-                                   (r / "a" / "y.ost").string(), (r / "b" / "Inbox").string(),
-                                   (r / "b" / "deep" / "z.PST").string()};
+  std::vector<std::string> want = {
+      (r / "a" / "fake.pst").string(), (r / "a" / "pst").string(),
+      (r / "a" / "x.Pst").string(),    (r / "a" / "y.ost").string(),
+      (r / "b" / "Inbox").string(),    (r / "b" / "deep" / "z.PST").string()};
   EXPECT_EQ(got, want);
   EXPECT_EQ(report.ignored_files, 2);
-  EXPECT_EQ(report.ignored_examples,
-            (std::vector<std::string>{(r / "a" / "mail.mbox").string(), (r / "a" / "notes.txt").string()}));
+  EXPECT_EQ(report.ignored_examples, (std::vector<std::string>{(r / "a" / "mail.mbox").string(),
+                                                               (r / "a" / "notes.txt").string()}));
   EXPECT_EQ(report.note().rfind("ignored 2 file(s)", 0), 0u) << report.note();
 }
 

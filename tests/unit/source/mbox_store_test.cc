@@ -30,7 +30,8 @@ using OracleFile = std::vector<OracleEntry>;
 // not run.
 std::vector<OracleFile> run_oracle(const std::vector<std::pair<fs::path, std::string>> &files) {
   TempDir dir;
-  std::string cmd = "python3 " + shell_quote(oracle_script()) + " " + shell_quote(dir.path().string());
+  std::string cmd =
+      "python3 " + shell_quote(oracle_script()) + " " + shell_quote(dir.path().string());
   for (const auto &[p, dialect] : files) cmd += " " + shell_quote(p.string()) + " " + dialect;
   if (std::system((cmd + " >/dev/null").c_str()) != 0) {
     ADD_FAILURE() << "oracle failed: " << cmd;
@@ -214,8 +215,8 @@ TEST(MboxStore, CorpusDialects) {
 
 // --- Generated files ------------------------------------------------------------------------
 
-std::string entry(const std::string &from_line, const std::string &headers,
-                  const std::string &body, const std::string &eol = "\n") {
+std::string entry(const std::string &from_line, const std::string &headers, const std::string &body,
+                  const std::string &eol = "\n") {
   return "From " + from_line + eol + headers + eol + body;
 }
 
@@ -265,9 +266,9 @@ TEST(MboxStore, MboxoUnquotesOnlySingleQuotes) {
 TEST(MboxStore, CrlfFile) {
   TempDir tmp;
   const fs::path p = tmp.path() / "crlf.mbox";
-  write_file(p, entry("a Mon Jan  2 03:04:05 2006", "Subject: x\r\n", "one\r\n>From two\r\n\r\n",
-                      "\r\n") +
-                    entry("b Mon Jan  2 03:04:05 2006", "Subject: y\r\n", "three\r\n\r\n", "\r\n"));
+  write_file(
+      p, entry("a Mon Jan  2 03:04:05 2006", "Subject: x\r\n", "one\r\n>From two\r\n\r\n", "\r\n") +
+             entry("b Mon Jan  2 03:04:05 2006", "Subject: y\r\n", "three\r\n\r\n", "\r\n"));
   expect_matches_oracle(p, "mboxo");
   std::unique_ptr<mapi::MailStore> store = open_ok(p);
   std::vector<mapi::RawMessage> items = read_all(*store);
@@ -282,11 +283,12 @@ TEST(MboxStore, ContentLengthSplitsAroundFromLinesInBodies) {
   const fs::path p = tmp.path() / "cl2";
   const std::string b1 = "line\n\nFrom inside the body\n>From quoted\n";
   const std::string b2 = "From also inside\n";
-  write_file(p, entry("a Mon Jan  2 03:04:05 2006",
-                      "Subject: x\nContent-Length: " + std::to_string(b1.size()) + "\n", b1) +
-                    "\n" +
-                    entry("b Mon Jan  2 03:04:05 2006",
-                          "Content-Length: " + std::to_string(b2.size()) + "   \nSubject: y\n", b2));
+  write_file(p,
+             entry("a Mon Jan  2 03:04:05 2006",
+                   "Subject: x\nContent-Length: " + std::to_string(b1.size()) + "\n", b1) +
+                 "\n" +
+                 entry("b Mon Jan  2 03:04:05 2006",
+                       "Content-Length: " + std::to_string(b2.size()) + "   \nSubject: y\n", b2));
   expect_matches_oracle(p, "mboxcl2");
   std::unique_ptr<mapi::MailStore> store = open_ok(p);
   std::vector<mapi::RawMessage> items = read_all(*store);
@@ -322,8 +324,9 @@ TEST(MboxStore, NetscapeContentLengthWithoutBlankLines) {
 TEST(MboxStore, FromLinesWithoutBlankLineBeforeThem) {
   TempDir tmp;
   const fs::path p = tmp.path() / "noblank";
-  write_file(p, "From - \nSubject: 1\n\nbody\nFrom - \nSubject: 2\n\nbody\nFrom here on\nmore\n"
-                "From x Mon Jan  2 03:04:05 2006\nReceived: by y\n\nthree\n");
+  write_file(p,
+             "From - \nSubject: 1\n\nbody\nFrom - \nSubject: 2\n\nbody\nFrom here on\nmore\n"
+             "From x Mon Jan  2 03:04:05 2006\nReceived: by y\n\nthree\n");
   expect_matches_oracle(p, "mboxo");
   std::unique_ptr<mapi::MailStore> store = open_ok(p);
   EXPECT_EQ(store->items_in(1)->size(), 3u);
@@ -353,7 +356,8 @@ TEST(MboxStore, LargeFileAcrossReadBlocks) {
   std::mt19937 rng(42);
   for (const std::string eol : {"\n", "\r\n"}) {
     for (const bool with_length : {false, true}) {
-      const fs::path p = tmp.path() / ("big" + std::to_string(eol.size()) + std::to_string(with_length));
+      const fs::path p =
+          tmp.path() / ("big" + std::to_string(eol.size()) + std::to_string(with_length));
       std::string s;
       for (int i = 0; s.size() < (std::size_t{3} << 20); ++i) {
         std::string body;
@@ -377,10 +381,10 @@ TEST(MboxStore, LargeFileAcrossReadBlocks) {
 TEST(MboxStore, ContentLengthThatLiesFallsBackToFromLinesWithAWarning) {
   TempDir tmp;
   const fs::path p = tmp.path() / "badcl";
-  write_file(p, entry("a Mon Jan  2 03:04:05 2006", "Subject: x\nContent-Length: 3\n",
-                      "longer than three\n\n") +
-                    entry("b Mon Jan  2 03:04:05 2006", "Subject: y\nContent-Length: 4\n",
-                          "abc\n"));
+  write_file(p,
+             entry("a Mon Jan  2 03:04:05 2006", "Subject: x\nContent-Length: 3\n",
+                   "longer than three\n\n") +
+                 entry("b Mon Jan  2 03:04:05 2006", "Subject: y\nContent-Length: 4\n", "abc\n"));
   expect_matches_oracle(p, "mboxo");
   std::unique_ptr<mapi::MailStore> store = open_ok(p);
   ASSERT_EQ(store->info().warnings.size(), 1u);
@@ -427,15 +431,15 @@ TEST(MboxStore, MozillaStatusFlags) {
   struct Want {
     bool present, read, answered, flagged, forwarded, draft;
   };
-  const Want want[] = {{true, true, false, false, false, false},   // 0001 read
-                       {true, true, true, false, false, false},    // 0003 read+replied
-                       {true, true, false, true, false, false},    // 0005 read+marked
-                       {true, false, false, false, true, false},   // 1000 forwarded
-                       {true, false, false, false, false, false},  // 0008 expunged: no flag
-                       {true, true, false, false, false, false},   // 9 = 0x9: read+expunged
-                       {false, false, false, false, false, false}, // not hex: ignored
-                       {false, false, false, false, false, false}, // no status header
-                       {true, false, false, false, false, true}};  // Status O, X-Status T
+  const Want want[] = {{true, true, false, false, false, false},    // 0001 read
+                       {true, true, true, false, false, false},     // 0003 read+replied
+                       {true, true, false, true, false, false},     // 0005 read+marked
+                       {true, false, false, false, true, false},    // 1000 forwarded
+                       {true, false, false, false, false, false},   // 0008 expunged: no flag
+                       {true, true, false, false, false, false},    // 9 = 0x9: read+expunged
+                       {false, false, false, false, false, false},  // not hex: ignored
+                       {false, false, false, false, false, false},  // no status header
+                       {true, false, false, false, false, true}};   // Status O, X-Status T
   for (std::size_t i = 0; i < 9; ++i) {
     SCOPED_TRACE(i);
     const std::optional<model::Flags> &f = items[i].internet->flags;
@@ -517,7 +521,8 @@ TEST(MboxStore, BinaryAndNonMboxFilesAreRefused) {
 TEST(MboxStore, CensusCountsTheFileNotTheSplit) {
   TempDir tmp;
   const fs::path p = tmp.path() / "c.mbox";
-  std::string s = entry("a Mon Jan  2 03:04:05 2006", "Subject: x\n", "one\n\nXrom b\nSubject: y\n\n");
+  std::string s =
+      entry("a Mon Jan  2 03:04:05 2006", "Subject: x\n", "one\n\nXrom b\nSubject: y\n\n");
   write_file(p, s);
   std::unique_ptr<mapi::MailStore> store = open_ok(p);
   ASSERT_EQ(store->census()->items(), 1);
@@ -541,9 +546,14 @@ TEST(MboxStore, DamagedCopiesNeverCrashAndCensusAgrees) {
   const char *names[] = {"git__sample.mboxrd", "mimekit__content-length.mbox.txt",
                          "patchwork__base-cover-letter.mbox", "git__nul-plain",
                          "mime4j__mbox.rlug"};
-  const std::string inserts[] = {"\nFrom x Mon Jan  2 03:04:05 2006\n", "\n\nFrom - \n",
-                                 "Content-Length: 99999999999999999999\n", "Content-Length: 3\n",
-                                 "\r\n\r\nFrom y\r\nSubject: z\r\n", ">>From ", "\n\n", "\0\0\0"};
+  const std::string inserts[] = {"\nFrom x Mon Jan  2 03:04:05 2006\n",
+                                 "\n\nFrom - \n",
+                                 "Content-Length: 99999999999999999999\n",
+                                 "Content-Length: 3\n",
+                                 "\r\n\r\nFrom y\r\nSubject: z\r\n",
+                                 ">>From ",
+                                 "\n\n",
+                                 "\0\0\0"};
   TempDir tmp;
   std::mt19937 rng(1234);
   i64 opened = 0, refused = 0;
@@ -556,11 +566,15 @@ TEST(MboxStore, DamagedCopiesNeverCrashAndCensusAgrees) {
       for (int e = 0; e < edits; ++e) {
         const std::size_t at = s.empty() ? 0 : rng() % s.size();
         switch (rng() % 3) {
-          case 0: s.resize(at); break;
+          case 0:
+            s.resize(at);
+            break;
           case 1:
             if (!s.empty()) s[at] = static_cast<char>(rng());
             break;
-          default: s.insert(at, inserts[rng() % std::size(inserts)]); break;
+          default:
+            s.insert(at, inserts[rng() % std::size(inserts)]);
+            break;
         }
       }
       const fs::path p = tmp.path() / "damaged";
