@@ -243,9 +243,15 @@ Plan plan_inputs(const std::vector<std::string> &inputs, const PlanOptions &opts
     sp->ledger = &sl;
     const mapi::StoreInfo &info = sp->primary->info();
     sl.reader = sp->primary->reader_name();
-    sl.format = format_name(info.format);
     sl.is_ost = info.is_ost;
-    sl.encryption = encryption_name(info.encryption);
+    if (info.kind.empty() || info.kind == "pst" || info.kind == "ost") {
+      sl.format = format_name(info.format);
+      sl.encryption = encryption_name(info.encryption);
+    } else {
+      sl.format = info.kind;  // mbox, maildir, eml, msg, files
+      sl.encryption = "none";
+    }
+    if (!info.detail.empty()) log << "note: " << path << ": " << info.detail << "\n";
     // The census first: what the file holds, by its own indexes, before anything is read.
     Result<mapi::Census> census = sp->primary->census();
     Result<std::vector<mapi::FolderInfo>> folders =

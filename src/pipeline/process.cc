@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "mailmill/mapi/to_model.h"
+#include "mailmill/mime/mbox.h"
+#include "mailmill/mime/parse.h"
 #include "mailmill/mime/render.h"
 #include "mailmill/util/text.h"
 
@@ -50,6 +52,59 @@ void skip(ItemOut &out, const model::Message &msg, std::string reason) {
   out.outcome = Outcome::Skipped;
 }
 
+// An Internet message into the model (the MIME worker pool is this parallel stage): what its
+// container recorded (flags, the From_ line's date) fills what the message itself does not say.
+Result<model::Message> parse_internet(const mapi::InternetMessage &in) {
+  Result<model::Message> msg = mime::parse_message(in.bytes);
+  if (!msg) return msg;
+  if (in.flags) {
+    const bool has_attachments = msg->flags.has_attachments;
+    msg->flags = *in.flags;
+    msg->flags.has_attachments = has_attachments;
+  }
+  if (in.received && !msg->delivery_time) msg->delivery_time = in.received;
+  return msg;
+}
+
+// The message's own bytes in the form the sink takes: line ends converted (CRLF for EML, LF
+// otherwise; nothing else changes) and, for mbox, framed as an mboxrd entry.
+void pass_through(const mapi::InternetMessage &in, const model::Message &msg, Produce produce,
+                  ItemOut &out) {
+  const ByteView src = in.bytes.view();
+  Bytes body;
+  body.reserve(src.size() + src.size() / 32 + 2);
+  const bool crlf = produce == Produce::MimeCrlf;
+  for (std::size_t i = 0; i < src.size();) {
+    const void *p = std::memchr(src.data() + i, '\n', src.size() - i);
+    std::size_t nl = p ? static_cast<std::size_t>(static_cast<const char *>(p) - src.data())
+                       : src.size();
+    std::size_t end = nl;
+    if (end > i && src[end - 1] == '\r') --end;
+    body.append(src.data() + i, end - i);
+    if (nl < src.size() || !crlf) body += crlf ? "\r\n" : "\n";
+    i = nl + 1;
+  }
+  if (crlf && !body.empty() && body.back() != '\n') body += "\r\n";
+  std::optional<i64> date = mime::message_date(msg);
+  out.date = date.value_or(in.received.value_or(0));
+  out.envelope_sender = !in.envelope_sender.empty() ? in.envelope_sender
+                        : !msg.from.smtp.empty()    ? msg.from.smtp
+                                                    : msg.sender.smtp;
+  out.message_id = msg.message_id;
+  out.size = body.size();
+  out.raw = dedup::sha256(body);
+  if (produce == Produce::Mboxrd) {
+    Bytes entry;
+    entry.reserve(body.size() + body.size() / 64 + 128);
+    mime::append_mboxrd(entry, body, out.envelope_sender, out.date);
+    out.framed = true;
+    out.framed_size = entry.size();
+    out.bytes = std::move(entry);
+  } else {
+    out.bytes = std::move(body);
+  }
+}
+
 void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, StageTimes &times,
              const Streaming *streaming) {
   const bool eml = produce == Produce::MimeCrlf;
@@ -62,9 +117,17 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
     return;
   }
   auto t1 = Clock::now();
-  mapi::ConvertContext ctx{store.info().default_codepage, &store.names()};
-  Result<model::Message> converted = mapi::to_model(*raw, ctx);
   std::vector<Problem> raw_warnings = std::move(raw->warnings);
+  Result<model::Message> converted = Problem{};
+  // An Internet message keeps its bytes: MIME output passes them through as they are.
+  std::optional<mapi::InternetMessage> internet = std::move(raw->internet);
+  if (internet) {
+    converted = parse_internet(*internet);
+  } else {
+    mapi::ConvertContext ctx{raw->codepage ? raw->codepage : store.info().default_codepage,
+                             raw->names ? raw->names.get() : &store.names()};
+    converted = mapi::to_model(*raw, ctx);
+  }
   raw = Problem{};  // free the raw properties before building
   times.convert += since(t1);
   if (!converted) {
@@ -142,6 +205,10 @@ void convert(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out, Sta
       if (is_system_item(msg.message_class)) {
         skip(out, msg, "Outlook system item, not mail: " + msg.message_class);
         return;
+      }
+      if (internet) {
+        pass_through(*internet, msg, produce, out);
+        break;
       }
       mime::BuildOptions bo;
       bo.crlf = eml;

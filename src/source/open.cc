@@ -10,6 +10,7 @@
 
 #include "libpff_impl.h"
 #include "mailmill/format/pst/native_store.h"
+#include "mailmill/source/detect.h"
 
 namespace mm::source {
 namespace detail {
@@ -73,6 +74,20 @@ Result<u64> preflight(const std::string &path) {
 
 Result<std::unique_ptr<mapi::MailStore>> open_store(const std::string &path, Reader reader,
                                                     const OpenOptions &opts) {
+  // What the input is, by content: everything but PST/OST has its own store.
+  switch (detect_input(path)) {
+    case InputKind::Mbox:
+      return open_mbox(path);
+    case InputKind::Maildir:
+      return open_maildir(path);
+    case InputKind::Msg:
+    case InputKind::Eml:
+    case InputKind::Directory:
+      return open_file_tree(path);
+    case InputKind::Pst:
+    case InputKind::Unknown:
+      break;
+  }
   Result<u64> pre = detail::preflight(path);
   if (!pre.ok()) return pre.problem();
   // Only libpff can scan for deleted items, so --recover reads with it unless the native
