@@ -92,8 +92,8 @@ std::optional<std::string> decode_mutf7(std::string_view s) {
           units[k + 1] <= 0xDFFF) {
         cp = 0x10000 + ((cp - 0xD800) << 10) + (units[k + 1] - 0xDC00);
         ++k;
-      } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-        return std::nullopt;  // a lone surrogate
+      } else if ((cp >= 0xD800 && cp <= 0xDFFF) || cp == 0) {
+        return std::nullopt;  // a lone surrogate, or a NUL no file name can carry on
       }
       text::append_utf8(out, cp);
     }

@@ -93,9 +93,25 @@ Bytes read_head(const std::string &path, std::size_t n) {
   return out;
 }
 
+namespace {
+
+// Length of the field name when `line` starts a header field, else 0. RFC 5322 section 4.5.3
+// (obsolete syntax) allows white space between the name and the colon ("Subject :").
+std::size_t field_name_length(ByteView line) {
+  std::size_t n = 0;
+  while (n < line.size() && is_field_name_char(static_cast<unsigned char>(line[n]))) ++n;
+  std::size_t colon = n;
+  while (colon < line.size() && (line[colon] == ' ' || line[colon] == '\t')) ++colon;
+  return n > 0 && colon < line.size() && line[colon] == ':' ? n : 0;
+}
+
+}  // namespace
+
 Content classify_head(ByteView head) {
   if (head.substr(0, 4) == "!BDN") return Content::Pst;
-  if (head.substr(0, 5) == "From ") return Content::Mbox;
+  // "From " starts an mbox's first From_ line; "From  : x" is an obsolete-syntax header.
+  if (head.substr(0, 5) == "From " && field_name_length(head.substr(0, head.find('\n'))) == 0)
+    return Content::Mbox;
   if (cfb::has_signature(head)) return Content::Msg;
   // RFC 5322 section 2.2: a header field is a name of printable characters other than ':',
   // then ':'; folded lines start with white space; the header ends at the first empty line.
@@ -112,15 +128,13 @@ Content classify_head(ByteView head) {
     if (line[0] == ' ' || line[0] == '\t') {
       if (fields == 0) return Content::Other;
     } else {
-      std::size_t colon = line.find(':');
-      if (colon == ByteView::npos || colon == 0) {
+      const std::size_t name = field_name_length(line);
+      if (name == 0) {
         // A header cut by the end of the head buffer is judged on what came before it.
         if (!complete && fields > 0) break;
         return Content::Other;
       }
-      for (std::size_t i = 0; i < colon; ++i)
-        if (!is_field_name_char(static_cast<unsigned char>(line[i]))) return Content::Other;
-      known = known || is_message_field(line.substr(0, colon));
+      known = known || is_message_field(line.substr(0, name));
       ++fields;
     }
     if (!complete) break;
