@@ -6,9 +6,11 @@
 // (RFC 3501 section 5.1.3) for anything outside printable ASCII, as Dovecot does unless
 // mailbox_list_utf8 is set. Characters Maildir++ cannot hold in a name ('.', '/') are written
 // the way Dovecot's listescape plugin writes them, "\" and two hex digits ("a.b" -> "a\2eb"),
-// and so are '\' itself, the IMAP wildcards '*' and '%', and a leading '~'; a Dovecot with
-// the plugin shows the original names, one without it shows the escapes. No encoded name
-// holds '/' or is "." or "..", so every directory stays below the input's root.
+// and so are '\' itself and a leading '~'; a Dovecot with the plugin shows the original
+// names, one without it shows the escapes. The IMAP wildcards '*' and '%' become '_' (Dovecot
+// lists but cannot open a mailbox named with them). A top-level "Inbox" is the maildir root
+// itself, and its subfolders live in ".INBOX.x" (Dovecot's spelling). No encoded name holds
+// '/' or is "." or "..", so every directory stays below the input's root.
 //
 // Messages. Each is written whole to tmp/ and renamed into cur/ (maildir(5)'s delivery
 // protocol: a reader never sees half a message), named
@@ -74,7 +76,9 @@ std::vector<std::string> encode_name(std::string_view raw) {
     }
     if (c == '&') {
       tokens.push_back("&-");
-    } else if (c == '.' || c == '/' || c == '\\' || c == '*' || c == '%' || (c == '~' && i == 0)) {
+    } else if (c == '*' || c == '%') {
+      tokens.push_back("_");  // IMAP's LIST wildcards: Dovecot opens no mailbox named with them
+    } else if (c == '.' || c == '/' || c == '\\' || (c == '~' && i == 0)) {
       char esc[4];
       std::snprintf(esc, sizeof esc, "\\%02x", c);
       tokens.push_back(esc);
@@ -91,7 +95,10 @@ std::string maildir_dir_name(const std::vector<std::string> &path) {
   std::string out;
   std::vector<std::string> last;
   for (std::size_t k = 0; k < path.size(); ++k) {
-    std::vector<std::string> tokens = encode_name(path[k]);
+    // Dovecot stores the children of INBOX as ".INBOX.x" and opens them under that name only.
+    std::vector<std::string> tokens =
+        k == 0 && text::iequals_ascii(path[k], "inbox") ? std::vector<std::string>{"INBOX"}
+                                                        : encode_name(path[k]);
     out += '.';
     if (k + 1 < path.size()) {
       for (const std::string &t : tokens) out += t;
@@ -177,7 +184,7 @@ class MaildirSink final : public Sink {
 
   std::string write_message(const Destination &dest, const OutMessage &msg) override {
     Maildir &m = maildir_for(dest);
-    if (!m.made) make_maildir(m, dest);
+    if (!m.made) make_maildir(m, dest.source_key);
     std::string hash = msg.raw_sha256;
     if (hash.size() < 16 || !is_hex(hash)) {
       const util::Sha256Digest d = util::Sha256::digest(msg.bytes);
@@ -200,6 +207,7 @@ class MaildirSink final : public Sink {
   struct Maildir {
     fs::path dir;     // absolute
     std::string rel;  // relative to the sink's root
+    bool is_root = false;  // the input's maildir root (its top folder, or a top-level Inbox)
     bool made = false;
   };
 
@@ -217,6 +225,16 @@ class MaildirSink final : public Sink {
     if (it != maildirs_.end()) return it->second;
     Maildir m;
     m.rel = dest.source_key;
+    m.is_root = dest.folder.empty();
+    // In Maildir++ the root is INBOX, and Dovecot matches "INBOX" in any case: a top-level
+    // ".Inbox" directory would be hidden behind the root. Such a folder's messages go to the
+    // root (their names stay unique: they start with the sequence number); its subfolders
+    // stay ".Inbox.Sub", which Dovecot lists as INBOX/Sub.
+    if (dest.folder.size() == 1 && text::iequals_ascii(dest.folder[0], "inbox")) {
+      Maildir &top = maildir_for(Destination{dest.source_key, {}});
+      Maildir alias = top;
+      return maildirs_.emplace(key, std::move(alias)).first->second;
+    }
     if (!dest.folder.empty()) {
       const std::string name = namer_in(Destination{dest.source_key, {}}).claim(maildir_dir_name(dest.folder));
       if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
@@ -228,16 +246,16 @@ class MaildirSink final : public Sink {
     return maildirs_.emplace(key, std::move(m)).first->second;
   }
 
-  void make_maildir(Maildir &m, const Destination &dest) {
+  void make_maildir(Maildir &m, const std::string &source_key) {
     // The input's own root is a maildir too (its top folder), whatever folder came first.
-    if (!dest.folder.empty()) {
-      Maildir &top = maildir_for(Destination{dest.source_key, {}});
-      if (!top.made) make_maildir(top, Destination{dest.source_key, {}});
+    if (!m.is_root) {
+      Maildir &top = maildir_for(Destination{source_key, {}});
+      if (!top.made) make_maildir(top, source_key);
     }
     for (const char *sub : {"cur", "new", "tmp"}) make_dirs(m.dir / sub);
     // Maildir++: a folder's directory holds an empty "maildirfolder" file (Courier's
     // maildirquota(7); Dovecot's deliver looks for it, Python's mailbox.Maildir writes it).
-    if (!dest.folder.empty()) write_whole_file(m.dir / "maildirfolder", {});
+    if (!m.is_root) write_whole_file(m.dir / "maildirfolder", {});
     m.made = true;
   }
 
