@@ -179,8 +179,18 @@ i64 count_messages(const std::string &dir, std::string &problem) {
 // Flags of a maildir file name ("unique:2,FRS"): nullopt when the name carries no "2," info.
 // Letters per maildir(5)/Dovecot: P passed (forwarded), R replied, S seen, T trashed, D draft,
 // F flagged. T has no model flag (the model has no deleted state) and is dropped.
-std::optional<model::Flags> name_flags(std::string_view name) {
+// Maildirs kept on file systems that refuse ':' (mbsync's InfoDelimiter, some Windows
+// copies) use ';' or '!' in its place; those are read too when the name has no ':'.
+std::size_t info_start(std::string_view name) {
   auto colon = name.rfind(':');
+  if (colon != std::string_view::npos) return colon;
+  for (std::string_view alt : {";2,", "!2,"})
+    if (auto at = name.rfind(alt); at != std::string_view::npos) return at;
+  return std::string_view::npos;
+}
+
+std::optional<model::Flags> name_flags(std::string_view name) {
+  auto colon = info_start(name);
   if (colon == std::string_view::npos) return std::nullopt;
   std::string_view info = name.substr(colon + 1);
   if (info.substr(0, 2) != "2,") return std::nullopt;
@@ -210,7 +220,7 @@ std::optional<i64> name_time(std::string_view name) {
   return v;
 }
 
-std::string_view unique_part(std::string_view name) { return name.substr(0, name.find(':')); }
+std::string_view unique_part(std::string_view name) { return name.substr(0, info_start(name)); }
 
 class MaildirStore final : public mapi::MailStore {
  public:

@@ -114,8 +114,11 @@ Content classify_head(ByteView head) {
     return Content::Mbox;
   if (cfb::has_signature(head)) return Content::Msg;
   // RFC 5322 section 2.2: a header field is a name of printable characters other than ':',
-  // then ':'; folded lines start with white space; the header ends at the first empty line.
-  // Every line before it must be one of the two, and one field must be a message's.
+  // then ':'; folded lines start with white space. The file must start with a field. The
+  // header block runs while lines are fields or folded lines; a line that is neither ends it
+  // as leniently as MIME parsers do (the corpus has real messages with one malformed header
+  // line, or a "blank" separator line holding a space). One field of the block must be one
+  // that messages carry, so that a file of "Key: value" lines is not taken for a message.
   std::size_t at = 0, fields = 0;
   bool known = false;
   if (head.substr(0, 3) == "\xEF\xBB\xBF") at = 3;  // a UTF-8 BOM some editors add
@@ -130,9 +133,8 @@ Content classify_head(ByteView head) {
     } else {
       const std::size_t name = field_name_length(line);
       if (name == 0) {
-        // A header cut by the end of the head buffer is judged on what came before it.
-        if (!complete && fields > 0) break;
-        return Content::Other;
+        if (fields == 0) return Content::Other;
+        break;  // a malformed line ends the header block
       }
       known = known || is_message_field(line.substr(0, name));
       ++fields;

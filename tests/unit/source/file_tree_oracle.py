@@ -9,9 +9,10 @@ The rule, from the store's contract, written independently of mailmill:
 - a file starting "!BDN" (PST) or with an mbox From_ line is another input;
 - .msg: an OLE2 file whose root storage holds the stream "__properties_version1.0"
   (olefile, a separate compound-file reader);
-- .eml: every line up to the first empty one is a header field ("name:" with printable
-  ASCII name, white space allowed before the colon, RFC 5322 4.5.3) or a folded line, and
-  one of the fields is one that messages carry.
+- .eml: the first line is a header field ("name:" with a printable-ASCII name, white space
+  allowed before the colon, RFC 5322 4.5.3); the header block runs while lines are fields
+  or folded lines (a malformed line or an empty one ends it), and one field of the block is
+  one that messages carry.
 """
 import os
 import re
@@ -46,7 +47,9 @@ def is_eml(data):
             continue
         m = FIELD.match(line)
         if not m:
-            return False
+            if fields == 0:
+                return False
+            break
         fields += 1
         known = known or m.group(1).lower() in KNOWN
     return fields > 0 and known

@@ -243,6 +243,12 @@ TEST(FileTreeStore, OneFileIsAStoreOfOneItem) {
     EXPECT_TRUE((*other)->items_in(1)->empty()) << content;
     EXPECT_EQ((*other)->census()->items(), 0);
   }
+  // A malformed line ends the header block without making the file a non-message; a block
+  // without a field messages carry ("Note:" then prose) is no message.
+  write_file(tmp.path() / "bad_line", "Subject: x\r\nThis is an invalid header\r\nTo: a@b\r\n\r\nbody\r\n");
+  EXPECT_EQ((*open_file_tree((tmp.path() / "bad_line").string()))->items_in(1)->size(), 1u);
+  write_file(tmp.path() / "note", "Note: remember the milk\nand then some prose\n");
+  EXPECT_EQ((*open_file_tree((tmp.path() / "note").string()))->items_in(1)->size(), 0u);
   // "From  :" is an obsolete-syntax header, not a From_ line.
   write_file(tmp.path() / "obs", "From  : John <j@example.org>\nSubject: x\n\nbody\n");
   EXPECT_EQ((*open_file_tree((tmp.path() / "obs").string()))->items_in(1)->size(), 1u);

@@ -275,6 +275,23 @@ TEST(MaildirStore, VanishedFileIsAnItemProblemAndMovedFileIsFound) {
   EXPECT_FALSE((*store)->items_in(42).ok());
 }
 
+TEST(MaildirStore, FlagsAfterSemicolonOrBangWhenTheNameHasNoColon) {
+  TempDir tmp;
+  const fs::path root = tmp.path() / "md";
+  make_maildir(root);
+  write_file(root / "cur" / "1.a.host;2,RS", message("semicolon"));
+  write_file(root / "cur" / "2.b.host!2,F", message("bang"));
+  write_file(root / "cur" / "3.c;x.host:2,D", message("colon wins"));
+  auto store = open_maildir(root.string());
+  ASSERT_TRUE(store.ok());
+  auto items = (*store)->items_in(1);
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), 3u);
+  EXPECT_EQ(letters((*store)->read_item((*items)[0])->internet->flags), "RS");
+  EXPECT_EQ(letters((*store)->read_item((*items)[1])->internet->flags), "F");
+  EXPECT_EQ(letters((*store)->read_item((*items)[2])->internet->flags), "D");
+}
+
 TEST(MaildirStore, OpenAnotherSharesTheListing) {
   TempDir tmp;
   const fs::path root = tmp.path() / "Maildir";
