@@ -43,7 +43,8 @@ void append_mutf7_run(std::vector<std::string> &tokens, std::string_view run) {
   u32 bits = 0, nbits = 0;
   for (std::size_t i = 0; i + 1 < le.size(); i += 2) {
     // UTF-16BE: the high byte first.
-    for (unsigned char b : {static_cast<unsigned char>(le[i + 1]), static_cast<unsigned char>(le[i])}) {
+    for (unsigned char b :
+         {static_cast<unsigned char>(le[i + 1]), static_cast<unsigned char>(le[i])}) {
       bits = (bits << 8) | b;
       nbits += 8;
       while (nbits >= 6) {
@@ -67,8 +68,8 @@ std::vector<std::string> encode_name(std::string_view raw) {
     const unsigned char c = static_cast<unsigned char>(name[i]);
     if (c < 0x20 || c > 0x7E) {
       std::size_t j = i;
-      while (j < name.size() &&
-             (static_cast<unsigned char>(name[j]) < 0x20 || static_cast<unsigned char>(name[j]) > 0x7E))
+      while (j < name.size() && (static_cast<unsigned char>(name[j]) < 0x20 ||
+                                 static_cast<unsigned char>(name[j]) > 0x7E))
         ++j;
       append_mutf7_run(tokens, std::string_view(name).substr(i, j - i));
       i = j;
@@ -96,9 +97,9 @@ std::string maildir_dir_name(const std::vector<std::string> &path) {
   std::vector<std::string> last;
   for (std::size_t k = 0; k < path.size(); ++k) {
     // Dovecot stores the children of INBOX as ".INBOX.x" and opens them under that name only.
-    std::vector<std::string> tokens =
-        k == 0 && text::iequals_ascii(path[k], "inbox") ? std::vector<std::string>{"INBOX"}
-                                                        : encode_name(path[k]);
+    std::vector<std::string> tokens = k == 0 && text::iequals_ascii(path[k], "inbox")
+                                          ? std::vector<std::string>{"INBOX"}
+                                          : encode_name(path[k]);
     out += '.';
     if (k + 1 < path.size()) {
       for (const std::string &t : tokens) out += t;
@@ -122,7 +123,8 @@ std::string maildir_dir_name(const std::vector<std::string> &path) {
   if (cut.size() + suffix.size() > kMaxDirName) {
     // Earlier levels alone are too long: cut at the last whole character before the limit.
     cut.resize(kMaxDirName - suffix.size());
-    while (!cut.empty() && (cut.back() == '\\' || cut.back() == '&' || cut.back() == '.')) cut.pop_back();
+    while (!cut.empty() && (cut.back() == '\\' || cut.back() == '&' || cut.back() == '.'))
+      cut.pop_back();
     auto amp = cut.rfind('&');
     if (amp != std::string::npos && cut.find('-', amp) == std::string::npos) cut.resize(amp);
     auto bs = cut.rfind('\\');
@@ -172,7 +174,8 @@ class MaildirSink final : public Sink {
   std::string add_source(const std::string &input_path) override {
     std::string key = Sink::add_source(input_path);
     UniqueNamer &top = namer_in(Destination{key, {}});
-    for (const char *n : {"cur", "new", "tmp", "maildirfolder", "subscriptions", "courierimapsubscribed"})
+    for (const char *n :
+         {"cur", "new", "tmp", "maildirfolder", "subscriptions", "courierimapsubscribed"})
       top.reserve(n);
     return key;
   }
@@ -190,14 +193,17 @@ class MaildirSink final : public Sink {
       const util::Sha256Digest d = util::Sha256::digest(msg.bytes);
       hash = text::to_hex(std::span<const u8>(d.data(), d.size()));
     }
-    const std::string unique = std::to_string(msg.seq) + "." + text::to_lower_ascii(hash.substr(0, 16)) + ".mailmill";
+    const std::string unique =
+        std::to_string(msg.seq) + "." + text::to_lower_ascii(hash.substr(0, 16)) + ".mailmill";
     const std::string name = unique + ":2," + info_letters(msg.flags);
     const fs::path tmp = m.dir / "tmp" / unique;
     const fs::path cur = m.dir / "cur" / name;
     write_whole_file(tmp, msg.bytes);
     std::error_code ec;
     fs::rename(tmp, cur, ec);
-    if (ec) throw FatalError("cannot rename " + tmp.string() + " to " + cur.string() + ": " + ec.message());
+    if (ec)
+      throw FatalError("cannot rename " + tmp.string() + " to " + cur.string() + ": " +
+                       ec.message());
     return m.rel + (m.rel.empty() ? "" : "/") + "cur/" + name;
   }
 
@@ -205,8 +211,8 @@ class MaildirSink final : public Sink {
 
  private:
   struct Maildir {
-    fs::path dir;     // absolute
-    std::string rel;  // relative to the sink's root
+    fs::path dir;          // absolute
+    std::string rel;       // relative to the sink's root
     bool is_root = false;  // the input's maildir root (its top folder, or a top-level Inbox)
     bool made = false;
   };
@@ -236,7 +242,8 @@ class MaildirSink final : public Sink {
       return maildirs_.emplace(key, std::move(alias)).first->second;
     }
     if (!dest.folder.empty()) {
-      const std::string name = namer_in(Destination{dest.source_key, {}}).claim(maildir_dir_name(dest.folder));
+      const std::string name =
+          namer_in(Destination{dest.source_key, {}}).claim(maildir_dir_name(dest.folder));
       if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
           name.find('\0') != std::string::npos)
         throw FatalError("maildir sink: unsafe directory name for folder");  // unreachable by input

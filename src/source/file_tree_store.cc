@@ -32,7 +32,7 @@ constexpr std::size_t kMaxDepth = 256;
 enum class ItemKind : u8 { Eml, Msg };
 
 struct FtItem {
-  u64 folder = 0;    // index into Tree::folders
+  u64 folder = 0;  // index into Tree::folders
   ItemKind kind = ItemKind::Eml;
   std::string path;  // absolute
 };
@@ -123,10 +123,18 @@ void walk(const std::string &dir, std::vector<std::string> &path, std::set<std::
   for (const std::string &f : files) {
     const std::string full = dir + "/" + f;
     switch (classify_file(full)) {
-      case tree::Content::Eml: on_file(folder, ItemKind::Eml, full); break;
-      case tree::Content::Msg: on_file(folder, ItemKind::Msg, full); break;
-      case tree::Content::Mbox: ++skipped.mbox; break;
-      case tree::Content::Pst: ++skipped.pst; break;
+      case tree::Content::Eml:
+        on_file(folder, ItemKind::Eml, full);
+        break;
+      case tree::Content::Msg:
+        on_file(folder, ItemKind::Msg, full);
+        break;
+      case tree::Content::Mbox:
+        ++skipped.mbox;
+        break;
+      case tree::Content::Pst:
+        ++skipped.pst;
+        break;
       case tree::Content::Other:
         ++skipped.other;
         if (skipped.other_examples.size() < 3)
@@ -158,8 +166,10 @@ std::string describe(const Tree &t, const Skipped &s) {
   if (s.mbox + s.pst + s.maildirs > 0)
     d += "; left to their own inputs: " + std::to_string(s.mbox) + " mbox, " +
          std::to_string(s.pst) + " PST/OST files, " + std::to_string(s.maildirs) + " maildirs";
-  if (s.unreadable_dirs > 0) d += "; " + std::to_string(s.unreadable_dirs) + " unreadable directories";
-  if (s.loops > 0) d += "; " + std::to_string(s.loops) + " directories reached twice (links) skipped";
+  if (s.unreadable_dirs > 0)
+    d += "; " + std::to_string(s.unreadable_dirs) + " unreadable directories";
+  if (s.loops > 0)
+    d += "; " + std::to_string(s.loops) + " directories reached twice (links) skipped";
   if (s.too_deep > 0)
     d += "; " + std::to_string(s.too_deep) + " directories deeper than " +
          std::to_string(kMaxDepth) + " levels skipped";
@@ -275,7 +285,8 @@ class FileTreeStore final : public mapi::MailStore {
 Result<std::unique_ptr<mapi::MailStore>> open_file_tree(const std::string &path) {
   std::error_code ec;
   const fs::path canon = fs::canonical(path, ec);
-  if (ec) return Problem{ProblemCode::SourceUnreadable, "cannot open " + path + ": " + ec.message()};
+  if (ec)
+    return Problem{ProblemCode::SourceUnreadable, "cannot open " + path + ": " + ec.message()};
   auto t = std::make_shared<Tree>();
   t->root = canon.string();
   t->info.kind = "files";
@@ -288,11 +299,21 @@ Result<std::unique_ptr<mapi::MailStore>> open_file_tree(const std::string &path)
     root.info.container_class = "IPF.Note";
     t->folders.push_back(std::move(root));
     switch (classify_file(t->root)) {
-      case tree::Content::Eml: t->items.push_back(FtItem{0, ItemKind::Eml, t->root}); break;
-      case tree::Content::Msg: t->items.push_back(FtItem{0, ItemKind::Msg, t->root}); break;
-      case tree::Content::Mbox: ++skipped.mbox; break;
-      case tree::Content::Pst: ++skipped.pst; break;
-      case tree::Content::Other: ++skipped.other; break;
+      case tree::Content::Eml:
+        t->items.push_back(FtItem{0, ItemKind::Eml, t->root});
+        break;
+      case tree::Content::Msg:
+        t->items.push_back(FtItem{0, ItemKind::Msg, t->root});
+        break;
+      case tree::Content::Mbox:
+        ++skipped.mbox;
+        break;
+      case tree::Content::Pst:
+        ++skipped.pst;
+        break;
+      case tree::Content::Other:
+        ++skipped.other;
+        break;
     }
     if (!t->items.empty()) t->folders[0].items.push_back(1);
     t->info.file_size = fs::file_size(canon, ec);
@@ -320,8 +341,8 @@ Result<std::unique_ptr<mapi::MailStore>> open_file_tree(const std::string &path)
     if (all.empty())
       return Problem{ProblemCode::SourceUnreadable,
                      !skipped.problems.empty() ? skipped.problems[0]
-                     : skipped.maildirs > 0    ? path + " is a maildir, not a tree of loose messages"
-                                               : path + " holds nothing to read"};
+                     : skipped.maildirs > 0 ? path + " is a maildir, not a tree of loose messages"
+                                            : path + " holds nothing to read"};
     std::vector<bool> keep(all.size(), false);
     keep[0] = true;
     std::vector<i64> count(all.size(), 0);

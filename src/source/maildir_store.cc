@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct MdItem {
-  u64 folder = 0;    // index into Listing::folders
+  u64 folder = 0;  // index into Listing::folders
   bool in_new = false;
   std::string name;  // file name in new/ or cur/
 };
@@ -197,12 +197,23 @@ std::optional<model::Flags> name_flags(std::string_view name) {
   model::Flags f;
   for (char c : info.substr(2)) {
     switch (c) {
-      case 'P': f.forwarded = true; break;
-      case 'R': f.answered = true; break;
-      case 'S': f.read = true; break;
-      case 'D': f.draft = true; break;
-      case 'F': f.flagged = true; break;
-      default: break;
+      case 'P':
+        f.forwarded = true;
+        break;
+      case 'R':
+        f.answered = true;
+        break;
+      case 'S':
+        f.read = true;
+        break;
+      case 'D':
+        f.draft = true;
+        break;
+      case 'F':
+        f.flagged = true;
+        break;
+      default:
+        break;
     }
   }
   return f;
@@ -283,7 +294,8 @@ class MaildirStore final : public mapi::MailStore {
       while (struct dirent *e = ::readdir(d)) {
         std::string name = e->d_name;
         if (!by_dir.count(name) && is_folder_dir(l_->root, name))
-          c.problems.push_back("folder directory " + name + " appeared after the maildir was opened");
+          c.problems.push_back("folder directory " + name +
+                               " appeared after the maildir was opened");
       }
       ::closedir(d);
     } else {
@@ -357,7 +369,8 @@ Result<std::unique_ptr<mapi::MailStore>> open_maildir(const std::string &path) {
   std::map<std::vector<std::string>, std::string> dirs;  // path -> directory name
   std::vector<std::string> undecodable;
   fs::directory_iterator it(l->root, ec), end;
-  if (ec) return Problem{ProblemCode::SourceUnreadable, "cannot list " + path + ": " + ec.message()};
+  if (ec)
+    return Problem{ProblemCode::SourceUnreadable, "cannot list " + path + ": " + ec.message()};
   std::vector<std::string> names;
   for (; !ec && it != end; it.increment(ec)) names.push_back(it->path().filename().string());
   std::sort(names.begin(), names.end());
@@ -368,9 +381,10 @@ Result<std::unique_ptr<mapi::MailStore>> open_maildir(const std::string &path) {
     std::size_t at = 1;
     for (;;) {
       std::size_t dot = name.find('.', at);
-      folder_path.push_back(decode_component(
-          std::string_view(name).substr(at, dot == std::string::npos ? std::string::npos : dot - at),
-          bad));
+      folder_path.push_back(
+          decode_component(std::string_view(name).substr(
+                               at, dot == std::string::npos ? std::string::npos : dot - at),
+                           bad));
       if (dot == std::string::npos) break;
       at = dot + 1;
     }

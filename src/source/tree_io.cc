@@ -26,9 +26,9 @@ bool is_field_name_char(unsigned char c) { return c > 32 && c < 127 && c != ':';
 // lines (a config file, a YAML document) carries none of them and is not taken for a message.
 bool is_message_field(std::string_view name) {
   static constexpr std::string_view kFields[] = {
-      "from",       "date",        "subject",      "message-id",   "received",
-      "return-path", "to",         "mime-version", "delivered-to", "sender",
-      "reply-to",   "content-type", "x-mailer",    "cc",           "in-reply-to"};
+      "from",        "date",         "subject",      "message-id",   "received",
+      "return-path", "to",           "mime-version", "delivered-to", "sender",
+      "reply-to",    "content-type", "x-mailer",     "cc",           "in-reply-to"};
   for (std::string_view f : kFields) {
     if (name.size() != f.size()) continue;
     bool same = true;
@@ -45,10 +45,12 @@ Result<FileBytes> read_whole(const std::string &path) {
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (f.fd < 0)
-    return Problem{ProblemCode::ItemUnreadable, "cannot open " + path + ": " + std::strerror(errno)};
+    return Problem{ProblemCode::ItemUnreadable,
+                   "cannot open " + path + ": " + std::strerror(errno)};
   struct stat st {};
   if (::fstat(f.fd, &st) != 0)
-    return Problem{ProblemCode::ItemUnreadable, "cannot stat " + path + ": " + std::strerror(errno)};
+    return Problem{ProblemCode::ItemUnreadable,
+                   "cannot stat " + path + ": " + std::strerror(errno)};
   // O_NONBLOCK above keeps a FIFO planted in the tree from blocking the open; anything but a
   // regular file is refused here.
   if (!S_ISREG(st.st_mode))
@@ -63,11 +65,12 @@ Result<FileBytes> read_whole(const std::string &path) {
   // The size is the one fstat saw: a file that shrinks while read is cut where it ended, one
   // that grows is read up to that size (a mail client rewriting it in place is not followed).
   while (done < out.bytes.size()) {
-    ssize_t n = ::pread(f.fd, out.bytes.data() + done, out.bytes.size() - done,
-                        static_cast<off_t>(done));
+    ssize_t n =
+        ::pread(f.fd, out.bytes.data() + done, out.bytes.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
-      return Problem{ProblemCode::ItemUnreadable, "cannot read " + path + ": " + std::strerror(errno)};
+      return Problem{ProblemCode::ItemUnreadable,
+                     "cannot read " + path + ": " + std::strerror(errno)};
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
   }

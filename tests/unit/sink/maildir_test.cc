@@ -3,7 +3,6 @@
 // "\NN"): folders whose names hold dots, slashes, '&', wildcards and non-ASCII text, message
 // bytes and flags, deterministic names, and nothing written outside the output folder.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -58,8 +57,8 @@ struct Oracle {
 
 Oracle run_oracle(const fs::path &root) {
   const fs::path script = fs::path(MM_TESTS_DIR) / "unit" / "source" / "maildir_oracle.py";
-  const std::string cmd = python() + " " + mm::testing::q(script.string()) + " " +
-                          mm::testing::q(root.string());
+  const std::string cmd =
+      python() + " " + mm::testing::q(script.string()) + " " + mm::testing::q(root.string());
   Oracle o;
   FILE *pipe = ::popen(cmd.c_str(), "r");
   if (pipe == nullptr) return o;
@@ -95,13 +94,14 @@ Oracle run_oracle(const fs::path &root) {
 
 std::string message(int i) {
   return "From: a@example.org\nTo: b@example.org\nSubject: message " + std::to_string(i) +
-         "\nMessage-ID: <m" + std::to_string(i) + "@example.org>\n\nbody " + std::to_string(i) + "\n";
+         "\nMessage-ID: <m" + std::to_string(i) + "@example.org>\n\nbody " + std::to_string(i) +
+         "\n";
 }
 
 struct Case {
   std::vector<std::string> folder;
-  std::string flags;     // OutMessage::flags
-  std::string letters;   // what the file name must say
+  std::string flags;    // OutMessage::flags
+  std::string letters;  // what the file name must say
 };
 
 const std::vector<Case> &cases() {
@@ -111,10 +111,10 @@ const std::vector<Case> &cases() {
       {{"Inbox"}, "read,answered,forwarded,flagged,draft", "DFPRS"},
       {{"inbox", "a.b"}, "flagged,read", "FS"},
       {{"Sent/Received"}, "answered", "R"},
-      {{"\xC3\x89t\xC3\xA9"}, "forwarded", "P"},                      // Été
+      {{"\xC3\x89t\xC3\xA9"}, "forwarded", "P"},  // Été
       {{"Tom & Jerry"}, "draft", "D"},
       {{"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E", "2024"}, "read", "S"},  // 日本語/2024
-      {{"\xF0\x9F\x98\x81 smile"}, "read", "S"},                       // outside the BMP
+      {{"\xF0\x9F\x98\x81 smile"}, "read", "S"},                        // outside the BMP
       {{"~home"}, "", ""},
       {{"x*%\\y"}, "read", "S"},
       {{"..", "."}, "read", "S"},
@@ -173,8 +173,9 @@ TEST(MaildirSink, PythonMailboxReadsFoldersBytesAndFlags) {
   // File names: "<seq>.<16 hex of sha256>.mailmill:2,<flags>" in cur/, nothing left in tmp/.
   for (std::size_t i = 0; i < cases().size(); ++i) {
     const std::string name = fs::path(locations[i]).filename().string();
-    EXPECT_EQ(name, std::to_string(i + 1) + "." + sha_hex(message(static_cast<int>(i))).substr(0, 16) +
-                        ".mailmill:2," + cases()[i].letters);
+    EXPECT_EQ(name, std::to_string(i + 1) + "." +
+                        sha_hex(message(static_cast<int>(i))).substr(0, 16) + ".mailmill:2," +
+                        cases()[i].letters);
     EXPECT_TRUE(fs::is_regular_file(root / locations[i])) << locations[i];
     EXPECT_EQ(fs::path(locations[i]).parent_path().filename(), "cur");
   }
@@ -182,7 +183,8 @@ TEST(MaildirSink, PythonMailboxReadsFoldersBytesAndFlags) {
     if (e.path().filename() == "tmp") EXPECT_TRUE(fs::is_empty(e.path())) << e.path();
   // The top folder's cur/ holds its own two messages and the top-level Inbox's two; the .ics
   // went elsewhere.
-  EXPECT_EQ(std::distance(fs::directory_iterator(root / "archive" / "cur"), fs::directory_iterator{}), 4);
+  EXPECT_EQ(
+      std::distance(fs::directory_iterator(root / "archive" / "cur"), fs::directory_iterator{}), 4);
   EXPECT_FALSE(fs::exists(root / "archive" / ".Inbox" / "cur"));
   EXPECT_FALSE(fs::exists(root / "archive" / "maildirfolder"));
   bool ics_found = false;

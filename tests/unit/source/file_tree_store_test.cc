@@ -235,7 +235,8 @@ TEST(FileTreeStore, OneFileIsAStoreOfOneItem) {
 
   // A file that is no message gives an empty store that says why, and From_ files are mbox.
   for (const std::string &content :
-       {std::string("plain words\n"), std::string("From a@b Thu Jan  1 00:00:00 1970\nFrom: a@b\n\nx\n"),
+       {std::string("plain words\n"),
+        std::string("From a@b Thu Jan  1 00:00:00 1970\nFrom: a@b\n\nx\n"),
         std::string("Key: value\n\nnot a message\n"), std::string()}) {
     write_file(tmp.path() / "other", content);
     auto other = open_file_tree((tmp.path() / "other").string());
@@ -245,7 +246,8 @@ TEST(FileTreeStore, OneFileIsAStoreOfOneItem) {
   }
   // A malformed line ends the header block without making the file a non-message; a block
   // without a field messages carry ("Note:" then prose) is no message.
-  write_file(tmp.path() / "bad_line", "Subject: x\r\nThis is an invalid header\r\nTo: a@b\r\n\r\nbody\r\n");
+  write_file(tmp.path() / "bad_line",
+             "Subject: x\r\nThis is an invalid header\r\nTo: a@b\r\n\r\nbody\r\n");
   EXPECT_EQ((*open_file_tree((tmp.path() / "bad_line").string()))->items_in(1)->size(), 1u);
   write_file(tmp.path() / "note", "Note: remember the milk\nand then some prose\n");
   EXPECT_EQ((*open_file_tree((tmp.path() / "note").string()))->items_in(1)->size(), 0u);

@@ -96,8 +96,8 @@ void make_maildir(const fs::path &dir) {
 }
 
 std::string message(const std::string &subject) {
-  return "From: a@example.org\nTo: b@example.org\nSubject: " + subject +
-         "\nMessage-ID: <" + subject + "@example.org>\n\nbody of " + subject + "\n";
+  return "From: a@example.org\nTo: b@example.org\nSubject: " + subject + "\nMessage-ID: <" +
+         subject + "@example.org>\n\nbody of " + subject + "\n";
 }
 
 // A Maildir++ tree with the cases readers get wrong.
@@ -109,25 +109,25 @@ void build_tree(const fs::path &root) {
   write_file(root / "cur" / "1700000002.M3.host", message("cur without info"));
   write_file(root / "cur" / "1700000003.M4.host:2,", message("empty flags"));
   write_file(root / "new" / "1700000004.M5.host:2,S", message("new with S"));
-  write_file(root / "cur" / ".hidden:2,S", message("dot file"));  // skipped by maildir(5)
+  write_file(root / "cur" / ".hidden:2,S", message("dot file"));       // skipped by maildir(5)
   write_file(root / "tmp" / "1700000005.M6.host", message("in tmp"));  // not delivered yet
   fs::create_directories(root / "cur" / "a-directory");
   fs::create_directories(root / ".notafolder");  // no cur/ new/
   write_file(root / "maildirsize", "0S,0C\n");
   write_file(root / "dovecot-uidlist", "3 V1 N1\n");
   const std::vector<std::string> folders = {
-      ".Sent",          ".Archive",    ".Archive.2024",  ".Work.Projects",
-      ".&AMk-t&AOk-",   ".a\\2eb",     ".Tom &- Jerry",  ".&2D3eAQ-",
-      ".&ZeVnLIqe-.&ZeVnLIqe- 2"};
+      ".Sent",   ".Archive",      ".Archive.2024", ".Work.Projects",          ".&AMk-t&AOk-",
+      ".a\\2eb", ".Tom &- Jerry", ".&2D3eAQ-",     ".&ZeVnLIqe-.&ZeVnLIqe- 2"};
   int n = 10;
   for (const std::string &f : folders) {
     make_maildir(root / f);
     write_file(root / f / "maildirfolder", "");
-    write_file(root / f / "cur" / (std::to_string(1700000000 + n) + ".M" + std::to_string(n) +
-                                   ".host:2,S"),
+    write_file(root / f / "cur" /
+                   (std::to_string(1700000000 + n) + ".M" + std::to_string(n) + ".host:2,S"),
                message("in " + f));
-    write_file(root / f / "new" / (std::to_string(1700000100 + n) + ".N" + std::to_string(n) + ".host"),
-               message("new in " + f));
+    write_file(
+        root / f / "new" / (std::to_string(1700000100 + n) + ".N" + std::to_string(n) + ".host"),
+        message("new in " + f));
     ++n;
   }
   // The same bytes in two folders are two items.
@@ -230,7 +230,9 @@ TEST(MaildirStore, ReceivedIsTheNamesTimeElseTheFilesMtime) {
   make_maildir(root);
   write_file(root / "cur" / "1600000000.M1.host:2,S", message("named"));
   write_file(root / "cur" / "nodate.host:2,S", message("unnamed"));
-  struct utimbuf t {1500000000, 1500000123};
+  struct utimbuf t {
+    1500000000, 1500000123
+  };
   ASSERT_EQ(::utime((root / "cur" / "nodate.host:2,S").c_str(), &t), 0);
   auto store = open_maildir(root.string());
   ASSERT_TRUE(store.ok());
