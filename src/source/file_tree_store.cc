@@ -321,13 +321,17 @@ Result<std::unique_ptr<mapi::MailStore>> open_file_tree(const std::string &path)
     // Folders are recorded as the walk enters them and dropped again at the end when no
     // message lies in or below them (pre-order is kept: the walk is depth-first).
     std::vector<FtFolder> all;
-    std::vector<u64> parent_stack;
+    std::vector<std::size_t> parent;     // index into `all` of each folder's parent (root: npos)
+    std::vector<std::size_t> open_dirs;  // indices of the folders on the walk's current path
     std::vector<FtItem> items;
     std::set<std::string> visited;
     std::vector<std::string> folder_path;
     walk(
         t->root, folder_path, visited, skipped, t->root,
         [&](const std::vector<std::string> &p, const std::string &dir) -> u64 {
+          while (open_dirs.size() > p.size()) open_dirs.pop_back();
+          parent.push_back(open_dirs.empty() ? std::string::npos : open_dirs.back());
+          open_dirs.push_back(all.size());
           FtFolder f;
           f.info.path = p;
           f.info.container_class = "IPF.Note";
@@ -343,31 +347,28 @@ Result<std::unique_ptr<mapi::MailStore>> open_file_tree(const std::string &path)
                      !skipped.problems.empty() ? skipped.problems[0]
                      : skipped.maildirs > 0 ? path + " is a maildir, not a tree of loose messages"
                                             : path + " holds nothing to read"};
+    // A folder is kept when it or a folder below it holds a message (and the root always).
     std::vector<bool> keep(all.size(), false);
     keep[0] = true;
-    std::vector<i64> count(all.size(), 0);
-    for (const FtItem &i : items) ++count[i.folder - 1];
-    // A folder is kept when it or a later folder below it (pre-order) holds a message.
-    for (std::size_t i = 0; i < all.size(); ++i) {
-      if (count[i] == 0) continue;
-      const std::vector<std::string> &p = all[i].info.path;
-      for (std::size_t j = 0; j <= i; ++j) {
-        const std::vector<std::string> &q = all[j].info.path;
-        if (q.size() <= p.size() && std::equal(q.begin(), q.end(), p.begin()) &&
-            all[j].dir.size() <= all[i].dir.size() &&
-            all[i].dir.compare(0, all[j].dir.size(), all[j].dir) == 0)
-          keep[j] = true;
-      }
-    }
+    for (const FtItem &i : items)
+      for (std::size_t f = i.folder - 1; f != std::string::npos && !keep[f]; f = parent[f])
+        keep[f] = true;
+    // Names are made valid UTF-8 by the walk, so two directory names can become one: the
+    // later sibling gets " (2)", " (3)"... so that every folder path stays distinct.
     std::vector<u64> new_id(all.size(), 0);
-    std::map<std::vector<std::string>, u64> id_of_path;
+    std::map<std::pair<u64, std::string>, int> taken;  // (parent id, name) -> uses
     for (std::size_t i = 0; i < all.size(); ++i) {
       if (!keep[i]) continue;
       FtFolder f = std::move(all[i]);
       f.info.node_id = t->folders.size() + 1;
-      const std::vector<std::string> &p = f.info.path;
-      f.info.parent_id = p.empty() ? 0 : id_of_path.at({p.begin(), p.end() - 1});
-      id_of_path[p] = f.info.node_id;
+      if (i > 0) {
+        std::string name = f.info.path.back();
+        f.info.parent_id = new_id[parent[i]];
+        f.info.path = t->folders[f.info.parent_id - 1].info.path;
+        const int uses = ++taken[{f.info.parent_id, name}];
+        if (uses > 1) name += " (" + std::to_string(uses) + ")";
+        f.info.path.push_back(std::move(name));
+      }
       new_id[i] = f.info.node_id;
       t->folders.push_back(std::move(f));
     }

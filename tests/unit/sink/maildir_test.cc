@@ -12,6 +12,7 @@
 #include <set>
 
 #include "mailmill/sink/sink.h"
+#include "mailmill/util/result.h"
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
 #include "test_support.h"
@@ -244,6 +245,26 @@ TEST(MaildirSink, LongFolderNamesStayWithinTheNameLimit) {
   i64 n = 0;
   for (const auto &[f, m] : oracle.messages) n += static_cast<i64>(m.size());
   EXPECT_EQ(n, static_cast<i64>(folders.size()));
+  fs::remove_all(base);
+}
+
+// The output side failing is fatal, never a silent loss: here the rename into cur/ fails
+// because a directory already holds the message's name.
+TEST(MaildirSink, AFailedRenameIsFatal) {
+  const fs::path base = mm::testing::make_tmp_dir("mm_maildir_sink");
+  std::unique_ptr<Sink> sink = make_maildir_sink(base / "out");
+  const std::string key = sink->add_source("in.pst");
+  const std::string bytes = message(1);
+  OutMessage m;
+  m.bytes = bytes;
+  m.seq = 7;
+  m.flags = "read";
+  const std::string name = "7." + sha_hex(bytes).substr(0, 16) + ".mailmill:2,S";
+  fs::create_directories(base / "out" / key / "cur" / name / "x");
+  EXPECT_THROW(sink->write_message(Destination{key, {}}, m), FatalError);
+  // An output root that is a file cannot be made a sink.
+  std::ofstream(base / "file") << "x";
+  EXPECT_THROW(make_maildir_sink(base / "file" / "out"), FatalError);
   fs::remove_all(base);
 }
 

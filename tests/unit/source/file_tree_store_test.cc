@@ -264,6 +264,33 @@ TEST(FileTreeStore, BadInputIsAProblemNotACrash) {
   EXPECT_FALSE(open_file_tree((tmp.path() / "md").string()).ok());
 }
 
+TEST(FileTreeStore, DirectoryNamesThatAreNotUtf8StayDistinctFolders) {
+  TempDir tmp;
+  const fs::path root = tmp.path() / "t";
+  for (const char *d : {"a\xff", "a\xfe", "a\xff/inner"}) {
+    fs::create_directories(root / d);
+    write_file(root / d / "m", "From: a@b\nSubject: x\n\nbody\n");
+  }
+  auto store = open_file_tree(root.string());
+  ASSERT_TRUE(store.ok()) << store.problem().detail;
+  auto folders = (*store)->folders();
+  ASSERT_TRUE(folders.ok());
+  ASSERT_EQ(folders->size(), 4u);
+  std::set<std::vector<std::string>> paths;
+  for (const mapi::FolderInfo &f : *folders) {
+    paths.insert(f.path);
+    for (const std::string &c : f.path) EXPECT_TRUE(text::is_valid_utf8(c));
+    if (f.path.size() == 2)
+      EXPECT_EQ((*folders)[f.parent_id - 1].path, std::vector<std::string>{f.path[0]});
+  }
+  EXPECT_EQ(paths.size(), 4u);
+  auto census = (*store)->census();
+  ASSERT_TRUE(census.ok());
+  EXPECT_EQ(census->items(), 3);
+  for (const mapi::CensusFolder &cf : census->folders)
+    EXPECT_EQ(cf.items, static_cast<i64>((*store)->items_in(cf.folder_id)->size()));
+}
+
 TEST(FileTreeStore, UnreadableDirectoryIsAWarning) {
   // Not testable as root, who can list anything.
   TempDir tmp;
