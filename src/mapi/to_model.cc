@@ -984,6 +984,12 @@ std::optional<u32> ansi_for_lcid(u32 lcid) {
 std::optional<u32> item_ansi_codepage(const PropertyBag &props) {
   for (u16 id : {pid::MESSAGE_CODEPAGE, pid::INTERNET_CPID}) {
     std::optional<i32> cp = props.get_i32(id);
+    // PR_INTERNET_CPID is the charset of the Internet form (often UTF-8 or UTF-16), not of
+    // the item's 8-bit strings: a Unicode one says nothing about them (a .msg with CPID 65001
+    // and locale 1031 stores windows-1252 strings).
+    if (id == pid::INTERNET_CPID && cp &&
+        (*cp == 65000 || *cp == 65001 || *cp == 1200 || *cp == 1201))
+      continue;
     if (cp && *cp > 0) {
       u32 ansi = ansi_for_internet(static_cast<u32>(*cp));
       if (text::codepage_charset_name(ansi)) return ansi;

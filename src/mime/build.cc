@@ -1306,6 +1306,12 @@ Result<Built> build_impl(const model::Message &msg, const BuildOptions &opts, in
   for (std::string &f : root.fields) h.push_back(std::move(f));
   root.fields = std::move(h);
   write_out(built, root, opts, eol, depth == 0);
+  // Unpacked OLE objects die with ctx: digests of their bytes would name freed memory, which
+  // a later allocation could reuse (the content key matches digests by address).
+  std::erase_if(built.data_digests, [&](const DataDigest &d) {
+    return std::any_of(ctx.keep_alive.begin(), ctx.keep_alive.end(),
+                       [&](const Blob &b) { return b.data() == d.data; });
+  });
   built.warnings = std::move(ctx.warnings);
   return built;
 }

@@ -133,7 +133,9 @@ class Run {
 
   void execute() {
     std::vector<Problem> problems;
-    inputs_ = source::discover_inputs(opts_.inputs, problems);
+    source::DiscoverReport found;
+    inputs_ = source::discover_inputs(opts_.inputs, problems, &found);
+    if (std::string note = found.note(); !note.empty()) log_ << "note: " << note << "\n";
     for (const Problem &p : problems) {
       SourceLedger &src = result_.ledger.add_source(p.detail);
       src.error_code = problem_code_name(p.code);

@@ -195,12 +195,15 @@ class Sink {
 std::unique_ptr<Sink> make_mbox_sink(const std::filesystem::path &root);
 /// One .eml per message in the folder's directory, named "<index> <subject>.eml".
 std::unique_ptr<Sink> make_eml_sink(const std::filesystem::path &root);
-/// A Maildir++ tree per input ([maildir] as Dovecot and Courier read it): the store's top
-/// folder is the maildir root (cur/ new/ tmp/), folder A/B the subdirectory ".A.B" (dots and
-/// slashes in names escaped); each message a file in cur/ named from its sequence and content
-/// ("<seq>.<raw sha256 prefix>.mailmill:2,<flags>", flags from OutMessage::flags), written to
-/// tmp/ and renamed, so a reader never sees half a message. .ics/.vcf files go beside the
-/// maildir in the folder's directory, as with the EML sink.
+/// A Maildir++ tree per input, as Dovecot and Courier read it: <root>/<source key>/ is the
+/// maildir root (cur/ new/ tmp/) and holds the store's top folder and a top-level "Inbox"
+/// (any case: Dovecot's INBOX); folder A/B is the subdirectory ".A.B" with a "maildirfolder"
+/// file, names in IMAP modified UTF-7 with '.', '/', '\', '~' escaped as \NN (Dovecot's
+/// listescape), '*' and '%' (which Dovecot cannot open) as '_', long names cut with a hash.
+/// Each message is a file in cur/ named from its sequence and bytes ("<seq>.<16 hex of raw
+/// sha256>.mailmill:2,<flags>", flags DFPRS from OutMessage::flags), written to tmp/ and
+/// renamed, so a reader never sees half a message and a rerun writes the same names.
+/// .ics/.vcf files go beside, in the folder's directory, as with the EML sink.
 std::unique_ptr<Sink> make_maildir_sink(const std::filesystem::path &root);
 
 struct BatchOptions {

@@ -31,9 +31,20 @@ TEST(OpenStore, MissingPathIsUnreadable) {
   expect_problem((tmp.path() / "nope.pst").string(), ProblemCode::SourceUnreadable);
 }
 
-TEST(OpenStore, DirectoryIsUnreadable) {
+// Inputs are told by content: a directory is a tree of loose messages for every reader
+// choice (the PST readers apply to PST/OST files only); an empty one holds nothing.
+TEST(OpenStore, DirectoryIsATreeOfLooseMessages) {
   TempDir tmp;
-  expect_problem(tmp.path().string(), ProblemCode::SourceUnreadable);
+  for (Reader r : ALL_READERS) {
+    Result<std::unique_ptr<mapi::MailStore>> s = open_store(tmp.path().string(), r);
+    ASSERT_TRUE(s.ok()) << s.problem().detail;
+    EXPECT_EQ((*s)->info().kind, "files");
+    Result<mapi::Census> c = (*s)->census();
+    ASSERT_TRUE(c.ok()) << c.problem().detail;
+    EXPECT_EQ(c->items(), 0);
+  }
+  // libpff alone still refuses it.
+  EXPECT_FALSE(open_libpff(tmp.path().string()).ok());
 }
 
 TEST(OpenStore, EmptyFileIsNotPst) {
@@ -50,11 +61,23 @@ TEST(OpenStore, TextFileIsNotPst) {
   expect_problem(p.string(), ProblemCode::SourceNotPst);
 }
 
-TEST(OpenStore, MboxFixtureIsNotPst) {
+// An mbox opens as an mbox whatever reader is asked for: 3 entries, as Python's mailbox
+// counts them; libpff, asked directly, refuses it as no PST.
+TEST(OpenStore, MboxFixtureOpensAsMbox) {
   MM_REQUIRE_CORPUS();
   fs::path mbox = ::mm::testing::corpus_path("mbox/spamassassin__nice.mbox");
   ASSERT_TRUE(fs::exists(mbox));
-  expect_problem(mbox.string(), ProblemCode::SourceNotPst);
+  for (Reader r : ALL_READERS) {
+    Result<std::unique_ptr<mapi::MailStore>> s = open_store(mbox.string(), r);
+    ASSERT_TRUE(s.ok()) << s.problem().detail;
+    EXPECT_EQ((*s)->info().kind, "mbox");
+    Result<mapi::Census> c = (*s)->census();
+    ASSERT_TRUE(c.ok()) << c.problem().detail;
+    EXPECT_EQ(c->items(), 3);
+  }
+  Result<std::unique_ptr<mapi::MailStore>> s = open_libpff(mbox.string());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.problem().code, ProblemCode::SourceNotPst);
 }
 
 TEST(OpenStore, MagicOnlyShortFileIsTruncated) {
