@@ -222,6 +222,7 @@ std::string Ledger::to_json(const std::string &command_line, double seconds,
     if (!s.read_problem.empty()) j.key("read_problem").value(s.read_problem);
     j.key("reader").value(s.reader);
     j.key("format").value(s.format);
+    if (!s.read_as.empty()) j.key("read_as").value(s.read_as);
     j.key("ost").value(s.is_ost);
     j.key("encryption").value(s.encryption);
     j.key("totals");

@@ -251,6 +251,7 @@ Plan plan_inputs(const std::vector<std::string> &inputs, const PlanOptions &opts
       sl.format = info.kind;  // mbox, maildir, eml, msg, files
       sl.encryption = "none";
     }
+    sl.read_as = info.detail;
     if (!info.detail.empty()) log << "note: " << path << ": " << info.detail << "\n";
     // The census first: what the file holds, by its own indexes, before anything is read.
     Result<mapi::Census> census = sp->primary->census();

@@ -191,6 +191,11 @@ if mmtest.have_corpus(args, c):
         kinds = collections.Counter(s["format"] for s in rep["sources"])
         print("corpus mixed: inputs by kind", dict(kinds), "totals", rep["totals"])
         c.check(rep["totals"]["written"] > 0, "corpus mixed wrote nothing")
+        # Every mbox says which dialect it was read as, and why.
+        for s in rep["sources"]:
+            if s["format"] == "mbox":
+                c.check(re.match(r"mbox(o|rd|cl2?) \(", s.get("read_as", "")),
+                        f"{s['path']}: read_as {s.get('read_as')!r}")
         # EML inputs pass through: each written message is one of the input files, its
         # bytes unchanged but for line ends.
         def norm(b):

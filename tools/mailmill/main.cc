@@ -25,10 +25,10 @@ namespace {
 
 constexpr const char *VERSION = "0.1.0";
 
-const char *MAIN_HELP = R"(mailmill - convert Outlook PST/OST archives to standard mailboxes
+const char *MAIN_HELP = R"(mailmill - convert salvaged mail (PST/OST, MSG, EML, mbox, maildir) to standard mailboxes
 
 Usage:
-  mailmill convert INPUT... -o OUTDIR [--format mbox|eml|batch] [--report FILE] [options]
+  mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
   mailmill inspect FILE [--reader native|libpff|auto]
   mailmill verify OUTDIR
   mailmill generate -o FILE.pst [--truth FILE.jsonl] [--seed N] [--messages N] [options]
@@ -36,8 +36,8 @@ Usage:
   mailmill COMMAND --help        help for one command
 
 Commands:
-  convert   Convert every item of the inputs in parallel; write mbox, EML or upload
-            batches, remove duplicates, and account for every item (written / duplicate /
+  convert   Convert every item of the inputs in parallel; write mbox, EML, maildir, PST or
+            upload batches, remove duplicates across all inputs, and account for every item (written / duplicate /
             skipped / failed, with reasons) in OUTDIR/manifest.jsonl.
   verify    Re-read an output folder and check every item against the manifest.
   inspect   Print a store's format, encryption and folder tree with item counts by type, and
@@ -56,10 +56,19 @@ Exit codes:
 )";
 
 const char *CONVERT_EXAMPLES = R"(
-Inputs are PST/OST files or folders searched recursively for *.pst and *.ost.
+Inputs are told by content, never by file name, and may be mixed in one run:
+  PST/OST files; Outlook .msg files; .eml files; mbox files (mboxo, mboxrd, mboxcl, mboxcl2:
+  the dialect assumed is printed); maildir and Maildir++ folders. Any other folder is
+  searched: PST/OST and mbox files and maildirs in it are inputs of their own, and the loose
+  .eml/.msg files below it are one input whose folders are the subdirectories. TNEF
+  (winmail.dat) parts are expanded. A message gets the same content key whichever format
+  it came in, so `--dedup content` removes copies across PSTs, mboxes, maildirs and files.
 Output layout (OUTDIR/<input name>/<folder path>):
   mbox: one mboxrd file per folder, "<Folder>.mbox", subfolders in "<Folder>/"
   eml:  one file per message, "<Folder>/<index> <subject>.eml" (stable across runs)
+  maildir: a Maildir++ tree per input (cur/ new/ tmp/, folder A/B in ".A.B/"), messages
+        named "<seq>.<sha256 prefix>.mailmill:2,<flags>"; Dovecot reads it as it is
+  MIME inputs written as mbox, EML or maildir keep their own bytes (line ends aside)
   batch: batches/batch-NNNNNN.mbox.zst with .manifest.jsonl and .sha256 beside each
   pst:  pst/<mailbox>/*.pst and pst/mapping.csv (Microsoft 365 PST Import; --mailbox)
   appointments and tasks become .ics files (recurrences as RRULE/EXDATE), contacts .vcf
@@ -169,7 +178,8 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "command again after an interruption resumes; a new command adds to it, deduplicating "
        "against what is already there")
       ("format,f", po::value(&format)->default_value("mbox"),
-       "mbox (mboxrd, one file per folder), eml (one file per message), batch "
+       "mbox (mboxrd, one file per folder), eml (one file per message), maildir (Maildir++ "
+       "per input), batch "
        "(zstd-compressed mbox batches for upload) or pst (Microsoft 365 PST Import Service: "
        "pst/<mailbox>/*.pst and pst/mapping.csv; use with --profile m365)")
       ("report,r", po::value(&opts.report_path),
@@ -233,7 +243,7 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
     return 0;
   }
   po::notify(vm);
-  if (opts.inputs.empty()) throw po::error("no INPUT given (a PST/OST file or a folder)");
+  if (opts.inputs.empty()) throw po::error("no INPUT given (PST/OST, .msg, .eml or mbox files, maildirs, folders)");
   static const std::map<std::string, pipeline::OutputFormat> formats = {
       {"mbox", pipeline::OutputFormat::Mbox}, {"eml", pipeline::OutputFormat::Eml},
       {"batch", pipeline::OutputFormat::Batch}, {"pst", pipeline::OutputFormat::Pst},

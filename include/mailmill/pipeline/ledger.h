@@ -49,7 +49,8 @@ struct FolderLedger {
 struct SourceLedger {
   std::string path;
   std::string reader;   ///< "native" / "libpff" / "" when it could not be opened
-  std::string format;   ///< "unicode", "ansi", ...
+  std::string format;   ///< "unicode", "ansi", ... for PST/OST; else "mbox", "maildir", "files"
+  std::string read_as;  ///< how the reader read it when it had to assume (the mbox dialect)
   bool is_ost = false;
   std::string encryption;
   bool opened = false;
