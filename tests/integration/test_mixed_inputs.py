@@ -5,7 +5,8 @@ keys the same whichever format it arrived in.
     an input: every mail item comes back with the content key (content_sha256) the PST item
     had, as a multiset; nothing is lost (the census of the re-read equals the items written).
     Python's `mailbox` reads the maildir output: one folder per PST folder and, per folder,
-    the same messages as the mbox output (same bytes). Converting the PST together with its
+    the same messages as the mbox output (same bytes). The mbox output converted to PST (the
+    parsed model rebuilt as MAPI items) and read back keeps every content key. Converting the PST together with its
     three outputs under --dedup content writes each PST item once: everything read back from
     the outputs is a duplicate.
 (b) Pass-through: an mbox or EML input written to mbox or EML keeps its message bytes (line
@@ -119,6 +120,22 @@ if c.check(r.returncode == 0, f"generate: {r.stderr[-300:]!r}"):
         md_all = sorted([h for v in got.values() for h in v] +
                         [mmtest.sha256(m.as_bytes()) for m in md])
         c.check(mbox_all == md_all, "maildir and mbox outputs hold different message bytes")
+        # MIME inputs into PST output (rebuilt from the parsed model) and back: same keys.
+        want = keys(mmtest.load_jsonl(os.path.join(outs["eml"], "manifest.jsonl")))
+        mb_inputs = [os.path.join(mbox_out, d) for d in sorted(os.listdir(mbox_out))
+                     if os.path.isdir(os.path.join(mbox_out, d))]
+        r, rep, man = convert(mb_inputs, os.path.join(W, "to-pst"), "--format", "pst",
+                              "--profile", "m365", "--mailbox", "u@example.com", "--dedup", "none")
+        made = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(W, "to-pst", "pst"))
+                for f in fs if f.endswith(".pst")]
+        if c.check(r.returncode == 0 and made, f"mbox to PST: exit {r.returncode} "
+                   f"{r.stderr[-300:]!r}"):
+            r, rep, man = convert(made, os.path.join(W, "to-pst-back"), "--format", "eml",
+                                  "--dedup", "none")
+            got = keys(man)
+            c.check(got == want, f"mbox -> PST -> EML: {sum((got & want).values())} of "
+                    f"{sum(want.values())} messages keep the PST item's content key "
+                    f"({sum(got.values())} read back)")
         # One run over the PST and its three outputs: each message written once.
         inputs = [pst] + [os.path.join(o, d) for o in outs.values() for d in sorted(os.listdir(o))
                           if os.path.isdir(os.path.join(o, d))]
