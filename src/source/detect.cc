@@ -13,6 +13,7 @@
 
 #include "mailmill/format/cfb/compound_file.h"
 #include "mbox_scan.h"
+#include "tree_io.h"
 
 namespace mm::source {
 namespace {
@@ -23,17 +24,6 @@ constexpr std::size_t HEAD_BYTES = 8192;
 // Outlook writes comes near it) and count as Unknown.
 constexpr u64 MAX_CFB_DETECT_BYTES = u64{512} << 20;
 
-i64 read_at(int fd, char *dst, u64 len, u64 off) {
-  u64 got = 0;
-  while (got < len) {
-    ssize_t n = ::pread(fd, dst + got, len - got, static_cast<off_t>(off + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) break;
-    got += static_cast<u64>(n);
-  }
-  return static_cast<i64>(got);
-}
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
@@ -149,7 +139,7 @@ InputKind detect_file(const std::string &path) {
   InputKind kind = InputKind::Unknown;
   std::string head(HEAD_BYTES, '\0');
   const i64 n =
-      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read_at(fd, head.data(), HEAD_BYTES, 0) : -1;
+      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? tree::pread_full(fd, head.data(), HEAD_BYTES, 0) : -1;
   if (n > 0) {
     head.resize(static_cast<std::size_t>(n));
     const u64 size = static_cast<u64>(st.st_size);
@@ -158,7 +148,7 @@ InputKind detect_file(const std::string &path) {
     } else if (cfb::has_signature(head)) {
       if (size <= MAX_CFB_DETECT_BYTES) {
         Bytes all(size, '\0');
-        if (read_at(fd, all.data(), size, 0) == static_cast<i64>(size)) {
+        if (tree::pread_full(fd, all.data(), size, 0) == static_cast<i64>(size)) {
           Result<std::unique_ptr<cfb::CompoundFile>> cf = cfb::CompoundFile::open(all);
           if (cf && (*cf)->find("__properties_version1.0")) kind = InputKind::Msg;
         }

@@ -7,6 +7,8 @@
 // on every entry and are split by it; mboxcl still quotes From lines, mboxcl2 does not.
 #include "mbox_scan.h"
 
+#include "tree_io.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,20 +50,6 @@ std::string_view strip_bom(std::string_view s) {
   return starts_with(s, "\xEF\xBB\xBF") ? s.substr(3) : s;
 }
 
-// Reads up to `len` bytes at `off`; returns how many were read (short only at end of file),
-// or -1 with errno set.
-i64 pread_full(int fd, char *dst, u64 len, u64 off) {
-  u64 got = 0;
-  while (got < len) {
-    ssize_t n = ::pread(fd, dst + got, len - got, static_cast<off_t>(off + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) break;
-    got += static_cast<u64>(n);
-  }
-  return static_cast<i64>(got);
-}
-
 struct Line {
   u64 off = 0;
   u64 len = 0;            ///< with its line end, if any
@@ -78,7 +66,7 @@ Status for_each_line(int fd, u64 size, std::size_t block, F &&on_line) {
   char before = '\0';  // the byte before the current position, across blocks
   while (pos < size) {
     const u64 want = std::min<u64>(buf.size(), size - pos);
-    const i64 n = pread_full(fd, buf.data(), want, pos);
+    const i64 n = tree::pread_full(fd, buf.data(), want, pos);
     if (n < 0) return Problem{ProblemCode::SourceUnreadable, std::strerror(errno), -1};
     if (static_cast<u64>(n) < want) {
       return Problem{ProblemCode::SourceTruncated,
@@ -441,11 +429,11 @@ Result<i64> census_count(int fd, u64 size, Dialect dialect, std::size_t block) {
   std::string line;  // the current line's first bytes
   bool space_only = true;
   char bom[3] = {};
-  if (size >= 3 && pread_full(fd, bom, 3, 0) == 3 && std::string_view(bom, 3) == "\xEF\xBB\xBF")
+  if (size >= 3 && tree::pread_full(fd, bom, 3, 0) == 3 && std::string_view(bom, 3) == "\xEF\xBB\xBF")
     pos = 3;
   while (pos < size) {
     const u64 want = std::min<u64>(buf.size(), size - pos);
-    const i64 n = pread_full(fd, buf.data(), want, pos);
+    const i64 n = tree::pread_full(fd, buf.data(), want, pos);
     if (n <= 0) {
       return Problem{ProblemCode::SourceUnreadable,
                      n < 0 ? std::string(std::strerror(errno)) : "the file shrank", -1};

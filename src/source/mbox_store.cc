@@ -14,6 +14,7 @@
 
 #include "mailmill/source/detect.h"
 #include "mbox_scan.h"
+#include "tree_io.h"
 
 namespace mm::source {
 namespace {
@@ -51,17 +52,6 @@ struct MboxFile {
   }
 };
 
-i64 pread_all(int fd, char *dst, u64 len, u64 off) {
-  u64 got = 0;
-  while (got < len) {
-    ssize_t n = ::pread(fd, dst + got, len - got, static_cast<off_t>(off + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) break;
-    got += static_cast<u64>(n);
-  }
-  return static_cast<i64>(got);
-}
 
 class MboxStore final : public mapi::MailStore {
  public:
@@ -117,7 +107,7 @@ class MboxStore final : public mapi::MailStore {
                   static_cast<i64>(st.st_size)});
     }
     Bytes buf(len, '\0');
-    const i64 got = pread_all(file_->fd, buf.data(), len, e.from_off);
+    const i64 got = tree::pread_full(file_->fd, buf.data(), len, e.from_off);
     if (got < 0) return Problem{ProblemCode::SourceUnreadable, std::strerror(errno), -1};
     if (static_cast<u64>(got) < len) {
       return changed(Problem{ProblemCode::SourceTruncated,

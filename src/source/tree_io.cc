@@ -41,6 +41,18 @@ bool is_message_field(std::string_view name) {
 
 }  // namespace
 
+i64 pread_full(int fd, char *dst, u64 len, u64 off) {
+  u64 got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(fd, dst + got, len - got, static_cast<off_t>(off + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    got += static_cast<u64>(n);
+  }
+  return static_cast<i64>(got);
+}
+
 Result<FileBytes> read_whole(const std::string &path) {
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

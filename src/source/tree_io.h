@@ -25,6 +25,10 @@ struct FileBytes {
 /// LimitExceeded above MAX_FILE_BYTES. Thread-safe.
 Result<FileBytes> read_whole(const std::string &path);
 
+/// Reads up to `len` bytes of `fd` at `off` with pread, retrying after EINTR and short reads;
+/// returns how many were read (fewer only at the end of the file), or -1 with errno set.
+i64 pread_full(int fd, char *dst, u64 len, u64 off);
+
 /// Reads up to `n` bytes from the start of `path`; empty when unreadable.
 Bytes read_head(const std::string &path, std::size_t n);
 
