@@ -165,6 +165,7 @@ class Run {
       case OutputFormat::Batch: sink_ = sink::make_batch_sink(opts_.out_dir, opts_.batch); break;
       case OutputFormat::Pst: sink_ = sink::make_pst_sink(opts_.out_dir, opts_.pst); break;
     }
+    sink_->set_message_limit(profile_limit(opts_));
     sink_->on_new_tracked_file = [this](const std::string &rel) {
       state_->register_file(run_.id, rel, 0);
     };
@@ -315,9 +316,14 @@ class Run {
       }
       if (input_changed(*store, item)) continue;
       process_item(*store, fp.nids[i], produce_, item, times, &streaming);
-      if (item.framed && limit_ && item.size > limit_) {
-        // Over the profile's limit: it goes whole to oversize/ as a file, so build it again
-        // unframed (rare; cheaper than unquoting).
+      // The sink decides what becomes of a message built in its form (oversize ones go to
+      // files of their own); its own per-message work (the batch sink's zstd frame) is done
+      // here, with this thread's preparer, so that its writer only appends bytes.
+      sink::Next next = sink::Next::Keep;
+      if (item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime && !item.model)
+        next = sink_->triage(item.size, item.framed, !item.spilled);
+      if (next == sink::Next::RebuildPlain) {
+        // Rare; cheaper than unquoting the mboxrd entry.
         ItemOut bare;
         bare.seq = item.seq;
         bare.index = item.index;
@@ -328,13 +334,7 @@ class Run {
       // replaced the vanished pages. It fails, and so does every later item of the source.
       if (input_changed(*store, item)) continue;
       if (item.spilled) budget_.count_streamed(item);  // built straight into the spill file
-      // Framing was done by the builder (the sink's form), in parallel; the sink's own
-      // per-message work (the batch sink's zstd frame) is done here too, with this thread's
-      // preparer, so the writer only appends bytes. Only messages in the sink's form that are
-      // held in memory are prepared: not .ics/.vcf files, not oversize messages (written
-      // whole as .eml), not messages built into the spill file (the sink does their work).
-      if (item.outcome == Outcome::Written && item.form == ItemOut::Form::Mime && !item.model &&
-          !item.spilled && !(limit_ && item.size > limit_)) {
+      if (next == sink::Next::Prepare) {
         if (sink::Preparer *p = preparer()) p->prepare(item.bytes, item.compressed);
       }
       budget_.saw_item(item.size);
@@ -406,79 +406,26 @@ class Run {
         continue;
       }
       if (item.spilled) OutputBudget::load_spilled(*u, item);
-      ByteView bytes = item.bytes;
-      std::string location;
-      u64 limit = profile_limit(opts_);
-      if (item.model && limit && item.size > limit) {
-        // Over the import service's item limit: kept whole as an EML under oversize/.
-        mime::BuildOptions bo;
-        Result<mime::Built> built = mime::build_message(*item.model, bo);
-        if (!built) {
-          account(sp, fp, item.seq, item.index, Outcome::Failed, ItemNote{item.node_id, item.title,
-                  item.note.kind, problem_code_name(built.problem().code), built.problem().detail},
-                  "", &item);
-          continue;
-        }
-        location = sink_->write_file(dest, item.index, item.title, ".eml", built->bytes, "oversize");
-        result_.ledger.warn(*fp.ledger, ItemNote{item.node_id, item.title, item.note.kind,
-                                                 "Oversize",
-                                                 "item of about " + std::to_string(item.size) +
-                                                     " bytes is over the limit of " +
-                                                     std::to_string(limit) + "; written to " +
-                                                     location});
-      } else if (item.model) {
-        sink_->before_write(item.size);
-        maybe_commit();
-        sink::OutMessage m;
-        m.index_in_folder = item.index;
-        m.subject = item.title;
-        m.seq = item.seq;
-        m.label = fp.label;
-        m.message_id = item.message_id;
-        location = sink_->write_model(dest, *item.model, m);
-        item.model.reset();
-      } else if (item.form == ItemOut::Form::Ics) {
-        location = sink_->write_file(dest, item.index, item.title, ".ics", bytes);
-      } else if (item.form == ItemOut::Form::Vcf) {
-        location = sink_->write_file(dest, item.index, item.title, ".vcf", bytes);
-      } else if (limit && item.size > limit) {
-        // Over the upload profile's limit: kept whole as an EML under oversize/, reported.
-        location = sink_->write_file(dest, item.index, item.title, ".eml", bytes, "oversize");
-        result_.ledger.warn(*fp.ledger, ItemNote{item.node_id, item.title, item.note.kind,
-                                                 "Oversize",
-                                                 "message of " + std::to_string(item.size) +
-                                                     " bytes is over the profile limit of " +
-                                                     std::to_string(limit) + "; written to " +
-                                                     location});
-      } else {
-        if (item.framed)
-          sink_->before_write_framed(item.size, item.framed_size);
-        else
-          sink_->before_write(item.size);
-        maybe_commit();
-        sink::OutMessage m;
-        m.bytes = bytes;
-        m.envelope_sender = item.envelope_sender;
-        m.date = item.date;
-        m.index_in_folder = item.index;
-        m.subject = item.title;
-        m.seq = item.seq;
-        m.label = fp.label;
-        m.raw_sha256 = dedup::to_hex(item.raw);
-        m.message_id = item.message_id;
-        m.flags = item.flags;
-        m.framed = item.framed;
-        m.size = item.size;
-        m.compressed = item.compressed;
-        m.framed_size = item.framed_size;
-        m.steal = &item.bytes;
-        location = sink_->write_message(dest, m);
+      const sink::OutMessage m = out_message(item, fp);
+      sink_->announce(m);
+      maybe_commit();
+      const sink::Placed placed = sink_->write(dest, m);
+      item.model.reset();
+      if (placed.failed) {
+        account(sp, fp, item.seq, item.index, Outcome::Failed,
+                ItemNote{item.node_id, item.title, item.note.kind,
+                         problem_code_name(placed.failed->code), placed.failed->detail},
+                "", &item);
+        continue;
       }
+      if (!placed.oversize.empty())
+        result_.ledger.warn(*fp.ledger, ItemNote{item.node_id, item.title, item.note.kind,
+                                                 "Oversize", placed.oversize});
       written_bytes_ += item.size;
       // The key joins the journal with its item, after any commit point passed above, so a
       // resumed run never finds an item's own key committed without the item.
       dedup_.kept(decision);
-      account(sp, fp, item.seq, item.index, Outcome::Written, item.note, location, &item);
+      account(sp, fp, item.seq, item.index, Outcome::Written, item.note, placed.location, &item);
     }
     write_time_ += std::chrono::duration<double>(Clock::now() - t0).count();
     // Mapped input pages would otherwise count as resident memory for the whole run: a
@@ -491,6 +438,31 @@ class Run {
       units_since_release_ = 0;
     }
     maybe_commit();
+  }
+
+  // What the sink is given of an item ready to write (its bytes, or its model).
+  static sink::OutMessage out_message(ItemOut &item, const FolderPlan &fp) {
+    sink::OutMessage m;
+    m.kind = item.form == ItemOut::Form::Ics   ? sink::OutMessage::Kind::Calendar
+             : item.form == ItemOut::Form::Vcf ? sink::OutMessage::Kind::Card
+                                               : sink::OutMessage::Kind::Message;
+    m.model = item.model.get();
+    if (!m.model) m.bytes = item.bytes;
+    m.envelope_sender = item.envelope_sender;
+    m.date = item.date;
+    m.index_in_folder = item.index;
+    m.subject = item.title;
+    m.seq = item.seq;
+    m.label = fp.label;
+    m.raw_sha256 = dedup::to_hex(item.raw);
+    m.message_id = item.message_id;
+    m.flags = item.flags;
+    m.framed = item.framed;
+    m.size = item.size;
+    m.compressed = item.compressed;
+    m.framed_size = item.framed_size;
+    m.steal = &item.bytes;
+    return m;
   }
 
   void account(SourcePlan &sp, FolderPlan &fp, u64 seq, i64 index, Outcome o, const ItemNote &note,
@@ -555,7 +527,6 @@ class Run {
   void run_pipeline() {
     produce_ = produce_for(sink_->form());
     prepares_ = sink_->make_preparer() != nullptr;
-    limit_ = profile_limit(opts_);
     int jobs = opts_.jobs > 0 ? opts_.jobs : tbb::info::default_concurrency();
     tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
                                 static_cast<std::size_t>(jobs));
@@ -663,7 +634,6 @@ class Run {
   OutputBudget budget_{fs::path(opts_.out_dir) / ".mailmill", opts_.max_memory};
   Produce produce_ = Produce::MimeLf;
   bool prepares_ = false;
-  u64 limit_ = 0;
   Progress *progress_ = nullptr;
   i64 drop_outcome_ = 0, shrink_after_ = 0, accounted_ = 0;
   std::mutex in_flight_mu_;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mailmill/mime/build.h"
 #include "mailmill/mime/mbox.h"
 #include "mailmill/util/append_file.h"
 #include "mailmill/util/buffer_pool.h"
@@ -133,6 +134,53 @@ std::string Sink::write_file(const Destination &dest, i64 index_in_folder, std::
   auto [path, location] = place_file(dest, index_in_folder, title, ext, top);
   write_whole_file(path, bytes);
   return location;
+}
+
+Next Sink::triage(u64 size, bool framed, bool in_memory) const {
+  // An oversize message becomes a file of its own: an mboxrd entry is not what goes there.
+  if (oversize(size)) return framed ? Next::RebuildPlain : Next::Keep;
+  return in_memory ? Next::Prepare : Next::Keep;
+}
+
+void Sink::announce(const OutMessage &msg) {
+  if (msg.kind != OutMessage::Kind::Message && !msg.model) return;  // a file beside the stream
+  if (oversize(msg.size)) return;                                      // a file under oversize/
+  if (msg.framed)
+    before_write_framed(msg.size, msg.framed_size);
+  else
+    before_write(msg.size);
+}
+
+Placed Sink::write(const Destination &dest, const OutMessage &msg) {
+  Placed placed;
+  auto to_oversize = [&](ByteView bytes, const char *what) {
+    placed.location = write_file(dest, msg.index_in_folder, msg.subject, ".eml", bytes, "oversize");
+    placed.oversize = std::string(what) + std::to_string(msg.size) + " bytes is over the " +
+                      (msg.model ? "limit of " : "profile limit of ") + std::to_string(limit_) +
+                      "; written to " + placed.location;
+  };
+  if (msg.model) {
+    if (oversize(msg.size)) {
+      // Over the import service's item limit: kept whole as an EML (the size is an estimate).
+      Result<mime::Built> built = mime::build_message(*msg.model, mime::BuildOptions{});
+      if (!built) {
+        placed.failed = built.problem();
+        return placed;
+      }
+      to_oversize(built->bytes, "item of about ");
+    } else {
+      placed.location = write_model(dest, *msg.model, msg);
+    }
+  } else if (msg.kind == OutMessage::Kind::Calendar) {
+    placed.location = write_file(dest, msg.index_in_folder, msg.subject, ".ics", msg.bytes);
+  } else if (msg.kind == OutMessage::Kind::Card) {
+    placed.location = write_file(dest, msg.index_in_folder, msg.subject, ".vcf", msg.bytes);
+  } else if (oversize(msg.size)) {
+    to_oversize(msg.bytes, "message of ");  // over the upload profile's limit
+  } else {
+    placed.location = write_message(dest, msg);
+  }
+  return placed;
 }
 
 namespace {

@@ -15,12 +15,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "mailmill/model/item.h"
 #include "mailmill/sink/paths.h"
+#include "mailmill/util/result.h"
 #include "mailmill/util/types.h"
 
 namespace mm::sink {
@@ -41,9 +43,14 @@ struct Destination {
   std::vector<std::string> folder; ///< raw folder names below the store root
 };
 
-/// One finished message for the sink.
+/// One finished item for the sink.
 struct OutMessage {
+  /// A message, or an item that goes beside the messages as a file of its own (calendar
+  /// items as .ics, contacts as .vcf) in MIME-writing sinks.
+  enum class Kind : u8 { Message, Calendar, Card } kind = Kind::Message;
   ByteView bytes;                 ///< RFC 5322 bytes (LF for mbox/batch, CRLF for eml)
+  /// The item's model instead of bytes, for sinks that write MAPI stores (form() Model).
+  const model::Message *model = nullptr;
   std::string envelope_sender;    ///< mbox From_ line sender
   i64 date = 0;                   ///< mbox From_ line date (unix seconds)
   i64 index_in_folder = 0;        ///< position in the folder's contents table (stable names)
@@ -93,6 +100,25 @@ class FrameCompressor {
   Bytes out_;
 };
 
+/// What the pipeline's parallel stage does next with an item it built in the sink's form
+/// (Sink::triage).
+enum class Next : u8 {
+  Prepare,      ///< a message for the sink's stream: the thread's Preparer (if any) works on it
+  Keep,         ///< written as built (an oversize file, or the bytes are in the spill file)
+  RebuildPlain, ///< over the size limit but framed: build it again as plain MIME with LF ends
+};
+
+/// Where Sink::write put an item.
+struct Placed {
+  std::string location;  ///< relative to the root, as write_message returns it
+  /// Non-empty when the item went somewhere else than the folder's stream because of its size
+  /// (the pipeline records it as a warning with code "Oversize").
+  std::string oversize;
+  /// Set when the item could not be written at all (an oversize model that cannot be built
+  /// as MIME); nothing was written then.
+  std::optional<Problem> failed;
+};
+
 /// A sink's share of the pipeline's parallel stage: the work on a finished message that does
 /// not depend on what was written before it (the batch sink compresses it into its zstd frame
 /// there), so that the serial write_message only appends. One per thread, made by
@@ -124,6 +150,22 @@ class Sink {
   /// Claims the names of a folder (directory, and for mbox its file) ahead of any write, so
   /// that names depend only on the folder tree, never on which items were written first.
   virtual void register_folder(const Destination &dest);
+  /// Sets the largest message the sink puts into its folders' streams (0: no limit). A larger
+  /// one goes whole to oversize/<folder>/ as an .eml file instead (upload profiles' and the
+  /// import service's limits), reported in Placed::oversize. Set before any write.
+  void set_message_limit(u64 bytes) { limit_ = bytes; }
+  /// Decides, in the parallel stage, what happens to an item built in form() (`size`: of the
+  /// message itself; `framed`: built as an mboxrd entry; `in_memory`: not in the spill file).
+  /// Thread-safe: reads only the sink's options.
+  Next triage(u64 size, bool framed, bool in_memory) const;
+  /// Called in the serial stage before write() with the same item, ahead of the pipeline's
+  /// chance to commit: the sink closes a full batch or PST part here (before_write), so that
+  /// a commit point falls between two items.
+  void announce(const OutMessage &msg);
+  /// Writes one item where it belongs: a message into its folder's stream (write_message or
+  /// write_model), a calendar item or contact as a file, an oversize message to oversize/.
+  Placed write(const Destination &dest, const OutMessage &msg);
+
   /// Writes one message; returns its location relative to the root ("a/b/Inbox.mbox#12",
   /// "a/b/Inbox/00012 Subject.eml", "batches/batch-000003.mbox.zst#7").
   virtual std::string write_message(const Destination &dest, const OutMessage &msg) = 0;
@@ -186,6 +228,8 @@ class Sink {
   std::filesystem::path root_;
 
  private:
+  bool oversize(u64 size) const { return limit_ != 0 && size > limit_; }
+  u64 limit_ = 0;
   UniqueNamer sources_;
   std::map<std::string, FolderMap> folders_;  // source key -> folder map
   std::set<std::filesystem::path> made_dirs_;  // directories known to exist
