@@ -387,7 +387,10 @@ class Run {
     const std::string source_id = fs::absolute(sp.path, ec).string();
     for (ItemOut &item : u->items) {
       if (static_cast<i64>(item.seq) <= run_.committed_seq) continue;
-      for (auto &w : item.warnings) result_.ledger.warn(*fp.ledger, std::move(w));
+      for (auto &w : item.warnings) {
+        item.warning_lines.push_back(w.code + ": " + w.detail);
+        result_.ledger.warn(*fp.ledger, std::move(w));
+      }
       if (item.outcome != Outcome::Written) {
         account(sp, fp, item.seq, item.index, item.outcome, item.note, "", &item);
         continue;
@@ -487,6 +490,7 @@ class Run {
     e.outcome = o;
     e.note = &note;
     e.where = where;
+    if (item) e.warnings = &item->warning_lines;
     if (item && (o == Outcome::Written || o == Outcome::Duplicate)) {
       e.size = item->size;
       e.date = item->date;

@@ -1,10 +1,13 @@
-// `mailmill inspect`: what a store is and what it holds, without converting anything.
-#include <iostream>
+// `mailmill inspect`: what each input is and what it holds, without converting anything.
 #include <algorithm>
+#include <iostream>
 #include <map>
 
+#include "json.h"
 #include "mailmill/mapi/to_model.h"
+#include "mailmill/mime/parse.h"
 #include "mailmill/pipeline/convert.h"
+#include "mailmill/source/discover.h"
 
 namespace mm::pipeline {
 namespace {
@@ -28,76 +31,265 @@ const char *encryption_label(mapi::PstEncryption e) {
   return "unknown";
 }
 
-}  // namespace
+bool is_pst(const mapi::StoreInfo &info) {
+  return info.kind.empty() || info.kind == "pst" || info.kind == "ost";
+}
 
-int run_inspect(const std::string &path, source::Reader reader, std::ostream &out,
-                std::ostream &err) {
+// The kind name a user reads, with the PST format where it applies.
+std::string type_label(const mapi::StoreInfo &info) {
+  if (is_pst(info)) return std::string(info.is_ost ? "OST" : "PST") + ", " +
+                           format_label(info.format);
+  if (info.kind == "mbox") return "mbox";
+  if (info.kind == "maildir") return "maildir";
+  if (info.kind == "files") return "EML/MSG files";
+  return info.kind;
+}
+
+// What one input holds, counted by reading every item as a conversion would.
+struct FolderCount {
+  std::vector<std::string> path;
+  std::string container_class;
+  i64 items = 0;
+  std::optional<std::string> unreadable;  ///< why the folder's contents could not be listed
+  std::map<std::string, i64> kinds;
+};
+
+struct Description {
+  std::string path;
+  std::optional<std::string> error;  ///< the input could not be opened
+  mapi::StoreInfo info;
+  std::string reader;
+  std::vector<FolderCount> folders;
+  std::map<std::string, i64> kinds;
+  /// Container flags (maildir file names, mbox Status lines) and their counts; items whose
+  /// container records none are counted in flags_unknown.
+  i64 flagged = 0, read = 0, answered = 0, draft = 0, flags_unknown = 0, flags_known = 0;
+  std::optional<mapi::Census> census;
+  std::string census_error;
+  bool failed = false;
+};
+
+// Kind of one item: the model's kind, "unparsed" for an Internet message the MIME parser
+// cannot read (a conversion writes it verbatim with a warning), "unreadable" when the item
+// cannot be read at all.
+std::string item_kind(mapi::MailStore &store, u64 id, Description &d) {
+  Result<mapi::RawMessage> raw = store.read_item(id);
+  if (!raw) return "unreadable";
+  if (raw->internet) {
+    const mapi::InternetMessage &in = *raw->internet;
+    if (in.flags) {
+      ++d.flags_known;
+      d.read += in.flags->read;
+      d.answered += in.flags->answered;
+      d.flagged += in.flags->flagged;
+      d.draft += in.flags->draft;
+    } else {
+      ++d.flags_unknown;
+    }
+    Result<model::Message> msg = mime::parse_message(in.bytes);
+    return msg ? model::item_kind_name(msg->kind) : "unparsed";
+  }
+  mapi::ConvertContext ctx{raw->codepage ? raw->codepage : store.info().default_codepage,
+                           raw->names ? raw->names.get() : &store.names()};
+  Result<model::Message> msg = mapi::to_model(*raw, ctx);
+  return msg ? model::item_kind_name(msg->kind) : "unreadable";
+}
+
+Description describe(const std::string &path, source::Reader reader) {
+  Description d;
+  d.path = path;
   Result<std::unique_ptr<mapi::MailStore>> opened = source::open_store(path, reader);
   if (!opened) {
-    err << "error: " << path << ": " << opened.problem().detail << "\n";
-    return EXIT_SOME_FAILED;
+    d.error = opened.problem().detail;
+    d.failed = true;
+    return d;
   }
   mapi::MailStore &store = **opened;
-  const mapi::StoreInfo &info = store.info();
-  out << "file:        " << path << "\n";
-  out << "type:        " << (info.is_ost ? "OST" : "PST") << ", " << format_label(info.format)
-      << "\n";
-  out << "encryption:  " << encryption_label(info.encryption) << "\n";
-  out << "size:        " << info.file_size << " bytes\n";
-  out << "store name:  " << info.display_name << "\n";
-  out << "codepage:    " << info.default_codepage << "\n";
-  out << "reader:      " << store.reader_name() << "\n";
+  d.info = store.info();
+  d.reader = store.reader_name();
   Result<std::vector<mapi::FolderInfo>> folders = store.folders();
   if (!folders) {
-    err << "error: " << path << ": cannot read the folder tree: " << folders.problem().detail
-        << "\n";
-    return EXIT_SOME_FAILED;
+    d.error = "cannot read the folder tree: " + folders.problem().detail;
+    d.failed = true;
+    return d;
   }
-  out << "folders:\n";
-  int rc = EXIT_ALL_CONVERTED;
-  mapi::ConvertContext ctx{info.default_codepage, &store.names()};
-  std::map<std::string, i64> all_kinds;
   for (const mapi::FolderInfo &folder : *folders) {
-    std::string indent(2 * (folder.path.size() + 1), ' ');
-    std::string name = folder.path.empty() ? std::string("(root)") : folder.path.back();
-    std::map<std::string, i64> kinds;
+    FolderCount &fc = d.folders.emplace_back();
+    fc.path = folder.path;
+    fc.container_class = folder.container_class;
     Result<std::vector<u64>> items = store.items_in(folder.node_id);
     if (!items) {
-      out << indent << name << "  [contents unreadable: " << items.problem().detail << "]\n";
-      rc = EXIT_SOME_FAILED;
+      fc.unreadable = items.problem().detail;
+      d.failed = true;
       continue;
     }
-    for (u64 nid : *items) {
-      Result<mapi::RawMessage> raw = store.read_item(nid);
-      std::string kind = "unreadable";
-      if (raw) {
-        Result<model::Message> msg = mapi::to_model(*raw, ctx);
-        if (msg) kind = model::item_kind_name(msg->kind);
-      }
-      ++kinds[kind];
-      ++all_kinds[kind];
+    fc.items = static_cast<i64>(items->size());
+    for (u64 id : *items) {
+      std::string kind = item_kind(store, id, d);
+      ++fc.kinds[kind];
+      ++d.kinds[kind];
     }
-    out << indent << name << "  (" << items->size() << " items";
-    for (const auto &[k, n] : kinds) out << ", " << k << ": " << n;
-    out << ")" << (folder.container_class.empty() ? "" : "  " + folder.container_class) << "\n";
+  }
+  if (Result<mapi::Census> c = store.census(); c) {
+    d.census = std::move(*c);
+    if (!d.census->problems.empty()) d.failed = true;
+  } else {
+    d.census_error = c.problem().detail;
+    d.failed = true;
+  }
+  return d;
+}
+
+void print_text(const Description &d, std::ostream &out, std::ostream &err) {
+  if (d.error) {
+    err << "error: " << d.path << ": " << *d.error << "\n";
+    if (d.folders.empty() && d.info.kind.empty()) return;
+  }
+  const mapi::StoreInfo &info = d.info;
+  out << "input:       " << d.path << "\n";
+  out << "type:        " << type_label(info) << "\n";
+  if (!info.detail.empty()) out << "read as:     " << info.detail << "\n";
+  if (is_pst(info)) out << "encryption:  " << encryption_label(info.encryption) << "\n";
+  if (info.file_size > 0) out << "size:        " << info.file_size << " bytes\n";
+  if (!info.display_name.empty()) out << "name:        " << info.display_name << "\n";
+  if (is_pst(info)) out << "codepage:    " << info.default_codepage << "\n";
+  out << "reader:      " << d.reader << "\n";
+  for (const Problem &w : info.warnings) out << "warning:     " << w.detail << "\n";
+  out << "folders:     " << d.folders.size() << "\n";
+  for (const FolderCount &f : d.folders) {
+    std::string indent(2 * (f.path.size() + 1), ' ');
+    std::string name = f.path.empty() ? std::string("(root)") : f.path.back();
+    if (f.unreadable) {
+      out << indent << name << "  [contents unreadable: " << *f.unreadable << "]\n";
+      continue;
+    }
+    out << indent << name << "  (" << f.items << " items";
+    for (const auto &[k, n] : f.kinds) out << ", " << k << ": " << n;
+    out << ")" << (f.container_class.empty() ? "" : "  " + f.container_class) << "\n";
   }
   out << "items by type:";
-  for (const auto &[k, n] : all_kinds) out << " " << k << "=" << n;
+  for (const auto &[k, n] : d.kinds) out << " " << k << "=" << n;
   out << "\n";
-  // The census a conversion is checked against (see the report's "census").
-  if (Result<mapi::Census> c = store.census(); c) {
-    const mapi::Census::RowTotals rt = c->row_totals();
-    out << "census (" << c->basis << "): " << c->items() << " items; " << c->message_nodes
-        << " message nodes, " << c->assoc_nodes << " associated, " << rt.rows
-        << " contents-table rows, " << rt.claimed << " claimed by the folders, " << c->unlisted
-        << " unlisted, " << c->orphan_nodes << " orphans, " << rt.unreadable << " unreadable and "
-        << rt.dangling << " dangling rows\n";
-    for (const std::string &p : c->problems) out << "census problem: " << p << "\n";
-    if (!c->problems.empty()) rc = EXIT_SOME_FAILED;
-  } else {
-    err << "error: " << path << ": no census: " << c.problem().detail << "\n";
+  if (d.flags_known == 0 && d.flags_unknown > 0)
+    out << "flags:       none recorded by the container\n";
+  else if (d.flags_known > 0)
+    out << "flags:       " << d.read << " read, " << d.answered << " answered, " << d.flagged
+        << " flagged, " << d.draft << " draft (of " << d.flags_known
+        << " items whose container records flags; " << d.flags_unknown << " record none)\n";
+  if (d.census) {
+    // The census a conversion is checked against (see the report's "census").
+    const mapi::Census &c = *d.census;
+    out << "census (" << c.basis << "): " << c.items() << " items";
+    if (c.basis == "node-index" || c.basis == "libpff") {
+      const mapi::Census::RowTotals rt = c.row_totals();
+      out << "; " << c.message_nodes << " message nodes, " << c.assoc_nodes << " associated, "
+          << rt.rows << " contents-table rows, " << rt.claimed << " claimed by the folders, "
+          << c.unlisted << " unlisted, " << c.orphan_nodes << " orphans, " << rt.unreadable
+          << " unreadable and " << rt.dangling << " dangling rows";
+    }
+    out << "\n";
+    for (const std::string &p : c.problems) out << "census problem: " << p << "\n";
+  } else if (!d.census_error.empty()) {
+    err << "error: " << d.path << ": no census: " << d.census_error << "\n";
+  }
+}
+
+void write_json(JsonWriter &j, const Description &d) {
+  j.begin_object();
+  j.key("input").value(d.path);
+  if (d.error) j.key("error").value(*d.error);
+  const mapi::StoreInfo &info = d.info;
+  j.key("kind").value(is_pst(info) ? std::string(info.is_ost ? "ost" : "pst") : info.kind);
+  j.key("type").value(type_label(info));
+  j.key("read_as").value(info.detail);
+  if (is_pst(info)) {
+    j.key("format").value(format_label(info.format));
+    j.key("encryption").value(encryption_label(info.encryption));
+    j.key("codepage").value(static_cast<i64>(info.default_codepage));
+  }
+  j.key("size").value(info.file_size);
+  j.key("name").value(info.display_name);
+  j.key("reader").value(d.reader);
+  j.key("warnings").begin_array();
+  for (const Problem &w : info.warnings) j.value(w.detail);
+  j.end_array();
+  i64 items = 0;
+  j.key("folders").begin_array();
+  for (const FolderCount &f : d.folders) {
+    j.begin_object();
+    j.key("path").begin_array();
+    for (const std::string &p : f.path) j.value(p);
+    j.end_array();
+    j.key("container_class").value(f.container_class);
+    j.key("items").value(f.items);
+    items += f.items;
+    if (f.unreadable) j.key("error").value(*f.unreadable);
+    j.key("by_type").begin_object();
+    for (const auto &[k, n] : f.kinds) j.key(k).value(n);
+    j.end_object();
+    j.end_object();
+  }
+  j.end_array();
+  j.key("items").value(items);
+  j.key("by_type").begin_object();
+  for (const auto &[k, n] : d.kinds) j.key(k).value(n);
+  j.end_object();
+  if (d.flags_known > 0 || d.flags_unknown > 0) {
+    j.key("flags").begin_object();
+    j.key("read").value(d.read).key("answered").value(d.answered);
+    j.key("flagged").value(d.flagged).key("draft").value(d.draft);
+    j.key("recorded").value(d.flags_known).key("not_recorded").value(d.flags_unknown);
+    j.end_object();
+  }
+  if (d.census) {
+    j.key("census").begin_object();
+    j.key("basis").value(d.census->basis);
+    j.key("items").value(d.census->items());
+    j.key("problems").begin_array();
+    for (const std::string &p : d.census->problems) j.value(p);
+    j.end_array();
+    j.end_object();
+  } else if (!d.census_error.empty()) {
+    j.key("census_error").value(d.census_error);
+  }
+  j.end_object();
+}
+
+}  // namespace
+
+int run_inspect(const std::vector<std::string> &args, source::Reader reader, bool json,
+                std::ostream &out, std::ostream &err) {
+  std::vector<Problem> problems;
+  source::DiscoverReport found;
+  const std::vector<std::string> inputs = source::discover_inputs(args, problems, &found);
+  int rc = EXIT_ALL_CONVERTED;
+  for (const Problem &p : problems) {
+    err << "error: " << p.detail << "\n";
     rc = EXIT_SOME_FAILED;
   }
+  if (const std::string note = found.note(); !note.empty()) err << note << "\n";
+  if (inputs.empty() && problems.empty()) {
+    err << "error: no mail input found in the arguments\n";
+    rc = EXIT_SOME_FAILED;
+  }
+  JsonWriter j;
+  j.begin_object().key("inputs").begin_array();
+  bool first = true;
+  for (const std::string &path : inputs) {
+    const Description d = describe(path, reader);
+    if (d.failed) rc = EXIT_SOME_FAILED;
+    if (json) {
+      write_json(j, d);
+    } else {
+      if (!first) out << "\n";
+      print_text(d, out, err);
+    }
+    first = false;
+  }
+  j.end_array();
+  j.key("ignored_files").value(found.ignored_files);
+  j.end_object();
+  if (json) out << j.take() << "\n";
   return rc;
 }
 

@@ -48,6 +48,11 @@ void Manifest::add(const ManifestEntry &e) {
     j.key("content_sha256").value(e.content);
     j.key("raw_sha256").value(e.raw);
   }
+  if (e.warnings && !e.warnings->empty()) {
+    j.key("warnings").begin_array();
+    for (const std::string &w : *e.warnings) j.value(w);
+    j.end_array();
+  }
   j.end_object();
   std::string line = j.take();
   line += '\n';

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mailmill/pipeline/ledger.h"
 
@@ -23,6 +24,9 @@ struct ManifestEntry {
   u64 size = 0;
   i64 date = 0;
   std::string flags, message_id, mih, content, raw;
+  /// What was recovered from or left out of the item ("Code: detail"); written as "warnings"
+  /// when not empty.
+  const std::vector<std::string> *warnings = nullptr;
 };
 
 class Manifest {

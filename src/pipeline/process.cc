@@ -54,8 +54,30 @@ void skip(ItemOut &out, const model::Message &msg, std::string reason) {
 
 // An Internet message into the model (the MIME worker pool is this parallel stage): what its
 // container recorded (flags, the From_ line's date) fills what the message itself does not say.
+// An entry with no header field at all (an mbox body cut off by an unquoted "From " line in
+// the body before it, a bare text file) is never dropped: its bytes are the message's text
+// (UTF-8 when valid, else windows-1252; NULs left out), with a warning; MIME outputs keep the
+// bytes verbatim.
+model::Message text_only_message(ByteView bytes, const Problem &why) {
+  model::Message m;
+  m.kind = model::ItemKind::Message;
+  m.message_class = "IPM.Note";
+  const std::string_view v = bytes;
+  std::string text = text::is_valid_utf8(v)
+                         ? std::string(v)
+                         : text::codepage_to_utf8(bytes, 1252).value_or(text::sanitize_utf8(v));
+  std::erase(text, '\0');
+  m.body_text = std::move(text);
+  m.warnings.push_back(Problem{why.code, why.detail + "; the whole entry is kept as the "
+                                         "message text (an mbox body split at an unquoted From "
+                                         "line looks so)"});
+  return m;
+}
+
 Result<model::Message> parse_internet(const mapi::InternetMessage &in) {
   Result<model::Message> msg = mime::parse_message(in.bytes);
+  if (!msg && msg.problem().code == ProblemCode::ItemUnreadable)
+    msg = text_only_message(in.bytes.view(), msg.problem());
   if (!msg) return msg;
   if (in.flags) {
     const bool has_attachments = msg->flags.has_attachments;

@@ -23,6 +23,9 @@ struct ItemOut {
   Outcome outcome = Outcome::Failed;  ///< Written here means "ready to write"
   ItemNote note;
   std::vector<ItemNote> warnings;
+  /// The warnings as "Code: detail" lines for the item's manifest line (filled by the serial
+  /// stage when it hands `warnings` to the ledger).
+  std::vector<std::string> warning_lines;
   enum class Form : u8 { Mime, Ics, Vcf } form = Form::Mime;
   Bytes bytes;            ///< the output bytes (empty when spilled)
   u64 spill_offset = 0;   ///< where the bytes are in the unit's spill file when spilled

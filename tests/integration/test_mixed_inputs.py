@@ -208,6 +208,9 @@ if mmtest.have_corpus(args, c):
         kinds = collections.Counter(s["format"] for s in rep["sources"])
         print("corpus mixed: inputs by kind", dict(kinds), "totals", rep["totals"])
         c.check(rep["totals"]["written"] > 0, "corpus mixed wrote nothing")
+        # Malformed messages are never dropped (NUL bytes, no header at all, broken MIME):
+        # nothing fails, with --dedup none everything not skipped (sticky notes) is written.
+        c.check(rep["totals"]["failed"] == 0, f"corpus mixed: {rep['totals']['failed']} failed")
         # Every mbox says which dialect it was read as, and why.
         for s in rep["sources"]:
             if s["format"] == "mbox":

@@ -29,7 +29,7 @@ const char *MAIN_HELP = R"(mailmill - convert salvaged mail (PST/OST, MSG, EML, 
 
 Usage:
   mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
-  mailmill inspect FILE [--reader native|libpff|auto]
+  mailmill inspect INPUT... [--json] [--reader native|libpff|auto]
   mailmill verify OUTDIR
   mailmill generate -o FILE.pst [--truth FILE.jsonl] [--seed N] [--messages N] [options]
   mailmill --help | --version
@@ -40,8 +40,10 @@ Commands:
             upload batches, remove duplicates across all inputs, and account for every item (written / duplicate /
             skipped / failed, with reasons) in OUTDIR/manifest.jsonl.
   verify    Re-read an output folder and check every item against the manifest.
-  inspect   Print a store's format, encryption and folder tree with item counts by type, and
-            its census (what a conversion is checked against).
+  inspect   Describe each input without converting it: its kind (PST/OST with format and
+            encryption, mbox with the dialect assumed, maildir, EML/MSG files), folder tree
+            with item counts by type, recorded flags, and census (what a conversion is
+            checked against). --json for a machine-readable answer.
   generate  Write a deterministic synthetic PST (and its ground truth as JSONL) for tests
             and benchmarks: the same options always give the same bytes.
 
@@ -53,6 +55,22 @@ Exit codes:
   3  fatal error, with the system's reason (output folder or --report not writable, disk full)
   4  ledger mismatch: an item of the input's census (counted from the file's own indexes
      before converting) got no outcome, or more than one (a bug; please report it)
+)";
+
+const char *INSPECT_EXAMPLES = R"(
+INPUT is any mix of files and folders, found by content as `convert` finds them: a folder
+holding PSTs, mbox files, maildirs and loose .eml/.msg files lists each of them.
+Every item is read and parsed as a conversion would read it, so the counts by type
+("message", "appointment", ... ; "unparsed" for an Internet message the MIME parser cannot
+read, which convert writes verbatim; "unreadable" for items that cannot be read) predict
+the conversion; the census line is the count the conversion's ledger is checked against.
+
+Examples:
+  mailmill inspect archive.pst
+  mailmill inspect old.mbox Maildir/ exports/
+  mailmill inspect exports/ --json > what-is-there.json
+
+Exit codes: 0 every input, folder and census was read; 1 something could not be read.
 )";
 
 const char *CONVERT_EXAMPLES = R"(
@@ -325,25 +343,29 @@ int cmd_verify(const std::vector<std::string> &args) {
 }
 
 int cmd_inspect(const std::vector<std::string> &args) {
-  std::string file, reader = "auto";
-  po::options_description desc("mailmill inspect FILE [options]");
+  std::vector<std::string> inputs;
+  std::string reader = "auto";
+  po::options_description desc("mailmill inspect INPUT... [options]");
   desc.add_options()("help,h", "show this help")(
-      "reader", po::value(&reader)->default_value("auto"), "auto, native or libpff");
+      "reader", po::value(&reader)->default_value("auto"),
+      "PST/OST reader: auto, native or libpff")(
+      "json", "print one JSON document ({\"inputs\": [...]}) instead of text");
   po::options_description hidden;
-  hidden.add_options()("file", po::value(&file));
+  hidden.add_options()("input", po::value(&inputs));
   po::options_description all;
   all.add(desc).add(hidden);
   po::positional_options_description pos;
-  pos.add("file", 1);
+  pos.add("input", -1);
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
   if (vm.count("help")) {
-    std::cout << desc << "\nExample:\n  mailmill inspect archive.pst\n";
+    std::cout << desc << INSPECT_EXAMPLES;
     return 0;
   }
   po::notify(vm);
-  if (file.empty()) throw po::error("no FILE given");
-  return pipeline::run_inspect(file, parse_reader(reader), std::cout, std::cerr);
+  if (inputs.empty()) throw po::error("no INPUT given");
+  return pipeline::run_inspect(inputs, parse_reader(reader), vm.count("json") > 0, std::cout,
+                               std::cerr);
 }
 
 int cmd_generate(const std::vector<std::string> &args) {

@@ -82,10 +82,15 @@ struct ConvertResult {
 /// (the caller prints ledger.summary()). Throws FatalError when the output side fails.
 ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log);
 
-/// `mailmill inspect`: prints format, encryption, and the folder tree with item counts by
-/// type. Returns an exit code.
-int run_inspect(const std::string &path, source::Reader reader, std::ostream &out,
-                std::ostream &err);
+/// `mailmill inspect`: for every input the arguments name (files and directories, discovered
+/// as `convert` discovers them), prints what it is (PST/OST with format and encryption, mbox
+/// with the dialect assumed and why, maildir, loose EML/MSG files), its folder tree with item
+/// counts by type (every item is read and parsed as a conversion would), the flags its
+/// container records, and its census (what a conversion is checked against). With `json`, one
+/// JSON document {"inputs": [...], "ignored_files": N} instead. Returns an exit code: 0, or
+/// EXIT_SOME_FAILED when an input, a folder or the census could not be read.
+int run_inspect(const std::vector<std::string> &args, source::Reader reader, bool json,
+                std::ostream &out, std::ostream &err);
 
 /// `mailmill verify OUTDIR`: re-reads every written item (EML files, mbox entries, batch
 /// entries) and checks its sha256 against the manifest, and every batch file against its
