@@ -110,7 +110,7 @@ class MimeOutput : public Output {
       if (std::fwrite(rec.data(), 1, rec.size(), mbox_) != rec.size())
         return write_failed("cannot write " + path_);
       bytes_ += rec.size();
-      rel = path_;
+      rel = fs::path(path_).filename().string();  // not the path as given: stable JSONL
     } else {
       const Folder &f = folders_[folder];
       char name[160];

@@ -83,7 +83,7 @@ struct GenStats {
 ///
 /// MIME formats: folder is the path below the root ("Folder 0/Folder 3"); body_sha256 and
 /// html_sha256 hash the canonical (CRLF) text that was encoded; each line adds path (mbox:
-/// the file as given; eml, maildir: relative to the output directory, '/'-separated), offset
+/// the file's name; eml, maildir: relative to the output directory, '/'-separated), offset
 /// (mbox: where the message's From_ line starts, else null), raw_size and raw_sha256 (the
 /// message bytes as written, without the From_ line and with mboxrd quoting undone) and
 /// flags (maildir info letters of the generated state: F flagged, R answered, S seen).
