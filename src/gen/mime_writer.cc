@@ -293,14 +293,13 @@ const char *enc_name(MimePlan::Enc e) {
   return "7bit";
 }
 
-// Body bytes of a text part in its transfer encoding; every form ends with a line end.
+// Body bytes of a text part in its transfer encoding. They end with a line end only where the
+// text does (base64: always, its line ends are not content); the delimiter that follows brings
+// its own (RFC 2046 5.1.1).
 Bytes encode_text(ByteView canonical, MimePlan::Enc e, const std::string &nl) {
-  Bytes out;
   if (e == MimePlan::Enc::Base64) return base64_lines(canonical, nl);
-  out = e == MimePlan::Enc::QuotedPrintable ? quoted_printable(canonical, nl)
-                                             : with_eol(canonical, nl);
-  if (out.size() < nl.size() || out.compare(out.size() - nl.size(), nl.size(), nl) != 0) out += nl;
-  return out;
+  return e == MimePlan::Enc::QuotedPrintable ? quoted_printable(canonical, nl)
+                                              : with_eol(canonical, nl);
 }
 
 // Transfer encodings of the bodies: ASCII text as 7bit or quoted-printable, other text also
@@ -339,6 +338,9 @@ class Writer {
     out += "Message-ID: " + m.message_id + nl_;
     out += "MIME-Version: 1.0" + nl_;
     body(out, m);
+    // A message ends with a line end (mbox needs it); generated text bodies already do.
+    if (out.size() < nl_.size() || out.compare(out.size() - nl_.size(), nl_.size(), nl_) != 0)
+      out += nl_;
     return out;
   }
 
@@ -348,6 +350,12 @@ class Writer {
     std::snprintf(buf, sizeof buf, "=_mmgen_%016llx_%d",
                   static_cast<unsigned long long>(plan_.boundary_seed), counter_++);
     return buf;
+  }
+
+  // RFC 2046 5.1.1: the line end before "--boundary" belongs to the delimiter, so every part
+  // (each ends with a line end of its own) is followed by one more before the delimiter.
+  std::string delimiter(const std::string &b, bool close = false) const {
+    return nl_ + "--" + b + (close ? "--" : "") + nl_;
   }
 
   void text_part(Bytes &out, ByteView canonical, const char *subtype, MimePlan::Enc e) {
@@ -368,9 +376,9 @@ class Writer {
     out += "Content-Type: multipart/alternative;" + nl_ + " boundary=\"" + b + "\"" + nl_ + nl_;
     out += "--" + b + nl_;
     text_part(out, text, "plain", plan_.text_enc);
-    out += "--" + b + nl_;
+    out += delimiter(b);
     text_part(out, *m.body_html, "html", plan_.html_enc);
-    out += "--" + b + "--" + nl_;
+    out += delimiter(b, true);
   }
 
   void attachment(Bytes &out, const model::Attachment &a) {
@@ -399,9 +407,14 @@ class Writer {
              const model::Message *body_of) {
     const std::string b = boundary();
     out += "Content-Type: multipart/mixed;" + nl_ + " boundary=\"" + b + "\"" + nl_ + nl_;
+    bool first = true;
+    auto next_part = [&] {
+      out += first ? "--" + b + nl_ : delimiter(b);
+      first = false;
+    };
     if (body_of) {
       out += "This is a multi-part message in MIME format." + nl_ + nl_;
-      out += "--" + b + nl_;
+      next_part();
       body_part(out, *body_of);
     }
     // RFC 2046 5.1.1: attachments two or more go, in some messages, into an inner
@@ -410,19 +423,19 @@ class Writer {
     for (const model::Attachment *a : parts)
       (a->kind == model::AttachmentKind::Embedded ? embedded : plain).push_back(a);
     if (body_of && plan_.nest_attachments && plain.size() >= 2) {
-      out += "--" + b + nl_;
+      next_part();
       mixed(out, plain, nullptr);
     } else {
       for (const model::Attachment *a : plain) {
-        out += "--" + b + nl_;
+        next_part();
         attachment(out, *a);
       }
     }
     for (const model::Attachment *a : embedded) {
-      out += "--" + b + nl_;
+      next_part();
       attachment(out, *a);
     }
-    out += "--" + b + "--" + nl_;
+    out += delimiter(b, true);
   }
 
   void body(Bytes &out, const model::Message &m) {
