@@ -46,7 +46,9 @@ Status write_file(const fs::path &p, ByteView data) {
 Status make_dir(const fs::path &p) {
   std::error_code ec;
   fs::create_directories(p, ec);
-  if (ec) return Problem{ProblemCode::OutputWriteFailed, "cannot create " + p.string() + ": " + ec.message()};
+  if (ec)
+    return Problem{ProblemCode::OutputWriteFailed,
+                   "cannot create " + p.string() + ": " + ec.message()};
   return {};
 }
 

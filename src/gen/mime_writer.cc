@@ -285,10 +285,14 @@ std::string param(const char *name, ByteView value) {
 
 const char *enc_name(MimePlan::Enc e) {
   switch (e) {
-    case MimePlan::Enc::SevenBit: return "7bit";
-    case MimePlan::Enc::EightBit: return "8bit";
-    case MimePlan::Enc::QuotedPrintable: return "quoted-printable";
-    case MimePlan::Enc::Base64: return "base64";
+    case MimePlan::Enc::SevenBit:
+      return "7bit";
+    case MimePlan::Enc::EightBit:
+      return "8bit";
+    case MimePlan::Enc::QuotedPrintable:
+      return "quoted-printable";
+    case MimePlan::Enc::Base64:
+      return "base64";
   }
   return "7bit";
 }
@@ -299,7 +303,7 @@ const char *enc_name(MimePlan::Enc e) {
 Bytes encode_text(ByteView canonical, MimePlan::Enc e, const std::string &nl) {
   if (e == MimePlan::Enc::Base64) return base64_lines(canonical, nl);
   return e == MimePlan::Enc::QuotedPrintable ? quoted_printable(canonical, nl)
-                                              : with_eol(canonical, nl);
+                                             : with_eol(canonical, nl);
 }
 
 // Transfer encodings of the bodies: ASCII text as 7bit or quoted-printable, other text also
@@ -310,7 +314,7 @@ void choose_encodings(MimePlan &p, Rng &r, const model::Message &m, bool from_li
   if (ascii) {
     p.text_enc = k < 2 ? MimePlan::Enc::SevenBit : MimePlan::Enc::QuotedPrintable;
   } else {
-    p.text_enc = k == 0 ? MimePlan::Enc::EightBit
+    p.text_enc = k == 0                   ? MimePlan::Enc::EightBit
                  : (k == 1 || from_lines) ? MimePlan::Enc::QuotedPrintable
                                           : MimePlan::Enc::Base64;
   }
@@ -537,7 +541,8 @@ std::string mutf7(std::string_view s) {
       if (c >= 0x20 && c <= 0x7E) break;
       std::size_t n = std::min(utf8_len(c), s.size() - i);
       u32 cp = n == 1 ? c : c & (0xFF >> (n + 1));
-      for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      for (std::size_t k = 1; k < n; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
       i += n;
       if (cp >= 0x10000) {
         cp -= 0x10000;

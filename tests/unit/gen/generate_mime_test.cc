@@ -2,7 +2,6 @@
 // line ends and --target-bytes, checked on the files written (Python's mailbox and email
 // packages read the same output in tests/integration/test_generate_mime.py).
 #include <gtest/gtest.h>
-
 #include <openssl/evp.h>
 
 #include <filesystem>
@@ -176,7 +175,8 @@ TEST(Generate, MimeMboxrdQuoting) {
     // Every "From " line of the file is a separator, one per message, where the truth says.
     std::vector<u64> from_lines;
     if (data.rfind("From ", 0) == 0) from_lines.push_back(0);
-    for (std::size_t p = data.find("\nFrom "); p != std::string::npos; p = data.find("\nFrom ", p + 1))
+    for (std::size_t p = data.find("\nFrom "); p != std::string::npos;
+         p = data.find("\nFrom ", p + 1))
       from_lines.push_back(p + 1);
     ASSERT_EQ(from_lines.size(), truth.size());
     int quoted = 0, deep = 0;
@@ -273,7 +273,8 @@ TEST(Generate, MimeEmlTree) {
     ASSERT_TRUE(files.count(path)) << path;
     EXPECT_EQ(sha256_hex(files[path]), field(line, "raw_sha256"));
     EXPECT_EQ(files[path].find("\nMessage-ID: " + field(line, "message_id") + "\r\n") !=
-                  std::string::npos, true);
+                  std::string::npos,
+              true);
   }
   fs::remove_all(dir);
 }
