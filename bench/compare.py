@@ -4,7 +4,9 @@
 One command, nothing built here:
 
     python3 bench/compare.py [--mailmill build/tools/mailmill] [--workdir /tmp/mailmill-bench]
-                             [--quick] [--only A|B] [--skip-slow] [--repeat N]
+                             [--quick] [--only A|B|mime] [--skip-slow] [--repeat N]
+
+(--only mime is a separate benchmark of the MIME path; see MIME_DOC below and bench/README.md.)
 
 It generates two deterministic corpora with `mailmill generate` (reused when the PST, its
 ground-truth JSONL and the options sidecar FILE.opts all match):
@@ -589,6 +591,226 @@ def esc(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# ----------------------------------------------------------------------------- --only mime
+
+MIME_DOC = """The MIME path (--only mime): one generated mbox (`mailmill generate --format mbox
+--target-bytes SIZE`, default 1G = 2^30 bytes, --quick 50M; --mime-size to change it, reused
+when the file, its ground truth and the options sidecar match), read by four commands that run
+alternately (A B C D, A B C D, ...; --repeat rounds, at least 3), each timed with
+/usr/bin/time; the tables give the median wall and CPU (user + sys) seconds and MB/s = mbox
+bytes / median wall (10^6 bytes):
+  A  cat FILE > /dev/null                       the read floor
+  B  Python: mailbox.mbox, every message parsed by email (compat32), every part's
+     get_payload(decode=True)                   an independent reader doing the MIME work
+  C  mailmill convert FILE -o OUT --format mbox --jobs 0
+  D  mailmill convert FILE -o OUT --format eml --jobs 0
+Checks (a run that fails them is reported, not hidden): Python's message count and every
+mailmill report's seen and written equal the ground truth's line count, reports balanced.
+A full run writes bench/mime-results.md and bench/mime-results.json; --quick writes
+WORKDIR/mime-results-quick.{md,json} only (smoke figures, not results)."""
+
+MIME_GEN_OPTIONS = [
+    "--seed", "11", "--folders", "10", "--attachment-ratio", "0.1",
+    "--attachment-min", "1000", "--attachment-max", "200000", "--html-ratio", "0.5",
+    "--non-ascii-ratio", "0.2", "--transport-headers-ratio", "0.5", "--embedded-ratio", "0.02",
+]
+
+PY_MIME_READER = r"""import email, email.policy, mailbox, sys
+box = mailbox.mbox(sys.argv[1], create=False)
+n = parts = decoded = 0
+for key in box.iterkeys():
+    msg = email.message_from_bytes(box.get_bytes(key), policy=email.policy.compat32)
+    n += 1
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        parts += 1
+        decoded += len(part.get_payload(decode=True) or b"")
+print(f"messages {n} parts {parts} decoded_bytes {decoded}")
+"""
+
+
+def median(xs: list[float]) -> float:
+    ys = sorted(xs)
+    k = len(ys)
+    return ys[k // 2] if k % 2 else (ys[k // 2 - 1] + ys[k // 2]) / 2
+
+
+def ensure_mime_corpus(mailmill: str, workdir: Path, size: str) -> dict:
+    path = workdir / f"mime-{size}.mbox"
+    truth = Path(str(path) + ".jsonl")
+    opts_file = Path(str(path) + ".opts")
+    options = ["--format", "mbox", "--target-bytes", size] + MIME_GEN_OPTIONS
+    want = json.dumps({"generate": options}, sort_keys=True)
+    if (path.exists() and truth.exists() and opts_file.exists()
+            and opts_file.read_text().strip() == want):
+        log(f"mime: reusing {path} ({path.stat().st_size / 1e9:.2f} GB)")
+    else:
+        for p in (path, truth, opts_file):
+            if p.exists():
+                p.unlink()
+        cmd = [mailmill, "generate", "-o", str(path), "--truth", str(truth)] + options
+        log(f"mime: generating: {shlex.join(cmd)}")
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            sys.exit(f"mailmill generate failed ({p.returncode}):\n{p.stdout}")
+        log(f"mime: {p.stdout.strip()} ({time.monotonic() - t0:.0f} s)")
+        opts_file.write_text(want + "\n")
+    with open(truth, "rb") as f:
+        items = sum(1 for _ in f)
+    return {"path": str(path), "truth": str(truth), "bytes": path.stat().st_size,
+            "items": items, "generate_options": options}
+
+
+def mime_variants(mailmill: str, reader: Path) -> list[dict]:
+    return [
+        {"name": "cat > /dev/null", "argv": ["sh", "-c", 'exec cat "$0" > /dev/null', "{IN}"]},
+        {"name": "python mailbox + email (compat32, decode every part)",
+         "argv": [sys.executable, str(reader), "{IN}"], "python": True},
+        {"name": "mailmill convert --format mbox --jobs 0",
+         "argv": [mailmill, "convert", "{IN}", "-o", "{OUT}", "--format", "mbox", "--jobs", "0",
+                  "--quiet", "--report", "{REPORT}"], "mailmill": True},
+        {"name": "mailmill convert --format eml --jobs 0",
+         "argv": [mailmill, "convert", "{IN}", "-o", "{OUT}", "--format", "eml", "--jobs", "0",
+                  "--quiet", "--report", "{REPORT}"], "mailmill": True},
+    ]
+
+
+def run_mime_once(var: dict, corpus: dict, workdir: Path, rnd: int) -> dict:
+    name = slug(var["name"])
+    out = workdir / "out" / f"mime-{name}"
+    report = workdir / "reports" / f"mime-{name}.{rnd}.json"
+    logf = workdir / "logs" / f"mime-{name}.{rnd}.log"
+    timef = workdir / "logs" / f"mime-{name}.time"
+    rmtree(out)
+    if report.exists():
+        report.unlink()
+    subs = {"{IN}": corpus["path"], "{OUT}": str(out), "{REPORT}": str(report)}
+    argv = [subs.get(a, a) for a in var["argv"]]
+    wait_after_delete()
+    log(f"mime round {rnd + 1}: {var['name']}")
+    with open(logf, "wb") as lf:
+        p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", str(timef)] + argv,
+                           stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    wall, user, sys_, rss = [l for l in timef.read_text().splitlines() if l.strip()][-1].split()
+    r = {"variant": var["name"], "round": rnd, "exit": p.returncode, "wall_s": float(wall),
+         "cpu_s": round(float(user) + float(sys_), 2), "peak_rss_mib": round(int(rss) / 1024, 1)}
+    subprocess.run(["sync"])  # untimed
+    problems = []
+    if p.returncode != 0:
+        problems.append(f"exit {p.returncode}")
+    if var.get("python"):
+        m = re.search(r"messages (\d+) parts (\d+) decoded_bytes (\d+)", logf.read_text())
+        r["python_messages"] = int(m.group(1)) if m else None
+        if r["python_messages"] != corpus["items"]:
+            problems.append(f"python read {r['python_messages']} messages")
+    if var.get("mailmill"):
+        try:
+            rj = json.loads(report.read_text())
+            t = rj.get("totals") or {}
+            r["totals"] = t
+            if not rj.get("balanced"):
+                problems.append("report not balanced")
+            if t.get("seen") != corpus["items"] or t.get("written") != corpus["items"]:
+                problems.append(f"report seen {t.get('seen')} written {t.get('written')}")
+        except (OSError, ValueError) as e:
+            problems.append(f"no report: {e}")
+    r["problems"] = problems
+    log(f"  wall {r['wall_s']:.2f} s, cpu {r['cpu_s']:.2f} s"
+        + (f"; PROBLEMS: {', '.join(problems)}" if problems else ""))
+    rmtree(out)
+    return r
+
+
+def run_mime(args, mailmill: str) -> int:
+    global QUIET_AFTER_DELETE
+    size = args.mime_size or ("50M" if args.quick else "1G")
+    if args.quick:
+        # The EML output of a smoke run is a few thousand files, not hundreds of thousands.
+        QUIET_AFTER_DELETE = 5.0
+    workdir = Path(args.workdir).resolve()
+    for d in ("out", "logs", "reports"):
+        (workdir / d).mkdir(parents=True, exist_ok=True)
+    started = _dt.datetime.now().astimezone()
+    info = {"date": started.isoformat(timespec="seconds"),
+            "command": shlex.join([sys.executable, *sys.argv]),
+            "machine": machine_info(workdir),
+            "versions": {"mailmill": sh_out([mailmill, "--version"]),
+                         "python": platform.python_version(),
+                         "mailmill source": (sh_out(["git", "-C", str(REPO), "describe",
+                                                     "--always", "--dirty"])
+                                             if (REPO / ".git").exists() else "")},
+            "quick": args.quick, "mailmill_sha256": file_sha256(mailmill),
+            "warm_cache": "the input is read with cat before timing; the cache is not dropped"}
+    corpus = ensure_mime_corpus(mailmill, workdir, size)
+    reader = workdir / "mime_python_read.py"
+    reader.write_text(PY_MIME_READER)
+    log("mime: warming the page cache (cat, untimed)")
+    subprocess.run(["sh", "-c", 'cat "$0" > /dev/null', corpus["path"]])
+    vars_ = mime_variants(mailmill, reader)
+    rounds = max(3, args.repeat)
+    runs: list[dict] = []
+    for rnd in range(rounds):  # alternating: A B C D, A B C D, ...
+        for var in vars_:
+            runs.append(run_mime_once(var, corpus, workdir, rnd))
+    rows = []
+    for var in vars_:
+        mine = [r for r in runs if r["variant"] == var["name"]]
+        wall = median([r["wall_s"] for r in mine])
+        rows.append({"variant": var["name"], "runs": len(mine),
+                     "wall_s": round(wall, 3), "cpu_s": round(median([r["cpu_s"] for r in mine]), 3),
+                     "mb_per_s": round(corpus["bytes"] / MB / max(wall, 0.005), 1),
+                     "messages_per_s": round(corpus["items"] / max(wall, 0.005), 1),
+                     "walls": [r["wall_s"] for r in mine],
+                     "peak_rss_mib": max(r["peak_rss_mib"] for r in mine),
+                     "problems": sorted({p for r in mine for p in r["problems"]})})
+    data = dict(info, corpus=corpus, rounds=rounds, summary=rows, runs=runs)
+    md = mime_markdown(data)
+    if args.quick:
+        jpath, mpath = workdir / "mime-results-quick.json", workdir / "mime-results-quick.md"
+    else:
+        jpath, mpath = REPO / "bench" / "mime-results.json", REPO / "bench" / "mime-results.md"
+    jpath.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    mpath.write_text(md)
+    print(md)
+    log(f"wrote {jpath} and {mpath}")
+    return 1 if any(r["problems"] for r in rows) else 0
+
+
+def mime_markdown(data: dict) -> str:
+    m = data["machine"]
+    c = data["corpus"]
+    lines = []
+    if data["quick"]:
+        lines += ["**Smoke run (--quick): not benchmark figures.**", ""]
+    lines += [
+        f"Measured {data['date']} with `{data['command']}`.",
+        "",
+        f"Machine: {m.get('cpu')} ({m.get('cores')} cores"
+        f"{', ' + m['hypervisor'] + ' VM' if m.get('hypervisor') else ''}), "
+        f"{m.get('memory_gib')} GiB RAM, disk {m.get('disk', {}).get('device')}, kernel "
+        f"{m.get('kernel')}. Tools: "
+        + "; ".join(f"{k}: {v}" for k, v in data["versions"].items() if v) + ".",
+        "",
+        f"Input: `{os.path.basename(c['path'])}`, {c['bytes']:,} bytes, {c['items']:,} messages "
+        f"(generator: `{' '.join(c['generate_options'])}`). Warm page cache; "
+        f"{data['rounds']} alternating rounds; medians.",
+        "",
+        "| Command | Wall s (median) | CPU s (median) | MB/s | msg/s | Peak RSS MiB | Walls | Check |",
+        "|---|--:|--:|--:|--:|--:|---|---|",
+    ]
+    for r in data["summary"]:
+        walls = ", ".join(f"{w:.2f}" for w in r["walls"])
+        chk = "ok" if not r["problems"] else "**" + "; ".join(r["problems"]) + "**"
+        lines.append(f"| {r['variant']} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | "
+                     f"{r['mb_per_s']:,.1f} | {r['messages_per_s']:,.0f} | "
+                     f"{r['peak_rss_mib']:.0f} | {walls} | {chk} |")
+    lines += ["", "MB/s = mbox bytes / median wall time (10^6 bytes per second). "
+              "CPU = user + sys of the process and its threads.", ""]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- main
 
 def main() -> int:
@@ -600,7 +822,11 @@ def main() -> int:
                     help="corpora, outputs and results (needs ~20 GB free for the full run)")
     ap.add_argument("--quick", action="store_true",
                     help="small corpora (A = 5,000 messages, B = 50) for a smoke run")
-    ap.add_argument("--only", choices=["A", "B"], help="run one corpus only")
+    ap.add_argument("--only", choices=["A", "B", "mime"],
+                    help="run one corpus only; mime: the MIME-path benchmark on a generated "
+                         "mbox against cat and Python's mailbox/email (see bench/README.md)")
+    ap.add_argument("--mime-size", help="--only mime: mbox size for `mailmill generate "
+                    "--target-bytes` (default 1G; --quick 50M)")
     ap.add_argument("--skip-slow", action="store_true",
                     help="skip pffexport and the mailmill --reader libpff run")
     ap.add_argument("--readpst-parallel", action="store_true",
@@ -638,6 +864,10 @@ def main() -> int:
     mailmill = os.path.abspath(args.mailmill)
     if not os.access(mailmill, os.X_OK):
         sys.exit(f"mailmill binary not found: {mailmill} (build it first, or pass --mailmill)")
+    if args.only == "mime":
+        if not shutil.which("/usr/bin/time"):
+            sys.exit("/usr/bin/time is not installed")
+        return run_mime(args, mailmill)
     for tool in ("readpst", "openssl", "/usr/bin/time") + (() if args.skip_slow else
                                                             ("pffexport",)):
         if not shutil.which(tool):

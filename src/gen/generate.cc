@@ -11,57 +11,12 @@
 #include "mailmill/util/json_escape.h"
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
+#include "output.h"
+#include "rng.h"
 
 namespace mm::gen {
 
 namespace {
-
-// splitmix64: seeds the per-message generators.
-u64 splitmix64(u64 &x) {
-  u64 z = (x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-// xoshiro256**: fast, and its output is fixed by its definition (unlike std distributions).
-class Rng {
- public:
-  explicit Rng(u64 seed) {
-    for (u64 &v : s_) v = splitmix64(seed);
-  }
-  u64 next() {
-    u64 r = rotl(s_[1] * 5, 7) * 9;
-    u64 t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return r;
-  }
-  /// Uniform in [0, n) (n > 0); multiply-shift, deterministic.
-  u64 below(u64 n) { return static_cast<u64>((static_cast<unsigned __int128>(next()) * n) >> 64); }
-  /// Uniform in [0, 1).
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  bool chance(double p) { return p > 0 && unit() < p; }
-  void fill(char *p, u64 n) {
-    u64 i = 0;
-    for (; i + 8 <= n; i += 8) {
-      u64 v = next();
-      std::memcpy(p + i, &v, 8);
-    }
-    if (i < n) {
-      u64 v = next();
-      std::memcpy(p + i, &v, n - i);
-    }
-  }
-
- private:
-  static u64 rotl(u64 x, int k) { return (x << k) | (x >> (64 - k)); }
-  u64 s_[4];
-};
 
 const char *const kWords[] = {
     "report", "meeting", "budget", "project", "update", "review", "draft", "invoice", "schedule",
@@ -285,6 +240,27 @@ Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
   return s;
 }
 
+// The PST output: folders and messages straight into pst::PstWriter.
+class PstOutput : public Output {
+ public:
+  explicit PstOutput(std::unique_ptr<pst::PstWriter> w) : w_(std::move(w)) {}
+  u64 root() const override { return w_->ipm_subtree_nid(); }
+  Result<u64> add_folder(u64 parent, const std::string &name,
+                         const std::string &container_class) override {
+    return w_->add_folder(parent, name, container_class);
+  }
+  Result<std::string> add_message(u64 folder, model::Message &m, i64, u64) override {
+    auto res = w_->add_message(folder, m);
+    if (!res) return res.problem();
+    return std::string();
+  }
+  u64 bytes_written() const override { return w_->bytes_written(); }
+  Status finish() override { return w_->finish(); }
+
+ private:
+  std::unique_ptr<pst::PstWriter> w_;
+};
+
 u64 message_seed(u64 seed, i64 seq) {
   u64 x = seed ^ (0xA0761D6478BD642FULL * static_cast<u64>(seq + 1));
   return splitmix64(x);
@@ -292,33 +268,78 @@ u64 message_seed(u64 seed, i64 seq) {
 
 }  // namespace
 
+std::optional<OutputFormat> parse_output_format(std::string_view name) {
+  if (name == "pst") return OutputFormat::Pst;
+  if (name == "mbox") return OutputFormat::Mbox;
+  if (name == "eml") return OutputFormat::Eml;
+  if (name == "maildir") return OutputFormat::Maildir;
+  return std::nullopt;
+}
+
+std::optional<u64> parse_byte_size(std::string_view t) {
+  u64 v = 0;
+  std::size_t i = 0;
+  for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+    if (v > (~0ULL - 9) / 10) return std::nullopt;
+    v = v * 10 + static_cast<u64>(t[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string suffix;
+  for (; i < t.size(); ++i) suffix += static_cast<char>(t[i] >= 'a' && t[i] <= 'z' ? t[i] - 32 : t[i]);
+  int shift = 0;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "KB" || suffix == "KIB") shift = 10;
+  else if (suffix == "M" || suffix == "MB" || suffix == "MIB") shift = 20;
+  else if (suffix == "G" || suffix == "GB" || suffix == "GIB") shift = 30;
+  else return std::nullopt;
+  if (shift && v > (~0ULL >> shift)) return std::nullopt;
+  return v << shift;
+}
+
 Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, const std::string &jsonl_path) {
+  const bool pst_out = o.format == OutputFormat::Pst;
+  // MIME stores hold mail only; these item kinds and RTF-only bodies exist only in a PST.
+  if (!pst_out && (o.calendar_ratio > 0 || o.contact_ratio > 0 || o.dist_list_ratio > 0 ||
+                   o.rtf_only_ratio > 0)) {
+    return Problem{ProblemCode::ItemUnsupportedType,
+                   "appointments, contacts, distribution lists and RTF-only bodies are "
+                   "generated for PST output only"};
+  }
   std::unique_ptr<std::FILE, int (*)(std::FILE *)> jf(std::fopen(jsonl_path.c_str(), "wb"), &std::fclose);
   if (!jf) return Problem{ProblemCode::OutputWriteFailed, "cannot create " + jsonl_path};
-  pst::WriterOptions wo;
-  wo.display_name = "Generated " + std::to_string(o.seed);
-  wo.encryption = o.permute ? pst::WriterEncryption::Permute : pst::WriterEncryption::None;
-  auto wr = pst::PstWriter::create(pst_path, wo);
-  if (!wr) return wr.problem();
-  pst::PstWriter &w = **wr;
+  std::unique_ptr<Output> out;
+  if (pst_out) {
+    pst::WriterOptions wo;
+    wo.display_name = "Generated " + std::to_string(o.seed);
+    wo.encryption = o.permute ? pst::WriterEncryption::Permute : pst::WriterEncryption::None;
+    auto wr = pst::PstWriter::create(pst_path, wo);
+    if (!wr) return wr.problem();
+    out = std::make_unique<PstOutput>(std::move(*wr));
+  } else {
+    auto mo = create_mime_output(o.format, pst_path, o.eol);
+    if (!mo) return mo.problem();
+    out = std::move(*mo);
+  }
+  Output &w = *out;
   GenStats st;
   Rng fr(o.seed ^ 0xF01DE7ULL);
 
-  // Folder tree: each folder goes under the IPM subtree or an earlier folder.
+  // Folder tree: each folder goes under the IPM subtree or an earlier folder. MIME stores have
+  // no "Top of Personal Folders": their folder paths start below the root.
   struct F {
     u64 nid;
     std::string path;
   };
   std::vector<F> mail_folders;
-  const std::string top = "Top of Personal Folders";
-  mail_folders.push_back({w.ipm_subtree_nid(), top});
+  const std::string top = pst_out ? "Top of Personal Folders" : "";
+  mail_folders.push_back({w.root(), top});
   for (i64 i = 0; i < std::max<i64>(o.folders, 1); ++i) {
     const F &parent = mail_folders[fr.below(mail_folders.size())];
     std::string name = "Folder " + std::to_string(i);
     if (fr.chance(o.non_ascii_ratio)) name += std::string(" ") + pick(fr, kIntl);
     auto nid = w.add_folder(parent.nid, name, "IPF.Note");
     if (!nid) return nid.problem();
-    mail_folders.push_back({*nid, parent.path + "/" + name});
+    mail_folders.push_back({*nid, parent.path.empty() ? name : parent.path + "/" + name});
     ++st.folders;
   }
   mail_folders.erase(mail_folders.begin());  // messages go to user folders only
@@ -352,9 +373,11 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
       double d = dr.unit();
       u64 folder_idx = dr.below(mail_folders.size());
       Shape s;
+      u64 mseed = message_seed(o.seed, seq);
       if (!originals.empty() && mail_folders.size() > 1 && d < o.duplicate_ratio + o.near_duplicate_ratio) {
         const Orig &orig = originals[dr.below(originals.size())];
-        s = make_message(o, message_seed(o.seed, orig.seq), orig.seq, false);
+        mseed = message_seed(o.seed, orig.seq);
+        s = make_message(o, mseed, orig.seq, false);
         // Another folder than the original's.
         folder_idx = (orig.folder + 1 + dr.below(mail_folders.size() - 1)) % mail_folders.size();
         if (d < o.duplicate_ratio) {
@@ -369,14 +392,14 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
           if (s.msg.transport_headers.find("\r\n\r\n") == std::string::npos) s.msg.transport_headers += "\r\n";
         }
       } else {
-        s = make_message(o, message_seed(o.seed, seq), seq, false);
+        s = make_message(o, mseed, seq, false);
       }
       const F *folder = &mail_folders[folder_idx];
       if (s.kind == "appointment") folder = &calendar;
       if (s.kind == "contact" || s.kind == "distlist") folder = &contacts;
       if (s.kind == "message" && !dup_of && !near_of) originals.push_back({seq, folder_idx});
-      auto res = w.add_message(folder->nid, s.msg);
-      if (!res) return res.problem();
+      Result<std::string> extra = w.add_message(folder->nid, s.msg, seq, mseed);
+      if (!extra) return extra.problem();
       ++st.messages;
       st.embedded += s.embedded;
 
@@ -419,6 +442,7 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
         }
         line += "]";
       }
+      line += *extra;
       line += "}\n";
       if (std::fwrite(line.data(), 1, line.size(), jf.get()) != line.size()) {
         return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};

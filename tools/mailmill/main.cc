@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,7 +32,8 @@ Usage:
   mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
   mailmill inspect INPUT... [--json] [--reader native|libpff|auto]
   mailmill verify OUTDIR
-  mailmill generate -o FILE.pst [--truth FILE.jsonl] [--seed N] [--messages N] [options]
+  mailmill generate -o OUT [--format pst|mbox|eml|maildir] [--truth FILE.jsonl] [--seed N]
+                    [--messages N | --target-bytes SIZE] [options]
   mailmill --help | --version
   mailmill COMMAND --help        help for one command
 
@@ -44,8 +46,9 @@ Commands:
             encryption, mbox with the dialect assumed, maildir, EML/MSG files), folder tree
             with item counts by type, recorded flags, and census (what a conversion is
             checked against). --json for a machine-readable answer.
-  generate  Write a deterministic synthetic PST (and its ground truth as JSONL) for tests
-            and benchmarks: the same options always give the same bytes.
+  generate  Write a deterministic synthetic PST, mbox, EML tree or maildir (and its ground
+            truth as JSONL) for tests and benchmarks: the same options always give the same
+            bytes.
 
 Exit codes:
   0  every item was converted, deduplicated, or deliberately skipped (e.g. sticky notes)
@@ -370,15 +373,23 @@ int cmd_inspect(const std::vector<std::string> &args) {
 
 int cmd_generate(const std::vector<std::string> &args) {
   gen::GenOptions g;
-  std::string out, truth, encryption = "none";
-  po::options_description desc("mailmill generate -o FILE.pst [options]");
+  std::string out, truth, encryption = "none", format = "pst", eol = "lf", target = "0";
+  po::options_description desc("mailmill generate -o OUT [options]");
   desc.add_options()
       ("help,h", "show this help")
-      ("output,o", po::value(&out)->required(), "PST file to write (overwritten)")
-      ("truth", po::value(&truth), "ground-truth JSONL to write (default: FILE.pst.jsonl)")
+      ("output,o", po::value(&out)->required(),
+       "what to write: the PST or mbox file (overwritten), or the EML / maildir directory "
+       "(created; must be new or empty)")
+      ("format", po::value(&format)->default_value("pst"),
+       "pst; or mbox (one mboxrd file), eml (one .eml file per message in a directory per "
+       "folder), maildir (Maildir++, flags in the file names) written by the generator's own "
+       "MIME writer")
+      ("eol", po::value(&eol)->default_value("lf"), "line ends of mbox, eml, maildir: lf or crlf")
+      ("truth", po::value(&truth), "ground-truth JSONL to write (default: OUT.jsonl)")
       ("seed", po::value(&g.seed)->default_value(g.seed), "PRNG seed")
       ("messages,n", po::value(&g.messages)->default_value(g.messages),
-       "number of top-level items; -1 = until --target-bytes")
+       "number of top-level items; -1 = until --target-bytes (the default when "
+       "--target-bytes is given)")
       ("folders", po::value(&g.folders)->default_value(g.folders), "number of user folders")
       ("attachment-ratio", po::value(&g.attachment_ratio)->default_value(g.attachment_ratio),
        "share of messages with attachments")
@@ -389,34 +400,40 @@ int cmd_generate(const std::vector<std::string> &args) {
       ("html-ratio", po::value(&g.html_ratio)->default_value(g.html_ratio),
        "share of messages with an HTML body")
       ("rtf-only-ratio", po::value(&g.rtf_only_ratio)->default_value(g.rtf_only_ratio),
-       "share of messages whose only body is RTF")
+       "share of messages whose only body is RTF (pst only)")
       ("non-ascii-ratio", po::value(&g.non_ascii_ratio)->default_value(g.non_ascii_ratio),
        "share with accented Latin, Cyrillic, CJK or emoji text")
       ("transport-headers-ratio",
        po::value(&g.transport_headers_ratio)->default_value(g.transport_headers_ratio),
-       "share with PR_TRANSPORT_MESSAGE_HEADERS")
+       "share with PR_TRANSPORT_MESSAGE_HEADERS (MIME formats: their Received lines)")
       ("embedded-ratio", po::value(&g.embedded_ratio)->default_value(g.embedded_ratio),
        "share carrying an attached message")
       ("calendar-ratio", po::value(&g.calendar_ratio)->default_value(g.calendar_ratio),
-       "share of appointments")
+       "share of appointments (pst only)")
       ("contact-ratio", po::value(&g.contact_ratio)->default_value(g.contact_ratio),
-       "share of contacts")
+       "share of contacts (pst only)")
       ("dist-list-ratio", po::value(&g.dist_list_ratio)->default_value(g.dist_list_ratio),
-       "share of distribution lists (members with and without an SMTP address)")
+       "share of distribution lists (members with and without an SMTP address; pst only)")
       ("duplicate-ratio", po::value(&g.duplicate_ratio)->default_value(g.duplicate_ratio),
        "share of exact copies of earlier messages (in other folders)")
       ("near-duplicate-ratio",
        po::value(&g.near_duplicate_ratio)->default_value(g.near_duplicate_ratio),
        "share of copies differing only in transport headers")
-      ("target-bytes", po::value(&g.target_bytes)->default_value(0),
-       "stop once the PST reaches this size (0 = no limit)")
-      ("encryption", po::value(&encryption)->default_value("none"), "none or compressible");
+      ("target-bytes", po::value(&target)->default_value("0"),
+       "stop once the output (PST file, mbox file, or all message files) reaches this size; "
+       "K, M, G suffixes are powers of 1024 (1G = 1073741824); 0 = no limit")
+      ("encryption", po::value(&encryption)->default_value("none"), "none or compressible (pst)");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
     std::cout << desc
-              << "\nExamples:\n  mailmill generate -o sample.pst --messages 1000 --seed 7\n"
-                 "  mailmill generate -o big.pst -n 200000 --attachment-ratio 0.05\n";
+              << "\nThe same seed and options give the same messages in every format; MIME "
+                 "formats hold mail only\n(no appointments, contacts, distribution lists or "
+                 "RTF-only bodies).\n"
+                 "\nExamples:\n  mailmill generate -o sample.pst --messages 1000 --seed 7\n"
+                 "  mailmill generate -o big.pst -n 200000 --attachment-ratio 0.05\n"
+                 "  mailmill generate -o big.mbox --format mbox --target-bytes 1G\n"
+                 "  mailmill generate -o md --format maildir --eol crlf -n 500\n";
     return 0;
   }
   po::notify(vm);
@@ -425,6 +442,26 @@ int cmd_generate(const std::vector<std::string> &args) {
   else if (encryption != "none")
     throw po::validation_error(po::validation_error::invalid_option_value, "encryption",
                                encryption);
+  if (std::optional<gen::OutputFormat> f = gen::parse_output_format(format))
+    g.format = *f;
+  else
+    throw po::validation_error(po::validation_error::invalid_option_value, "format", format);
+  if (eol == "lf" || eol == "crlf")
+    g.eol = eol == "crlf" ? gen::Eol::Crlf : gen::Eol::Lf;
+  else
+    throw po::validation_error(po::validation_error::invalid_option_value, "eol", eol);
+  if (std::optional<u64> t = gen::parse_byte_size(target))
+    g.target_bytes = *t;
+  else
+    throw po::validation_error(po::validation_error::invalid_option_value, "target-bytes", target);
+  if (g.target_bytes > 0 && vm["messages"].defaulted()) g.messages = -1;
+  if (g.format != gen::OutputFormat::Pst &&
+      (g.calendar_ratio > 0 || g.contact_ratio > 0 || g.dist_list_ratio > 0 ||
+       g.rtf_only_ratio > 0 || g.permute))
+    throw po::error("--calendar-ratio, --contact-ratio, --dist-list-ratio, --rtf-only-ratio and "
+                    "--encryption apply to --format pst only");
+  // Beside the output, never inside an EML or maildir directory ("dir/" -> "dir.jsonl").
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
   if (truth.empty()) truth = out + ".jsonl";
   Result<gen::GenStats> r = gen::generate(g, out, truth);
   if (!r) {
