@@ -1,6 +1,7 @@
 #pragma once
 /// Deterministic synthetic corpora: a PST written with pst::PstWriter plus a ground-truth JSONL
-/// (one line per top-level item, in write order) that tests compare readers against.
+/// (one line per top-level item, in write order: folder by folder, each folder's items in seq
+/// order) that tests compare readers against.
 #include <string>
 
 #include "mailmill/util/result.h"
