@@ -492,8 +492,10 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
           if (i) line += ',';
           line += json_str(m.recipients[i].address.smtp);
         }
-        line += "],\"body_sha256\":" + (m.body_text ? json_str(sha256_hex(*m.body_text)) : std::string("null"));
-        line += ",\"html_sha256\":" + (m.body_html ? json_str(sha256_hex(*m.body_html)) : std::string("null"));
+        line += "],\"body_sha256\":" +
+                (m.body_text ? json_str(sha256_hex(*m.body_text)) : std::string("null"));
+        line += ",\"html_sha256\":" +
+                (m.body_html ? json_str(sha256_hex(*m.body_html)) : std::string("null"));
         line += std::string(",\"rtf_only\":") + (s.rtf_only ? "true" : "false");
         line += ",\"attachments\":[";
         bool first = true;
@@ -501,14 +503,16 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
           if (a.kind != model::AttachmentKind::ByValue) continue;
           if (!first) line += ',';
           first = false;
-          line += "{\"name\":" + json_str(a.filename) + ",\"size\":" + std::to_string(a.data.size()) +
+          line += "{\"name\":" + json_str(a.filename) +
+                  ",\"size\":" + std::to_string(a.data.size()) +
                   ",\"sha256\":" + json_str(sha256_hex(a.data)) + "}";
           ++st.attachments;
           st.attachment_bytes += a.data.size();
         }
         line += "],\"embedded\":" + std::to_string(s.embedded);
         line += ",\"duplicate_of\":" + (dup_of ? std::to_string(*dup_of) : std::string("null"));
-        line += ",\"near_duplicate_of\":" + (near_of ? std::to_string(*near_of) : std::string("null"));
+        line +=
+            ",\"near_duplicate_of\":" + (near_of ? std::to_string(*near_of) : std::string("null"));
         if (m.dist_list) {
           line += ",\"members\":[";
           for (u64 i = 0; i < m.dist_list->members.size(); ++i) {
