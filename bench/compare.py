@@ -25,6 +25,14 @@ next tool's timing.
 Outputs under WORKDIR: results.json, results.svg, results.md, logs/ (each run's stdout and
 stderr) and reports/ (mailmill --report files). The Markdown table goes to stdout as well.
 
+Linearity gate: readpst's time must be linear in the message count before a ratio to it
+means anything. For each corpus the harness generates the same generator options at three
+message counts (A: 10k/20k/40k; B: 250/500/1,000, whose messages average ~1.2 MB), times
+`readpst -j 0 -r` on each (bench/readpst_growth.py: medians of --gate-repeat alternating runs,
+user+sys CPU time) and prints no "× readpst" ratio for a corpus whose readpst time per message
+grows by more than 30 % from the smallest to the largest count. The corpora use compressible
+encryption, Outlook's default.
+
 Correctness, cheaply: every mailmill report must be balanced with seen == the generated item
 count (lines of the ground-truth JSONL); message counts of readpst (\"From \" separator lines in
 mbox, .eml files), pffexport (Message* folders) and mailmill (report, and \"From \" lines of its
@@ -45,6 +53,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import readpst_growth  # noqa: E402  (bench/readpst_growth.py: the linearity gate)
+
 REPO = Path(__file__).resolve().parent.parent
 MB = 1_000_000  # MB/s means 10^6 bytes per second
 MIB = 1024 * 1024
@@ -56,8 +67,10 @@ CORPORA = {
         "title": "A: message-heavy",
         "full_messages": 200_000,
         "quick_messages": 5_000,
+        "gate_sizes": (10_000, 20_000, 40_000),
+        "quick_gate_sizes": (1_250, 2_500, 5_000),
         "options": [
-            "--seed", "1", "--folders", "20",
+            "--seed", "1", "--folders", "20", "--encryption", "compressible",
             "--attachment-ratio", "0.09", "--attachment-min", "1000",
             "--attachment-max", "200000", "--html-ratio", "0.5",
             "--non-ascii-ratio", "0.2", "--transport-headers-ratio", "0.5",
@@ -68,8 +81,10 @@ CORPORA = {
         "title": "B: attachment-heavy",
         "full_messages": 4_000,
         "quick_messages": 50,
+        "gate_sizes": (250, 500, 1_000),
+        "quick_gate_sizes": (25, 50, 100),
         "options": [
-            "--seed", "2", "--folders", "10",
+            "--seed", "2", "--folders", "10", "--encryption", "compressible",
             "--attachment-ratio", "0.25", "--attachment-min", "100000",
             "--attachment-max", "12000000", "--html-ratio", "0.3",
             "--non-ascii-ratio", "0.2", "--transport-headers-ratio", "0.5",
@@ -265,6 +280,40 @@ def ensure_corpus(key: str, mailmill: str, workdir: Path, quick: bool) -> dict:
             "generate_options": options}
 
 
+def linearity_gate(key: str, mailmill: str, workdir: Path, quick: bool, repeat: int,
+                   reuse: bool) -> dict:
+    """Times readpst on the corpus's generator options at three message counts and returns
+    readpst_growth.verdict() (linear: CPU time per message grows at most 30 %). Cached in
+    WORKDIR/gate-KEY.json; reused with --resume when options, sizes and readpst match."""
+    spec = CORPORA[key]
+    sizes = spec["quick_gate_sizes"] if quick else spec["gate_sizes"]
+    readpst = (sh_out(["readpst", "-V"]).splitlines() or [""])[0]
+    want = {"options": spec["options"], "sizes": list(sizes), "readpst": readpst,
+            "mailmill_sha256": file_sha256(mailmill)}
+    cache = workdir / f"gate-{key}{'-quick' if quick else ''}.json"
+    if reuse and cache.exists():
+        try:
+            old = json.loads(cache.read_text())
+            if old.get("want") == want:
+                log(f"corpus {key}: reusing the readpst linearity measurement in {cache}")
+                return old["verdict"]
+        except ValueError:
+            pass
+    log(f"corpus {key}: readpst linearity gate at {', '.join(f'{n:,}' for n in sizes)} "
+        f"messages ({repeat} alternating runs each)")
+    m = readpst_growth.measure(mailmill, workdir / "gate" / key, spec["options"], sizes, repeat)
+    v = readpst_growth.verdict(m)
+    log(readpst_growth.render(v))
+    cache.write_text(json.dumps({"want": want, "verdict": v}, indent=1) + "\n")
+    shutil.rmtree(workdir / "gate" / key, ignore_errors=True)  # the gate's PSTs
+    return v
+
+
+def gate_passed(corpus: dict) -> bool:
+    g = corpus.get("readpst_growth")
+    return bool(g and g.get("linear"))
+
+
 # ----------------------------------------------------------------------------- variants
 
 def variants(mailmill: str, skip_slow: bool, readpst_parallel: bool) -> list[dict]:
@@ -404,6 +453,11 @@ def derive(results: list[dict], corpora: dict) -> None:
         ref = refs.get((r["corpus"], r["format"])) if r["format"] else None
         r["ratio_to_readpst"] = round(ref / w, 2) if ref and not r.get("reference") else (
             1.0 if r.get("reference") else None)
+        # No ratio to a readpst whose time is not linear in the message count on this
+        # corpus's shape (or was not checked): it would depend on the corpus size.
+        r["ratio_withheld"] = not gate_passed(c)
+        if r["ratio_withheld"]:
+            r["ratio_to_readpst"] = None
 
 
 def fmt_num(x, nd=1) -> str:
@@ -415,6 +469,8 @@ def fmt_num(x, nd=1) -> str:
 
 
 def ratio_label(r: dict) -> str:
+    if r.get("ratio_withheld") and r["format"]:
+        return "withheld (gate)"
     if r["ratio_to_readpst"] is None:
         return "—"
     base = {"mbox": "-r", "eml": "-e"}[r["format"]]
@@ -430,6 +486,14 @@ def markdown(results: list[dict], corpora: dict) -> str:
         out.append(f"**Corpus {c['title']}**: `{os.path.basename(c['path'])}`, "
                    f"{c['bytes'] / 1e9:.2f} GB, {c['items']:,} items "
                    f"(generator: `{' '.join(c['generate_options'])}`)")
+        out.append("")
+        g = c.get("readpst_growth")
+        if g:
+            out.append("Linearity gate (readpst -j 0 -r on the same generator options):")
+            out.append("")
+            out.append(readpst_growth.render(g))
+        else:
+            out.append("Linearity gate: not run (--skip-gate); ratios to readpst withheld.")
         out.append("")
         out.append("| Tool / variant | Wall s | CPU s | Peak RSS MiB | MB/s | msg/s "
                    "| × readpst (same format) | exit |")
@@ -516,7 +580,11 @@ def targets(results: list[dict], corpora: dict) -> list[dict]:
         for label, mm, ref in (("mbox", "mailmill mbox -j 0", "readpst -j 0 -r (mbox)"),
                                ("EML", "mailmill EML -j 0", "readpst -j 0 -e (EML)")):
             a, b = find(key, mm), find(key, ref)
-            if a and b:
+            if a and b and not gate_passed(corpora[key]):
+                t.append({"target": f"{key}: mailmill {label} ≥ {need:g}× faster than {ref}",
+                          "figure": "withheld: readpst's time is not shown linear on this "
+                                    "corpus shape (linearity gate)", "met": False})
+            elif a and b:
                 x = b["wall_s"] / max(a["wall_s"], 0.005)
                 t.append({"target": f"{key}: mailmill {label} ≥ {need:g}× faster than {ref}",
                           "figure": f"{x:.2f}× ({b['wall_s']:.1f} s / {a['wall_s']:.1f} s)",
@@ -845,6 +913,11 @@ def main() -> int:
                          "them again")
     ap.add_argument("--render-only", action="store_true",
                     help="re-render results.md and results.svg from WORKDIR/results.json")
+    ap.add_argument("--gate-repeat", type=int, default=3,
+                    help="alternating readpst runs per size in the linearity gate (medians)")
+    ap.add_argument("--skip-gate", action="store_true",
+                    help="do not run the readpst linearity gate (every ratio to readpst is "
+                         "then withheld)")
     ap.add_argument("--keep-outputs", action="store_true",
                     help="keep every output folder (default: deleted after counting)")
     args = ap.parse_args()
@@ -898,6 +971,10 @@ def main() -> int:
             print(f"{c['key']}: {c['path']} {c['bytes']:,} bytes, {c['items']:,} items "
                   f"{c['kinds']}")
         return 0
+    if not args.skip_gate:
+        for k, c in corpora.items():
+            c["readpst_growth"] = linearity_gate(k, mailmill, workdir, args.quick,
+                                                 args.gate_repeat, args.resume)
 
     prior = load_prior(workdir, corpora, info["mailmill_sha256"]) if args.resume else {}
     # --resume with --only: the other corpus's measurements stay in results.json.

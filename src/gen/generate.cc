@@ -1,9 +1,11 @@
 #include "mailmill/gen/generate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "mailmill/format/pst/writer.h"
@@ -115,13 +117,31 @@ struct Shape {
 };
 
 // Builds message number `seq` entirely from `mseed`, so duplicates can be regenerated.
+// The kind of item number `seq` comes from the first two draws of its generator (the second
+// draw: k); kind_of() repeats them so that items can be planned into folders before they are
+// built.
+enum class Kind : u8 { Message, Appointment, Contact, DistList };
+Kind kind_from(const GenOptions &o, double k, bool nested) {
+  if (nested) return Kind::Message;
+  if (k < o.calendar_ratio) return Kind::Appointment;
+  if (k < o.calendar_ratio + o.contact_ratio) return Kind::Contact;
+  if (k < o.calendar_ratio + o.contact_ratio + o.dist_list_ratio) return Kind::DistList;
+  return Kind::Message;
+}
+Kind kind_of(const GenOptions &o, u64 mseed) {
+  Rng r(mseed);
+  (void)r.chance(o.non_ascii_ratio);
+  return kind_from(o, r.unit(), false);
+}
+
 Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
   Rng r(mseed);
   Shape s;
   model::Message &m = s.msg;
   bool intl = r.chance(o.non_ascii_ratio);
   double k = r.unit();
-  if (!nested && k < o.calendar_ratio) {
+  const Kind kind = kind_from(o, k, nested);
+  if (kind == Kind::Appointment) {
     s.kind = "appointment";
     m.kind = model::ItemKind::Appointment;
     m.message_class = "IPM.Appointment";
@@ -131,11 +151,11 @@ Shape make_message(const GenOptions &o, u64 mseed, i64 seq, bool nested) {
     a.location = "Room " + std::to_string(r.below(500)) + (intl ? " Zürich" : "");
     a.busy_status = 2;
     m.appointment = a;
-  } else if (!nested && k < o.calendar_ratio + o.contact_ratio) {
+  } else if (kind == Kind::Contact) {
     s.kind = "contact";
     m.kind = model::ItemKind::Contact;
     m.message_class = "IPM.Contact";
-  } else if (!nested && k < o.calendar_ratio + o.contact_ratio + o.dist_list_ratio) {
+  } else if (kind == Kind::DistList) {
     s.kind = "distlist";
     m.kind = model::ItemKind::DistList;
     m.message_class = "IPM.DistList";
@@ -328,124 +348,207 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
   // no "Top of Personal Folders": their folder paths start below the root.
   struct F {
     u64 nid;
+    u64 parent;
     std::string path;
   };
   std::vector<F> mail_folders;
   const std::string top = pst_out ? "Top of Personal Folders" : "";
-  mail_folders.push_back({w.root(), top});
+  mail_folders.push_back({w.root(), 0, top});
   for (i64 i = 0; i < std::max<i64>(o.folders, 1); ++i) {
     const F &parent = mail_folders[fr.below(mail_folders.size())];
     std::string name = "Folder " + std::to_string(i);
     if (fr.chance(o.non_ascii_ratio)) name += std::string(" ") + pick(fr, kIntl);
     auto nid = w.add_folder(parent.nid, name, "IPF.Note");
     if (!nid) return nid.problem();
-    mail_folders.push_back({*nid, parent.path.empty() ? name : parent.path + "/" + name});
+    mail_folders.push_back({*nid, parent.nid, parent.path.empty() ? name : parent.path + "/" + name});
     ++st.folders;
   }
   mail_folders.erase(mail_folders.begin());  // messages go to user folders only
-  F calendar{0, top + "/Calendar"}, contacts{0, top + "/Contacts"};
+  const u64 n_mail = mail_folders.size();
+  // Write targets: the user folders, then Calendar and Contacts (nid 0 while not created).
+  std::vector<F> targets = mail_folders;
+  targets.push_back({0, w.root(), top + "/Calendar"});
+  targets.push_back({0, w.root(), top + "/Contacts"});
+  const u64 kCalendar = n_mail, kContacts = n_mail + 1;
   if (o.calendar_ratio > 0) {
     auto nid = w.add_folder(0, "Calendar", "IPF.Appointment");
     if (!nid) return nid.problem();
-    calendar.nid = *nid;
+    targets[kCalendar].nid = *nid;
     ++st.folders;
   }
   if (o.contact_ratio > 0 || o.dist_list_ratio > 0) {
     auto nid = w.add_folder(0, "Contacts", "IPF.Contact");
     if (!nid) return nid.problem();
-    contacts.nid = *nid;
+    targets[kContacts].nid = *nid;
     ++st.folders;
   }
 
-  // Originals that duplicates may copy: seq, folder index, kind (only plain messages).
+  // Write order of the folders. Outlook fills a store folder by folder (an import, a copy or a
+  // move writes one folder's messages as one run of node ids: see the message NIDs of
+  // fixtures/pst aspnet__Test_part1.pst and aspnet__Outlook.pst), while choosing each
+  // message's folder at random interleaves all folders. The order of the runs matters to
+  // libpst: readpst links each NBT entry to its parent by a depth-first walk of the descriptor
+  // tree built so far (pst_getDptr from record_descriptor), so an entry costs one step per
+  // node that precedes its folder in that walk. Runs in reverse pre-order (the folder the walk
+  // reaches last is filled first) leave every folder before the current one empty, so each
+  // lookup costs about the number of folders and readpst's time stays linear in the message
+  // count; interleaved folders cost it O(messages^2) (bench/README.md, "readpst growth").
+  std::vector<u64> rank(targets.size(), 0);  // position of each target in the write order
+  {
+    std::vector<u64> preorder;
+    std::vector<std::pair<u64, u64>> stack{{w.root(), 0}};  // (nid, next child)
+    while (!stack.empty()) {
+      auto &[nid, next] = stack.back();
+      u64 i = next;
+      while (i < targets.size() && !(targets[i].nid != 0 && targets[i].parent == nid)) ++i;
+      if (i == targets.size()) {
+        stack.pop_back();
+        continue;
+      }
+      next = i + 1;
+      preorder.push_back(i);
+      stack.push_back({targets[i].nid, 0});
+    }
+    for (u64 p = 0; p < preorder.size(); ++p) rank[preorder[p]] = preorder.size() - 1 - p;
+  }
+
+  // Originals that duplicates may copy: seq, folder index (only plain messages).
   struct Orig {
     i64 seq;
     u64 folder;
   };
+  // One planned item: where it goes and what it copies. The plan draws from `dr` in seq order
+  // exactly as the items are numbered, so the content of item `seq` does not depend on the
+  // write order.
+  struct Planned {
+    i64 seq;
+    i64 src_seq;  // seq whose generator builds the item (the original's for copies)
+    u64 target;
+    i64 dup_of = -1, near_of = -1;
+    u64 relay = 0;
+  };
   std::vector<Orig> originals;
   Rng dr(o.seed ^ 0xD0D0ULL);
+  auto plan_one = [&](i64 seq) {
+    Planned p{seq, seq, 0};
+    double d = dr.unit();
+    u64 folder_idx = dr.below(n_mail);
+    if (!originals.empty() && n_mail > 1 && d < o.duplicate_ratio + o.near_duplicate_ratio) {
+      const Orig &orig = originals[dr.below(originals.size())];
+      p.src_seq = orig.seq;
+      // Another folder than the original's.
+      folder_idx = (orig.folder + 1 + dr.below(n_mail - 1)) % n_mail;
+      if (d < o.duplicate_ratio) {
+        p.dup_of = orig.seq;
+      } else {
+        p.near_of = orig.seq;
+        p.relay = dr.below(1000);
+      }
+    }
+    p.target = folder_idx;
+    switch (kind_of(o, message_seed(o.seed, p.src_seq))) {
+      case Kind::Appointment:
+        p.target = kCalendar;
+        break;
+      case Kind::Contact:
+      case Kind::DistList:
+        p.target = kContacts;
+        break;
+      case Kind::Message:
+        if (p.dup_of < 0 && p.near_of < 0) originals.push_back({seq, folder_idx});
+        break;
+    }
+    return p;
+  };
+  // A known item count is planned whole and written folder by folder. With --target-bytes the
+  // count is unknown and items are written one by one in seq order (folders interleaved).
+  const bool whole_plan = o.messages >= 0 && o.target_bytes == 0;
+  std::vector<Planned> plan;
   std::string line;
   try {
-    for (i64 seq = 0; o.messages < 0 || seq < o.messages; ++seq) {
+    for (i64 seq = 0; o.messages < 0 || seq < o.messages;) {
       if (o.target_bytes > 0 && w.bytes_written() >= o.target_bytes) break;
       if (o.messages < 0 && o.target_bytes == 0) break;
-      std::optional<i64> dup_of, near_of;
-      double d = dr.unit();
-      u64 folder_idx = dr.below(mail_folders.size());
-      Shape s;
-      u64 mseed = message_seed(o.seed, seq);
-      if (!originals.empty() && mail_folders.size() > 1 && d < o.duplicate_ratio + o.near_duplicate_ratio) {
-        const Orig &orig = originals[dr.below(originals.size())];
-        mseed = message_seed(o.seed, orig.seq);
-        s = make_message(o, mseed, orig.seq, false);
-        // Another folder than the original's.
-        folder_idx = (orig.folder + 1 + dr.below(mail_folders.size() - 1)) % mail_folders.size();
-        if (d < o.duplicate_ratio) {
-          dup_of = orig.seq;
+      plan.clear();
+      if (whole_plan) {
+        plan.reserve(static_cast<u64>(o.messages));
+        for (; seq < o.messages; ++seq) plan.push_back(plan_one(seq));
+        std::stable_sort(plan.begin(), plan.end(), [&](const Planned &a, const Planned &b) {
+          return rank[a.target] < rank[b.target];
+        });
+      } else {
+        plan.push_back(plan_one(seq++));
+      }
+      for (const Planned &p : plan) {
+        Shape s = make_message(o, message_seed(o.seed, p.src_seq), p.src_seq, false);
+        std::optional<i64> dup_of, near_of;
+        if (p.dup_of >= 0) {
+          dup_of = p.dup_of;
           ++st.duplicates;
-        } else {
-          near_of = orig.seq;
+        } else if (p.near_of >= 0) {
+          near_of = p.near_of;
           ++st.near_duplicates;
-          std::string h = "Received: from relay" + std::to_string(dr.below(1000)) +
+          std::string h = "Received: from relay" + std::to_string(p.relay) +
                           ".example.net by mail.example.com; resent\r\n";
           s.msg.transport_headers = h + s.msg.transport_headers;
           if (s.msg.transport_headers.find("\r\n\r\n") == std::string::npos) s.msg.transport_headers += "\r\n";
         }
-      } else {
-        s = make_message(o, mseed, seq, false);
-      }
-      const F *folder = &mail_folders[folder_idx];
-      if (s.kind == "appointment") folder = &calendar;
-      if (s.kind == "contact" || s.kind == "distlist") folder = &contacts;
-      if (s.kind == "message" && !dup_of && !near_of) originals.push_back({seq, folder_idx});
-      Result<std::string> extra = w.add_message(folder->nid, s.msg, seq, mseed);
-      if (!extra) return extra.problem();
-      ++st.messages;
-      st.embedded += s.embedded;
+        const i64 seq_out = p.seq;
+        const F *folder = &targets[p.target];
+        Result<std::string> extra =
+            w.add_message(folder->nid, s.msg, p.seq, message_seed(o.seed, p.src_seq));
+        if (!extra) return extra.problem();
+        ++st.messages;
+        st.embedded += s.embedded;
 
-      const model::Message &m = s.msg;
-      line.clear();
-      line += "{\"seq\":" + std::to_string(seq);
-      line += ",\"folder\":" + json_str(folder->path);
-      line += ",\"kind\":" + json_str(s.kind);
-      line += ",\"subject\":" + json_str(m.subject);
-      line += ",\"message_id\":" + json_str(m.message_id);
-      line += ",\"sender\":" + json_str(m.from.smtp);
-      line += ",\"recipients\":[";
-      for (u64 i = 0; i < m.recipients.size(); ++i) {
-        if (i) line += ',';
-        line += json_str(m.recipients[i].address.smtp);
-      }
-      line += "],\"body_sha256\":" + (m.body_text ? json_str(sha256_hex(*m.body_text)) : std::string("null"));
-      line += ",\"html_sha256\":" + (m.body_html ? json_str(sha256_hex(*m.body_html)) : std::string("null"));
-      line += std::string(",\"rtf_only\":") + (s.rtf_only ? "true" : "false");
-      line += ",\"attachments\":[";
-      bool first = true;
-      for (const auto &a : m.attachments) {
-        if (a.kind != model::AttachmentKind::ByValue) continue;
-        if (!first) line += ',';
-        first = false;
-        line += "{\"name\":" + json_str(a.filename) + ",\"size\":" + std::to_string(a.data.size()) +
-                ",\"sha256\":" + json_str(sha256_hex(a.data)) + "}";
-        ++st.attachments;
-        st.attachment_bytes += a.data.size();
-      }
-      line += "],\"embedded\":" + std::to_string(s.embedded);
-      line += ",\"duplicate_of\":" + (dup_of ? std::to_string(*dup_of) : std::string("null"));
-      line += ",\"near_duplicate_of\":" + (near_of ? std::to_string(*near_of) : std::string("null"));
-      if (m.dist_list) {
-        line += ",\"members\":[";
-        for (u64 i = 0; i < m.dist_list->members.size(); ++i) {
-          const model::DistList::Member &mem = m.dist_list->members[i];
+        const model::Message &m = s.msg;
+        line.clear();
+        line += "{\"seq\":" + std::to_string(seq_out);
+        line += ",\"folder\":" + json_str(folder->path);
+        line += ",\"kind\":" + json_str(s.kind);
+        line += ",\"subject\":" + json_str(m.subject);
+        line += ",\"message_id\":" + json_str(m.message_id);
+        line += ",\"sender\":" + json_str(m.from.smtp);
+        line += ",\"recipients\":[";
+        for (u64 i = 0; i < m.recipients.size(); ++i) {
           if (i) line += ',';
-          line += "{\"name\":" + json_str(mem.name) + ",\"smtp\":" + json_str(mem.smtp) + "}";
+          line += json_str(m.recipients[i].address.smtp);
         }
-        line += "]";
-      }
-      line += *extra;
-      line += "}\n";
-      if (std::fwrite(line.data(), 1, line.size(), jf.get()) != line.size()) {
-        return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
+        line += "],\"body_sha256\":" +
+                (m.body_text ? json_str(sha256_hex(*m.body_text)) : std::string("null"));
+        line += ",\"html_sha256\":" +
+                (m.body_html ? json_str(sha256_hex(*m.body_html)) : std::string("null"));
+        line += std::string(",\"rtf_only\":") + (s.rtf_only ? "true" : "false");
+        line += ",\"attachments\":[";
+        bool first = true;
+        for (const auto &a : m.attachments) {
+          if (a.kind != model::AttachmentKind::ByValue) continue;
+          if (!first) line += ',';
+          first = false;
+          line += "{\"name\":" + json_str(a.filename) +
+                  ",\"size\":" + std::to_string(a.data.size()) +
+                  ",\"sha256\":" + json_str(sha256_hex(a.data)) + "}";
+          ++st.attachments;
+          st.attachment_bytes += a.data.size();
+        }
+        line += "],\"embedded\":" + std::to_string(s.embedded);
+        line += ",\"duplicate_of\":" + (dup_of ? std::to_string(*dup_of) : std::string("null"));
+        line +=
+            ",\"near_duplicate_of\":" + (near_of ? std::to_string(*near_of) : std::string("null"));
+        if (m.dist_list) {
+          line += ",\"members\":[";
+          for (u64 i = 0; i < m.dist_list->members.size(); ++i) {
+            const model::DistList::Member &mem = m.dist_list->members[i];
+            if (i) line += ',';
+            line += "{\"name\":" + json_str(mem.name) + ",\"smtp\":" + json_str(mem.smtp) + "}";
+          }
+          line += "]";
+        }
+        line += *extra;
+        line += "}\n";
+        if (std::fwrite(line.data(), 1, line.size(), jf.get()) != line.size()) {
+          return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
+        }
       }
     }
   } catch (const FatalError &e) {

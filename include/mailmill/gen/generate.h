@@ -2,7 +2,8 @@
 /// Deterministic synthetic corpora: a PST written with pst::PstWriter, or the same messages as
 /// MIME (an mbox file, a tree of .eml files or a Maildir++ tree) written by the generator's own
 /// MIME writer (src/gen/mime_writer.cc, independent of the mime module), plus a ground-truth
-/// JSONL (one line per top-level item, in write order) that tests compare readers against.
+/// JSONL (one line per top-level item, in write order: folder by folder, each folder's items in
+/// seq order, when the message count is given) that tests compare readers against.
 #include <optional>
 #include <string>
 

@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "test_support.h"
 #include "mailmill/gen/generate.h"
+#include "../../../src/format/pst/ndb.h"
 
 namespace mm::gen {
 namespace {
@@ -175,6 +177,66 @@ TEST(Generate, GroundTruthMatchesPffexport) {
     }
   }
   EXPECT_EQ(atts, st->attachments);
+  run("rm -rf " + q(dir));
+}
+
+// readpst (libpst 0.6.76) links every NBT entry to its parent folder by a depth-first walk of
+// the descriptors recorded so far, in NBT (node id) order; a message whose folder comes after
+// already-filled folders in that walk costs one step per message in them, which made readpst
+// quadratic on generated corpora (bench/README.md, "readpst growth"). Checked on the written
+// file's NBT: message NIDs come in runs per folder, and the runs follow the reverse pre-order
+// of the folder tree (children by NID, as libpst orders them), so no walk passes a message.
+TEST(Generate, FoldersAreFilledInRunsInReversePreorder) {
+  std::string dir = make_tmp_dir();
+  GenOptions o = small_options();
+  o.calendar_ratio = 0.1;
+  o.contact_ratio = 0.1;
+  ASSERT_TRUE(generate(o, dir + "/g.pst", dir + "/g.jsonl").ok());
+  auto f = pst::PstFile::open(dir + "/g.pst");
+  ASSERT_TRUE(f.ok()) << f.problem().detail;
+  std::map<u32, std::vector<u32>> children;  // folder -> subfolders in NID order
+  std::vector<u32> message_parents;          // in NBT order
+  for (const pst::NbtEntry &e : (*f)->nodes()) {
+    if ((e.nid & 0x1F) == 0x02 && e.parent != e.nid) children[e.parent].push_back(e.nid);
+    if ((e.nid & 0x1F) == 0x04) message_parents.push_back(e.parent);
+  }
+  std::map<u32, i64> preorder;
+  std::vector<u32> stack{0x122};  // root folder
+  while (!stack.empty()) {
+    u32 n = stack.back();
+    stack.pop_back();
+    preorder[n] = static_cast<i64>(preorder.size());
+    auto it = children.find(n);
+    if (it != children.end()) stack.insert(stack.end(), it->second.rbegin(), it->second.rend());
+  }
+  ASSERT_EQ(message_parents.size(), 300u);
+  std::set<u32> folders_used, done;
+  for (u64 i = 0; i < message_parents.size(); ++i) {
+    u32 p = message_parents[i];
+    ASSERT_TRUE(preorder.count(p)) << "message parent " << p << " is no folder";
+    folders_used.insert(p);
+    if (i > 0 && p != message_parents[i - 1]) {
+      EXPECT_FALSE(done.count(p)) << "folder " << p << " is filled in more than one run";
+      EXPECT_LT(preorder[p], preorder[message_parents[i - 1]])
+          << "folder " << p << " is filled after a folder that follows it in pre-order";
+      done.insert(message_parents[i - 1]);
+    }
+  }
+  EXPECT_GE(folders_used.size(), 5u);  // user folders, Calendar and Contacts all hold items
+  // The ground truth is in write order: within one folder, seq ascends.
+  std::ifstream in(dir + "/g.jsonl");
+  std::map<std::string, i64> last_seq;
+  std::string line;
+  i64 lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    i64 seq = std::stoll(field(line, "seq"));
+    std::string folder = field(line, "folder");
+    auto it = last_seq.find(folder);
+    if (it != last_seq.end()) EXPECT_LT(it->second, seq) << folder;
+    last_seq[folder] = seq;
+  }
+  EXPECT_EQ(lines, 300);
   run("rm -rf " + q(dir));
 }
 
