@@ -51,10 +51,19 @@ std::string_view bytes_of(const variableLength &v) {
   return {reinterpret_cast<const char *>(v.data), static_cast<std::size_t>(v.size)};
 }
 
+// Owns a TNEFStruct. TNEFFree frees the attachments chained after `starting_attach` but not
+// the fields of `starting_attach` itself, and libytnef fills that slot whenever an attachment
+// record (attAttachTitle, attAttachData, attAttachment, attAttachMetaFile) comes before the
+// first attAttachRendData, which is what opens a new slot. So it is freed here as well (found
+// by fuzz_tnef: tests/fuzz/seeds/tnef/attach_before_renddata.hex). TNEFFreeAttachment only
+// touches that slot's own fields, never its `next` chain, so nothing is freed twice.
 struct TnefGuard {
   TNEFStruct t;
   TnefGuard() { TNEFInitialize(&t); }
-  ~TnefGuard() { TNEFFree(&t); }
+  ~TnefGuard() {
+    TNEFFreeAttachment(&t.starting_attach);
+    TNEFFree(&t);
+  }
 };
 
 }  // namespace
