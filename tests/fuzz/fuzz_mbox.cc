@@ -3,14 +3,15 @@
 //
 // The bytes go into one memfd (an in-memory file: the scanner reads a descriptor with pread,
 // exactly as it reads a real file, and nothing touches the disk). Then:
-//   - scan_mbox with its normal read size and with a 61-byte one must agree entry for entry,
+//   - scan_mbox with its normal read size and with a 509-byte one must agree entry for entry,
 //     and so must census_count (block boundaries are where splitters go wrong);
 //   - every entry must lie inside the file, in order, start at a From_ line and never overlap
 //     the next one;
 //   - each entry's From_ line and status headers are parsed and its body unquoted in all four
 //     dialects (unquoting only removes bytes; mboxcl2 changes nothing);
 //   - the store opened on the same file (through /proc/self/fd) lists the same entries and
-//     reads every item.
+//     reads every item (its census is census_count, checked above, so it is not run again:
+//     the census byte loop is the most expensive part of an execution under trace-cmp).
 // Any input must give a Problem or entries that satisfy the above: a broken invariant aborts.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@ namespace {
 using namespace mm;
 using namespace mm::source;
 
-constexpr std::size_t SMALL_BLOCK = 61;
+constexpr std::size_t SMALL_BLOCK = 509;
 
 [[noreturn]] void fail(const char *what) {
   std::fprintf(stderr, "fuzz_mbox: invariant broken: %s\n", what);
@@ -124,7 +125,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(item->internet->bytes == mbox::unquote(body, scan->dialect),
           "the store's item is not the unquoted entry");
   }
-  Result<mapi::Census> c = (*store)->census();
-  check(c && c->message_nodes == *census, "the store's census differs from census_count");
   return 0;
 }
