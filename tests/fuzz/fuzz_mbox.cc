@@ -110,8 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   // The store on the same file: the same entries, every item readable.
-  Result<std::unique_ptr<mapi::MailStore>> store =
-      open_mbox("/proc/self/fd/" + std::to_string(fd));
+  Result<std::unique_ptr<mapi::MailStore>> store = open_mbox("/proc/self/fd/" + std::to_string(fd));
   check(static_cast<bool>(store), "the store refuses a file the scanner split");
   Result<std::vector<mapi::FolderInfo>> folders = (*store)->folders();
   check(folders && folders->size() == 1, "folders");

@@ -44,16 +44,14 @@ Result<model::Message> parse_with(const std::string &tnef) {
 TEST(ParseTnef, RepeatedAttributesKeepTheLastValue) {
   // seeds/tnef/repeated_attributes.hex: libytnef overwrote the first value of each repeated
   // attribute without freeing it; tnef.cc now hands it each attribute's last record only.
-  const std::string s = tnef_header() +
-                        attr(1, 0x00069007, std::string("\xE4\x04\0\0\0\0\0\0", 8)) +
-                        attr(1, 0x0002800C, std::string("first body\0", 11)) +
-                        attr(1, 0x00069007, std::string("\xB5\x01\0\0\0\0\0\0", 8)) +
-                        attr(1, 0x0002800C, std::string("second body wins\0", 17)) +
-                        attr(2, 0x00069002, std::string(14, '\0')) +
-                        attr(2, 0x00018010, std::string("a.txt\0", 6)) +
-                        attr(2, 0x0006800F, "first data\n") +
-                        attr(2, 0x00018010, std::string("b.txt\0", 6)) +
-                        attr(2, 0x0006800F, "second data\n");
+  const std::string s =
+      tnef_header() + attr(1, 0x00069007, std::string("\xE4\x04\0\0\0\0\0\0", 8)) +
+      attr(1, 0x0002800C, std::string("first body\0", 11)) +
+      attr(1, 0x00069007, std::string("\xB5\x01\0\0\0\0\0\0", 8)) +
+      attr(1, 0x0002800C, std::string("second body wins\0", 17)) +
+      attr(2, 0x00069002, std::string(14, '\0')) + attr(2, 0x00018010, std::string("a.txt\0", 6)) +
+      attr(2, 0x0006800F, "first data\n") + attr(2, 0x00018010, std::string("b.txt\0", 6)) +
+      attr(2, 0x0006800F, "second data\n");
   Result<model::Message> r = parse_with(s);
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->body_text.has_value());
@@ -67,8 +65,7 @@ TEST(ParseTnef, RepeatsInDifferentAttachmentsAreDifferentAttachments) {
   // The same attribute in two slots (each opened by attAttachRendData) is no repeat.
   const std::string s = tnef_header() + attr(2, 0x00069002, std::string(14, '\0')) +
                         attr(2, 0x00018010, std::string("a.txt\0", 6)) +
-                        attr(2, 0x0006800F, "one\n") +
-                        attr(2, 0x00069002, std::string(14, '\0')) +
+                        attr(2, 0x0006800F, "one\n") + attr(2, 0x00069002, std::string(14, '\0')) +
                         attr(2, 0x00018010, std::string("b.txt\0", 6)) +
                         attr(2, 0x0006800F, "two\n");
   Result<model::Message> r = parse_with(s);
