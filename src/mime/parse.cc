@@ -476,7 +476,11 @@ ParsedValue parse_value(std::string_view raw) {
     }
     if (it->second.size() < 1000) it->second.push_back({index, extended, unquote(rawv)});
   }
-  for (auto &[base, parts] : conts) {
+  // Named references, not a structured binding: `base` is used in a lambda below, and C++20
+  // lets lambdas capture bindings only from clang 16 on (clang 14 refuses it).
+  for (auto &cont : conts) {
+    const std::string &base = cont.first;
+    std::vector<Cont> &parts = cont.second;
     std::stable_sort(parts.begin(), parts.end(),
                      [](const Cont &a, const Cont &b) { return a.index < b.index; });
     std::string charset;

@@ -12,6 +12,7 @@ extern "C" {
 // clang-format on
 
 #include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -51,10 +52,19 @@ std::string_view bytes_of(const variableLength &v) {
   return {reinterpret_cast<const char *>(v.data), static_cast<std::size_t>(v.size)};
 }
 
+// Owns a TNEFStruct. TNEFFree frees the attachments chained after `starting_attach` but not
+// the fields of `starting_attach` itself, and libytnef fills that slot whenever an attachment
+// record (attAttachTitle, attAttachData, attAttachment, attAttachMetaFile) comes before the
+// first attAttachRendData, which is what opens a new slot. So it is freed here as well (found
+// by fuzz_tnef: tests/fuzz/seeds/tnef/attach_before_renddata.hex). TNEFFreeAttachment only
+// touches that slot's own fields, never its `next` chain, so nothing is freed twice.
 struct TnefGuard {
   TNEFStruct t;
   TnefGuard() { TNEFInitialize(&t); }
-  ~TnefGuard() { TNEFFree(&t); }
+  ~TnefGuard() {
+    TNEFFreeAttachment(&t.starting_attach);
+    TNEFFree(&t);
+  }
 };
 
 }  // namespace
@@ -63,14 +73,82 @@ namespace {
 
 constexpr u32 TNEF_SIGNATURE = 0x223E9F78;
 
-bool starts_with_tnef(std::string_view d) {
-  if (d.size() < 6) return false;
-  u32 sig = static_cast<u32>(static_cast<unsigned char>(d[0])) |
-            static_cast<u32>(static_cast<unsigned char>(d[1])) << 8 |
-            static_cast<u32>(static_cast<unsigned char>(d[2])) << 16 |
-            static_cast<u32>(static_cast<unsigned char>(d[3])) << 24;
-  return sig == TNEF_SIGNATURE;
+u32 le32(std::string_view d, std::size_t at) {
+  return static_cast<u32>(static_cast<unsigned char>(d[at])) |
+         static_cast<u32>(static_cast<unsigned char>(d[at + 1])) << 8 |
+         static_cast<u32>(static_cast<unsigned char>(d[at + 2])) << 16 |
+         static_cast<u32>(static_cast<unsigned char>(d[at + 3])) << 24;
 }
+
+// Attributes that libytnef stores in the attachment slot last opened by attAttachRendData
+// (the rest belong to the message, whatever level byte the record carries: libytnef never
+// looks at it).
+bool is_slot_attribute(u32 id) {
+  switch (id) {
+    case attAttachData:
+    case attAttachTitle:
+    case attAttachMetaFile:
+    case attAttachCreateDate:
+    case attAttachModifyDate:
+    case attAttachTransportFilename:
+    case attAttachment:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The stream as handed to libytnef: each attribute's last record only (per attachment slot for
+// attachment attributes), byte for byte, checksums included. libytnef's handlers store a value
+// without freeing one stored before (attFrom, attBody, attOemCodepage, attAttachTitle,
+// attAttachData, attMAPIProps, attAttachment, ...), so a stream that repeats an attribute
+// leaked the earlier copy on every read (found by fuzz_tnef:
+// tests/fuzz/seeds/tnef/repeated_attributes.hex). Keeping the last record gives what libytnef
+// itself ends up with (a later value replaces an earlier one). Records are read as libytnef
+// reads them ([MS-OXTNEF] 2.1.3.1: level byte, attribute id, length, data, checksum); from the
+// first record that does not fit, the rest is copied unchanged and libytnef fails there as
+// before.
+std::vector<BYTE> without_repeats(std::string_view d) {
+  struct Record {
+    std::size_t begin, end;
+    u64 key;
+  };
+  std::vector<Record> records;
+  std::size_t pos = 6;  // signature and key
+  u64 slot = 0;
+  while (d.size() - pos >= 9) {
+    const u32 id = le32(d, pos + 1);
+    const u64 len = le32(d, pos + 5);
+    if (len + 2 > d.size() - pos - 9) break;
+    const std::size_t end = pos + 9 + static_cast<std::size_t>(len) + 2;
+    u64 key;
+    if (id == attAttachRenddata) {
+      key = ~u64{0} - records.size();  // opens a slot: never merged with another record
+      ++slot;
+    } else {
+      key = (is_slot_attribute(id) ? slot << 32 : u64{0xFFFFFFFF} << 32) | id;
+    }
+    records.push_back({pos, end, key});
+    pos = end;
+  }
+  std::vector<std::size_t> last(records.size());
+  {
+    std::map<u64, std::size_t> latest;
+    for (std::size_t i = 0; i < records.size(); ++i) latest[records[i].key] = i;
+    for (std::size_t i = 0; i < records.size(); ++i) last[i] = latest[records[i].key];
+  }
+  std::vector<BYTE> out;
+  out.reserve(d.size());
+  out.insert(out.end(), d.begin(), d.begin() + 6);
+  for (std::size_t i = 0; i < records.size(); ++i)
+    if (last[i] == i)
+      out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(records[i].begin),
+                 d.begin() + static_cast<std::ptrdiff_t>(records[i].end));
+  out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(pos), d.end());
+  return out;
+}
+
+bool starts_with_tnef(std::string_view d) { return d.size() >= 6 && le32(d, 0) == TNEF_SIGNATURE; }
 
 bool fill(std::string_view tnef, model::Message &msg, std::vector<Problem> &warnings, int depth);
 
@@ -144,7 +222,7 @@ void take(TNEFStruct &t, model::Message &msg, std::vector<Problem> &warnings, in
 bool fill(std::string_view tnef, model::Message &msg, std::vector<Problem> &warnings, int depth) {
   if (!starts_with_tnef(tnef)) return false;
   // libytnef reads from a mutable buffer.
-  std::vector<BYTE> buf(tnef.begin(), tnef.end());
+  std::vector<BYTE> buf = without_repeats(tnef);
   auto g = std::make_unique<TnefGuard>();
   g->t.Debug = 0;
   if (TNEFParseMemory(buf.data(), static_cast<long>(buf.size()), &g->t) != 0) {

@@ -8,6 +8,7 @@
 #include <new>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define MM_SHA_X86 1
 #endif
@@ -123,10 +124,17 @@ MM_SHA_TARGET void blocks_x2(u32 *ha, const u8 *pa, u32 *hb, const u8 *pb, std::
   store_state(b, hb);
 }
 
+// CPUID directly rather than __builtin_cpu_supports: clang before 16 does not know the "sha"
+// feature name there and refuses to compile it. Leaf 1 ECX: SSSE3 bit 9, SSE4.1 bit 19; leaf
+// 7 subleaf 0 EBX: SHA bit 29 (Intel SDM vol. 2A, CPUID). XMM state needs no XGETBV check:
+// every x86-64 OS saves it.
 bool detect_hardware() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") &&
-         __builtin_cpu_supports("ssse3");
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = (c & (1u << 9)) != 0, sse41 = (c & (1u << 19)) != 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool sha = (b & (1u << 29)) != 0;
+  return sha && sse41 && ssse3;
 }
 #else
 void blocks_x1(u32 *, const u8 *, std::size_t) {}

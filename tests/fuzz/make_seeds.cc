@@ -7,6 +7,7 @@
 //   - every *.hex there decoded ('#' lines are comments): the [MS-OXRTFCP] examples;
 //   - real PR_RTF_COMPRESSED values (Outlook's own LZFu) from the shared PST fixtures.
 // OUT_DIR/recurrence: every SEED_SOURCES_DIR/recurrence/*.hex decoded (calendar blobs).
+// OUT_DIR/tnef: every SEED_SOURCES_DIR/tnef/*.hex decoded (fuzz_tnef regressions).
 // OUT_DIR/headers: the header target's input (transport headers, subject, sender name, sender
 // address and body, separated by 0xFF bytes) from
 //   - every SEED_SOURCES_DIR/headers/*.eml (header block, Subject:, From:, body);
@@ -233,6 +234,14 @@ int main(int argc, char **argv) {
     ++n_recurrence;
   }
   if (n_recurrence == 0) fail("no recurrence seeds under " + src.string());
+  // TNEF: regression streams found by fuzz_tnef (hex).
+  fs::create_directories(out / "tnef");
+  std::size_t n_tnef = 0;
+  for (const fs::path &p : files(src / "tnef", ".hex")) {
+    spill(out / "tnef" / p.stem(), from_hex_text(slurp(p)));
+    ++n_tnef;
+  }
+  if (n_tnef == 0) fail("no TNEF seeds under " + src.string());
   // Headers: committed messages.
   for (const fs::path &p : files(src / "headers", ".eml")) {
     spill(out / "headers" / (p.stem().string() + ".bin"), header_input_from_message(slurp(p)));

@@ -25,6 +25,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace mm::cfb {
@@ -137,7 +138,8 @@ Entry entry_of(GsfInput *in, std::string name) {
 }  // namespace
 
 struct CompoundFile::Impl {
-  Ref<GsfInput> input;  // the memory input over the caller's bytes
+  Bytes repaired;       // a copy of the caller's bytes when open() had to repair them, else empty
+  Ref<GsfInput> input;  // the memory input over the caller's bytes (or `repaired`)
   Ref<GsfInfile> root;
   Clsid root_clsid{};
 
@@ -158,6 +160,33 @@ struct CompoundFile::Impl {
 CompoundFile::CompoundFile(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CompoundFile::~CompoundFile() = default;
 
+// [MS-CFB] 2.6.3: the root storage (directory entry 0) has no siblings: its left and right
+// sibling ids are NOSTREAM. libgsf (1.14.50) follows them anyway, reads the entries they name
+// with no parent to link them to, and loses each one with its name: a leak on every open of
+// such a file (found by fuzz_msg; the input had its directory start sector pointing at a
+// sector of streams). Nothing in libgsf's API can reach those entries, so a copy with the two
+// ids set to NOSTREAM reads the same and leaks nothing. Returns that copy, or nothing when
+// the root has no siblings (or the header is too damaged to find it: libgsf refuses those).
+// Entry 0 is the first entry of the first directory sector; sector n starts at byte
+// (n + 1) << shift for the two sector sizes the format has (512 and 4096 bytes).
+std::optional<Bytes> without_root_siblings(ByteView bytes) {
+  constexpr u32 NOSTREAM = 0xFFFFFFFF;
+  auto le16 = [&](std::size_t at) {
+    return static_cast<u32>(static_cast<unsigned char>(bytes[at])) |
+           static_cast<u32>(static_cast<unsigned char>(bytes[at + 1])) << 8;
+  };
+  auto le32 = [&](std::size_t at) { return le16(at) | le16(at + 2) << 16; };
+  const u32 shift = le16(0x1E);
+  if (shift != 9 && shift != 12) return std::nullopt;
+  const u64 entry = (u64{le32(0x30)} + 1) << shift;
+  if (entry + 128 > bytes.size()) return std::nullopt;
+  const std::size_t left = static_cast<std::size_t>(entry) + 0x44;
+  if (le32(left) == NOSTREAM && le32(left + 4) == NOSTREAM) return std::nullopt;
+  Bytes copy(bytes);
+  std::memset(copy.data() + left, 0xFF, 8);
+  return copy;
+}
+
 bool has_signature(ByteView bytes) {
   static constexpr unsigned char SIG[8] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
   return bytes.size() >= 8 && std::memcmp(bytes.data(), SIG, 8) == 0;
@@ -173,6 +202,10 @@ Result<std::unique_ptr<CompoundFile>> CompoundFile::open(ByteView bytes) {
   if (!has_signature(bytes)) return corrupt("not a compound file: no D0 CF 11 E0 signature");
   init_gsf();
   auto impl = std::make_unique<Impl>();
+  if (std::optional<Bytes> repaired = without_root_siblings(bytes)) {
+    impl->repaired = std::move(*repaired);
+    bytes = impl->repaired;
+  }
   impl->input = Ref<GsfInput>(gsf_input_memory_new(reinterpret_cast<const guint8 *>(bytes.data()),
                                                    static_cast<gsf_off_t>(bytes.size()), FALSE));
   if (!impl->input) return corrupt("compound file: cannot create a memory input");
