@@ -1068,7 +1068,8 @@ def main() -> int:
     ap.add_argument("--skip-slow", action="store_true",
                     help="skip pffexport and the mailmill --reader libpff run")
     ap.add_argument("--variants", help="comma-separated substrings: run only variants whose "
-                    "name contains one of them (the readpst references always run)")
+                    "name contains one of them (readpst -j 0 and readpst's default mode always "
+                    "run for the output formats of those picked)")
     ap.add_argument("--repeat", type=int, default=3,
                     help="alternating rounds (every variant once per round; at least 3): the "
                          "tables give the medians")
@@ -1151,9 +1152,13 @@ def main() -> int:
         c = corpora[key]
         log(f"corpus {key}: warming the page cache (cat, untimed)")
         subprocess.run(["sh", "-c", 'cat "$0" > /dev/null', c["path"]])
-        vars_ = [v for v in variants(mailmill, args.skip_slow)
-                 if not args.variants or v.get("reference") or v.get("forks") or any(
-                     s.strip() in v["name"] for s in args.variants.split(","))]
+        every = variants(mailmill, args.skip_slow)
+        picked = [v for v in every if not args.variants or any(
+            s.strip() in v["name"] for s in args.variants.split(","))]
+        # readpst (-j 0 and default forks) always runs for every format a picked variant has.
+        formats = {v["format"] for v in picked if v["format"]}
+        vars_ = [v for v in every if v in picked or (
+            (v.get("reference") or v.get("forks")) and v["format"] in formats)]
         runs: dict[str, list[dict]] = {v["name"]: [] for v in vars_}
         for rnd in range(rounds):  # alternating: A B C ..., A B C ..., ...
             log(f"corpus {key}: round {rnd + 1} of {rounds}")
