@@ -12,7 +12,7 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   pff-tools pst-utils python3-vobject dovecot-imapd
   libgsf-1-dev python3-olefile python3-pil
-  openssl libical-dev python3-icalendar libytnef0-dev
+  openssl libical-dev python3-icalendar libytnef0-dev libgoogle-perftools-dev
 )
 
 missing=()
