@@ -12,7 +12,8 @@ namespace mm::pst {
 /// mpbbI (512..767). mpbbI is the inverse permutation of mpbbR; mpbbS is an involution.
 extern const std::array<u8, 768> MPBB_CRYPT;
 
-/// NDB_CRYPT_PERMUTE decode (mpbbI) of `n` bytes at `p`, in place.
+/// NDB_CRYPT_PERMUTE decode (mpbbI) of `n` bytes at `p`, in place. The three permute functions
+/// map 64 bytes at a time with AVX-512 VBMI byte permutes where the CPU has them.
 void permute_decode(u8 *p, u64 n);
 /// NDB_CRYPT_PERMUTE encode (mpbbR) of `n` bytes at `p`, in place.
 void permute_encode(u8 *p, u64 n);
