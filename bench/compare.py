@@ -267,32 +267,38 @@ def wait_after_delete(creates_many_files: bool) -> None:
 
 # ----------------------------------------------------------------------------- corpora
 
+def generate_cached(mailmill: str, out: Path, truth: Path, options: list[str], label: str) -> int:
+    """Runs `mailmill generate` into `out` (and its ground truth `truth`) unless a file made
+    with the same options is there (sidecar OUT.opts); returns the ground truth's line count."""
+    opts_file = Path(str(out) + ".opts")
+    want = json.dumps({"generate": options}, sort_keys=True)
+    if (out.exists() and truth.exists() and opts_file.exists()
+            and opts_file.read_text().strip() == want):
+        log(f"{label}: reusing {out} ({out.stat().st_size / 1e9:.2f} GB)")
+    else:
+        for p in (out, truth, opts_file):
+            if p.exists():
+                p.unlink()
+        cmd = [mailmill, "generate", "-o", str(out), "--truth", str(truth)] + options
+        log(f"{label}: generating: {shlex.join(cmd)}")
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            sys.exit(f"mailmill generate failed ({p.returncode}):\n{p.stdout}")
+        log(f"{label}: {p.stdout.strip()} ({time.monotonic() - t0:.0f} s)")
+        opts_file.write_text(want + "\n")
+    with open(truth, "rb") as f:
+        return sum(1 for _ in f)
+
+
 def ensure_corpus(key: str, mailmill: str, workdir: Path, quick: bool) -> dict:
     spec = CORPORA[key]
     n = spec["quick_messages"] if quick else spec["full_messages"]
     name = f"{key}-quick" if quick else key
     pst = workdir / f"{name}.pst"
     truth = workdir / f"{name}.pst.jsonl"
-    opts_file = workdir / f"{name}.pst.opts"
     options = ["--messages", str(n)] + spec["options"]
-    want = json.dumps({"generate": options}, sort_keys=True)
-    if (pst.exists() and truth.exists() and opts_file.exists()
-            and opts_file.read_text().strip() == want):
-        log(f"corpus {key}: reusing {pst} ({pst.stat().st_size / 1e9:.2f} GB)")
-    else:
-        for p in (pst, truth, opts_file):
-            if p.exists():
-                p.unlink()
-        cmd = [mailmill, "generate", "-o", str(pst), "--truth", str(truth)] + options
-        log(f"corpus {key}: generating: {shlex.join(cmd)}")
-        t0 = time.monotonic()
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if p.returncode != 0:
-            sys.exit(f"mailmill generate failed ({p.returncode}):\n{p.stdout}")
-        log(f"corpus {key}: {p.stdout.strip()} ({time.monotonic() - t0:.0f} s)")
-        opts_file.write_text(want + "\n")
-    with open(truth, "rb") as f:
-        items = sum(1 for _ in f)
+    items = generate_cached(mailmill, pst, truth, options, f"corpus {key}")
     kinds: dict[str, int] = {}
     with open(truth, "rb") as f:
         for line in f:
@@ -877,26 +883,8 @@ def median(xs: list[float]) -> float:
 def ensure_mime_corpus(mailmill: str, workdir: Path, size: str) -> dict:
     path = workdir / f"mime-{size}.mbox"
     truth = Path(str(path) + ".jsonl")
-    opts_file = Path(str(path) + ".opts")
     options = ["--format", "mbox", "--target-bytes", size] + MIME_GEN_OPTIONS
-    want = json.dumps({"generate": options}, sort_keys=True)
-    if (path.exists() and truth.exists() and opts_file.exists()
-            and opts_file.read_text().strip() == want):
-        log(f"mime: reusing {path} ({path.stat().st_size / 1e9:.2f} GB)")
-    else:
-        for p in (path, truth, opts_file):
-            if p.exists():
-                p.unlink()
-        cmd = [mailmill, "generate", "-o", str(path), "--truth", str(truth)] + options
-        log(f"mime: generating: {shlex.join(cmd)}")
-        t0 = time.monotonic()
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if p.returncode != 0:
-            sys.exit(f"mailmill generate failed ({p.returncode}):\n{p.stdout}")
-        log(f"mime: {p.stdout.strip()} ({time.monotonic() - t0:.0f} s)")
-        opts_file.write_text(want + "\n")
-    with open(truth, "rb") as f:
-        items = sum(1 for _ in f)
+    items = generate_cached(mailmill, path, truth, options, "mime")
     return {"path": str(path), "truth": str(truth), "bytes": path.stat().st_size,
             "items": items, "generate_options": options}
 
