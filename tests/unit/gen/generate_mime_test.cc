@@ -2,7 +2,6 @@
 // line ends and --target-bytes, checked on the files written (Python's mailbox and email
 // packages read the same output in tests/integration/test_generate_mime.py).
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <filesystem>
 #include <map>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "mailmill/gen/generate.h"
+#include "openssl_sha256.h"
 #include "test_support.h"
 
 namespace mm::gen {
@@ -20,18 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::read_file;
 
-std::string sha256_hex(const std::string &data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
-  char buf[3];
-  for (int i = 0; i < 32; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", md[i]);
-    out += buf;
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view data) { return testing::openssl_sha256_hex(data); }
 
 // One field of a generated JSONL line (our own format: strings hold no escaped quotes here).
 std::string field(const std::string &line, const std::string &name) {

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -13,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "openssl_sha256.h"
 #include "test_support.h"
 #include "mailmill/gen/generate.h"
 #include "../../../src/format/pst/ndb.h"
@@ -24,18 +24,7 @@ std::string make_tmp_dir() { return testing::make_tmp_dir("mm_gen"); }
 using testing::run;
 using testing::q;
 using testing::read_file;
-std::string sha256_hex(const std::string &data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
-  char buf[3];
-  for (int i = 0; i < 32; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", md[i]);
-    out += buf;
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view data) { return testing::openssl_sha256_hex(data); }
 std::vector<std::string> list_dir(const std::string &path) {
   std::vector<std::string> out;
   if (DIR *d = opendir(path.c_str())) {

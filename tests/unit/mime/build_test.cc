@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <mimetic/mimetic.h>
-#include <openssl/evp.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "mailmill/mime/encode.h"
 #include "mailmill/mime/limits.h"
 #include "mailmill/mime/mbox.h"
+#include "openssl_sha256.h"
 
 namespace mm::mime {
 namespace {
@@ -118,18 +118,7 @@ Parsed parse_with_python(const Bytes &bytes) {
   return p;
 }
 
-std::string sha256_hex(const Bytes &data) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char H[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(H[md[i] >> 4]);
-    out.push_back(H[md[i] & 15]);
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view data) { return testing::openssl_sha256_hex(data); }
 
 Bytes build(const model::Message &m, bool crlf = true, FlagStyle flags = FlagStyle::Eml) {
   BuildOptions o;
@@ -192,7 +181,7 @@ TEST(BuildMessage, SimpleTextIsSinglePart) {
             "\r\n"
             "Hello\r\nWorld\r\n");
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"), "text/plain");
   EXPECT_EQ(p.one("text"), "Hello\nWorld\n");
 }
@@ -209,7 +198,7 @@ TEST(BuildMessage, NoSenderGetsAnEmptyGroupAndAMarker) {
             Bytes::npos)
       << b;
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   // With a sender there is no marker.
   EXPECT_EQ(build(basic()).find("X-Mailmill-Synthesized"), Bytes::npos);
 }
@@ -247,7 +236,7 @@ TEST(BuildMessage, NonAsciiSubjectNamesAndBodyRoundTrip) {
   Bytes b = build(m);
   for (char c : header_block(b)) ASSERT_LT(static_cast<unsigned char>(c), 0x80);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("subject"), m.subject);
   EXPECT_EQ(p.one("from"), "J\xC3\xBCrgen M\xC3\xBCller <jm@example.de>");
   EXPECT_EQ(p.one("cc"), "\"Doe, John\" <jd@example.com>");
@@ -261,7 +250,7 @@ TEST(BuildMessage, TextAndHtmlMakeAlternative) {
   m.html_charset = "windows-1252";
   Bytes b = build(m);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"), "multipart/alternative(text/plain,text/html)");
   EXPECT_EQ(p.one("text"), "plain");
   // Declared charset kept, bytes not transcoded: Python decodes windows-1252 é.
@@ -285,7 +274,7 @@ TEST(BuildMessage, InlineImagesRelatedAndFilesMixed) {
   m.attachments.push_back(std::move(unused));
   Bytes b = build(m);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"),
             "multipart/mixed(multipart/alternative(text/plain,multipart/related(text/html,"
             "image/png)),application/pdf,image/gif)");
@@ -312,7 +301,7 @@ TEST(BuildMessage, NonAsciiFilenamesRoundTrip) {
   m.attachments.push_back(file_attachment("Gr\xC3\xBC\xC3\x9F" "e.txt", "hi\r\n"));
   Bytes b = build(m);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   std::vector<Fact> atts = p.attachments();
   ASSERT_EQ(atts.size(), 2u);
   EXPECT_EQ(atts[0].values[0], jp);
@@ -339,7 +328,7 @@ TEST(BuildMessage, EmbeddedMessageIsRfc822Part) {
   for (bool crlf : {true, false}) {
     Bytes b = build(m, crlf);
     Parsed p = parse_with_python(b);
-    EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+    EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
     EXPECT_EQ(p.one("structure"), "multipart/mixed(text/plain,message/rfc822)");
     std::vector<Fact> atts = p.attachments();
     ASSERT_EQ(atts.size(), 1u);
@@ -408,7 +397,7 @@ TEST(BuildMessage, TransportHeadersKeptVerbatimExceptMimeFields) {
   EXPECT_EQ(b.find("old-boundary"), Bytes::npos);
   EXPECT_EQ(b.find("X-Status"), Bytes::npos);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("subject"), "Gr\xC3\xBC\xC3\x9F" "e");
   EXPECT_EQ(p.one("text"), "body");
 
@@ -439,7 +428,7 @@ TEST(BuildMessage, TransportHeadersMissingFieldsAreAdded) {
   EXPECT_EQ(r->message_id.size(), 1 + 32 + 1 + std::string("mailmill.invalid").size() + 1);
   EXPECT_EQ(r->bytes.find("Microsoft Mail"), Bytes::npos);  // not a field: dropped
   Parsed p = parse_with_python(r->bytes);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("message-id"), r->message_id);
 }
 
@@ -506,7 +495,7 @@ TEST(BuildMessage, X500OnlySenderKeepsNameAsGroup) {
             std::string::npos);
   EXPECT_NE(h.find("\r\nTo: Bob:;, Carol Smith:;\r\n"), std::string::npos) << h;
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   Result<Built> r = build_message(m, {});
   EXPECT_EQ(r->envelope_sender, "");
 }
@@ -518,7 +507,7 @@ TEST(BuildMessage, EmptyMessageIsValid) {
   EXPECT_EQ(r->date, 0);
   EXPECT_EQ(r->bytes.find("Date:"), Bytes::npos);  // never 1970
   Parsed p = parse_with_python(r->bytes);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"), "text/plain");
   EXPECT_EQ(p.one("text"), "");
 }
@@ -544,7 +533,7 @@ TEST(BuildMessage, ReferenceAndUnreadableAttachmentsAreReported) {
   EXPECT_NE(r->bytes.find("X-Mailmill-Omitted-Attachment: budget.xlsx (by reference:"),
             Bytes::npos);
   Parsed p = parse_with_python(r->bytes);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"), "text/plain");
 }
 
@@ -584,7 +573,7 @@ TEST(BuildMessage, OptionalHeaders) {
   EXPECT_NE(h.find("\r\nKeywords: Work, =?UTF-8?B?Q2Fmw6k=?=, \"a, b\"\r\n"), std::string::npos) << h;
   EXPECT_NE(h.find("\r\nIn-Reply-To: <p@x>\r\nReferences: <a@x> <p@x>\r\n"), std::string::npos);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
 }
 
 TEST(BuildMessage, LongLinesAndBinaryTextAreEncoded) {
@@ -640,7 +629,7 @@ TEST(BuildMessage, NativeRtfBecomesAlternativeWithDerivedText) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->warnings.empty());
   Parsed p = parse_with_python(r->bytes);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"), "multipart/alternative(text/plain,application/rtf)");
   EXPECT_NE(p.one("text").find("Hello RTF"), std::string::npos) << p.one("text");
   // An existing HTML body wins over native RTF: no application/rtf part.
@@ -661,7 +650,7 @@ TEST(BuildMessage, RtfEncapsulatedHtmlFillsMissingHtml) {
   Result<Built> r = build_message(m, {});
   ASSERT_TRUE(r.ok());
   Parsed p = parse_with_python(r->bytes);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("structure"), "multipart/alternative(text/plain,text/html)");
   EXPECT_NE(p.one("html").find("<body>caf\xC3\xA9</body>"), std::string::npos) << p.one("html");
 }
@@ -722,7 +711,7 @@ TEST(BuildMessage, LongRecipientListFolds) {
     start = nl + 2;
   }
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   std::string to = p.one("to");
   for (int i = 0; i < 25; ++i) {
     std::string want = "Person " + std::to_string(i) + " M\xC3\xBCller <p" + std::to_string(i) +
@@ -743,7 +732,7 @@ TEST(BuildMessage, HostileFieldsStayInsideTheirHeaders) {
   EXPECT_EQ(b.find("\r\nX-Injected"), Bytes::npos);
   EXPECT_EQ(b.find("\r\nX: y"), Bytes::npos);
   Parsed p = parse_with_python(b);
-  EXPECT_TRUE(p.defects().empty()) << testing::PrintToString(p.defects());
+  EXPECT_TRUE(p.defects().empty()) << ::testing::PrintToString(p.defects());
   EXPECT_EQ(p.one("text"), std::string("nul\0inside\rbare cr\n", 20));
   ASSERT_EQ(p.attachments().size(), 1u);
   EXPECT_EQ(p.attachments()[0].values[0], "bad  name\xEF\xBF\xBD.txt");

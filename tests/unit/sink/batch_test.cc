@@ -1,7 +1,6 @@
 // The batch sink: one zstd frame per message, frames located by the batch manifest, sha256
 // taken while appending, exact byte limits for messages the pipeline framed.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <filesystem>
@@ -9,6 +8,7 @@
 
 #include "mailmill/mime/mbox.h"
 #include "mailmill/sink/sink.h"
+#include "openssl_sha256.h"
 #include "test_support.h"
 
 namespace mm::sink {
@@ -21,18 +21,7 @@ Bytes slurp(const fs::path &p) {
   return out;
 }
 
-std::string sha256_hex(ByteView data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char HEX[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += HEX[md[i] >> 4];
-    out += HEX[md[i] & 15];
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view data) { return testing::openssl_sha256_hex(data); }
 
 /// Decompresses a whole zstd stream (any number of frames); fails the test on an error.
 Bytes unzstd(ByteView data) {
