@@ -12,74 +12,17 @@
 #include "json_read.h"
 #include "mailmill/dedup/keys.h"
 #include "mailmill/pipeline/convert.h"
+#include "mailmill/pipeline/output.h"
+#include "output_impl.h"
 
 namespace mm::pipeline {
 namespace fs = std::filesystem;
 namespace {
 
-std::optional<Bytes> read_file(const fs::path &p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-/// Splits an mboxrd stream into messages: drops From_ lines, unquotes ">From " lines, removes
-/// the blank separator line that follows each message.
+/// Every entry of an mboxrd stream, unquoted.
 std::vector<Bytes> split_mboxrd(ByteView data) {
   std::vector<Bytes> out;
-  std::size_t i = 0;
-  while (i < data.size()) {
-    std::size_t nl = data.find('\n', i);
-    std::size_t end = nl == ByteView::npos ? data.size() : nl + 1;
-    ByteView line = data.substr(i, end - i);
-    i = end;
-    if (line.substr(0, 5) == "From ") {
-      if (!out.empty() && out.back().size() >= 1 && out.back().back() == '\n')
-        out.back().pop_back();  // the separator
-      out.emplace_back();
-      continue;
-    }
-    if (out.empty()) continue;
-    std::size_t q = 0;
-    while (q < line.size() && line[q] == '>') ++q;
-    if (q > 0 && line.substr(q, 5) == "From ") line.remove_prefix(1);
-    out.back().append(line);
-  }
-  if (!out.empty() && !out.back().empty() && out.back().back() == '\n') out.back().pop_back();
-  return out;
-}
-
-/// Decompresses a zstd stream of any number of concatenated frames (batch files hold one per
-/// message). The loop goes on after a frame ends (ZSTD_decompressStream returns 0 there and
-/// starts the next frame on the next call); a stream that stops inside a frame is an error.
-std::optional<Bytes> zstd_decompress(ByteView data) {
-  ZSTD_DCtx *d = ZSTD_createDCtx();
-  if (!d) return std::nullopt;
-  Bytes out;
-  ZSTD_inBuffer in{data.data(), data.size(), 0};
-  Bytes buf(ZSTD_DStreamOutSize(), '\0');
-  bool ok = true;
-  for (;;) {
-    ZSTD_outBuffer o{buf.data(), buf.size(), 0};
-    std::size_t r = ZSTD_decompressStream(d, &o, &in);
-    if (ZSTD_isError(r)) {
-      ok = false;
-      break;
-    }
-    out.append(buf.data(), o.pos);
-    if (in.pos < in.size) continue;
-    // 0 means the last frame is complete and flushed. Otherwise a full output buffer may mean
-    // more output is pending; with room left over the input stopped inside a frame.
-    if (r == 0) break;
-    if (o.pos < o.size) {
-      ok = false;
-      break;
-    }
-  }
-  ZSTD_freeDCtx(d);
-  if (!ok) return std::nullopt;
+  for (auto [b, e] : index_mboxrd(data)) out.push_back(unquote_mboxrd(data.substr(b, e - b)));
   return out;
 }
 
@@ -91,7 +34,7 @@ std::optional<Bytes> zstd_decompress(ByteView data) {
 std::optional<std::vector<Bytes>> batch_by_frames(
     ByteView data, const fs::path &manifest, const std::string &name,
     const std::function<void(const std::string &)> &fail) {
-  std::optional<Bytes> text = read_file(manifest);
+  std::optional<Bytes> text = read_whole_file(manifest);
   if (!text) return std::nullopt;
   std::vector<Bytes> msgs;
   u64 pos = 0;
@@ -160,8 +103,8 @@ int run_verify(const std::string &out_dir, std::ostream &out, std::ostream &err)
     for (const auto &e : fs::directory_iterator(root / "batches", ec)) {
       std::string name = e.path().filename().string();
       if (name.size() < 9 || name.substr(name.size() - 9) != ".mbox.zst") continue;
-      std::optional<Bytes> data = read_file(e.path());
-      std::optional<Bytes> sum = read_file(e.path().string() + ".sha256");
+      std::optional<Bytes> data = read_whole_file(e.path());
+      std::optional<Bytes> sum = read_whole_file(e.path().string() + ".sha256");
       std::string want = sum && sum->size() >= 64 ? sum->substr(0, 64) : "";
       if (!data || dedup::to_hex(dedup::sha256(*data)) != want)
         fail("batches/" + name + ": sha256 does not match " + name + ".sha256");
@@ -188,7 +131,7 @@ int run_verify(const std::string &out_dir, std::ostream &out, std::ostream &err)
     auto hash = loc.rfind('#');
     Bytes got;
     if (hash == std::string::npos) {
-      std::optional<Bytes> data = read_file(root / loc);
+      std::optional<Bytes> data = read_whole_file(root / loc);
       if (!data) {
         fail(loc + ": missing");
         continue;
@@ -199,7 +142,7 @@ int run_verify(const std::string &out_dir, std::ostream &out, std::ostream &err)
       i64 n = std::atoll(loc.c_str() + hash + 1);
       auto it = containers.find(file);
       if (it == containers.end()) {
-        std::optional<Bytes> data = read_file(root / file);
+        std::optional<Bytes> data = read_whole_file(root / file);
         std::vector<Bytes> msgs;
         if (data && file.size() > 4 && file.substr(file.size() - 4) == ".zst") {
           std::optional<Bytes> plain = zstd_decompress(*data);
