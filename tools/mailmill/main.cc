@@ -15,6 +15,7 @@
 #include "mailmill/gen/generate.h"
 #include "mailmill/mime/encode.h"
 #include "mailmill/pipeline/convert.h"
+#include "mailmill/upload/upload.h"
 #include "mailmill/util/append_file.h"
 #include "mailmill/util/sha256.h"
 #include "mailmill/util/text.h"
@@ -31,7 +32,8 @@ const char *MAIN_HELP = R"(mailmill - convert salvaged mail (PST/OST, MSG, EML, 
 Usage:
   mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
   mailmill inspect INPUT... [--json] [--reader native|libpff|auto]
-  mailmill verify OUTDIR
+  mailmill verify OUTDIR [--imap URL --user U --password-file F]
+  mailmill upload OUTDIR --imap URL --user U (--password-file F | --token-file F) [options]
   mailmill generate -o OUT [--format pst|mbox|eml|maildir] [--truth FILE.jsonl] [--seed N]
                     [--messages N | --target-bytes SIZE] [options]
   mailmill --help | --version
@@ -41,7 +43,11 @@ Commands:
   convert   Convert every item of the inputs in parallel; write mbox, EML, maildir, PST or
             upload batches, remove duplicates across all inputs, and account for every item (written / duplicate /
             skipped / failed, with reasons) in OUTDIR/manifest.jsonl.
-  verify    Re-read an output folder and check every item against the manifest.
+  verify    Re-read an output folder and check every item against the manifest; with
+            --imap, fetch every message back from the server and compare bytes.
+  upload    Append what convert wrote (mbox, EML, maildir or batch output) to an IMAP
+            mailbox (Microsoft 365, Google Workspace, Dovecot, ...): folder tree, flags and
+            dates kept, several connections, exactly once across interrupted runs.
   inspect   Describe each input without converting it: its kind (PST/OST with format and
             encryption, mbox with the dialect assumed, maildir, EML/MSG files), folder tree
             with item counts by type, recorded flags, and census (what a conversion is
@@ -321,10 +327,154 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   return r.exit_code;
 }
 
+
+const char *UPLOAD_HELP = R"(
+URL forms:
+  imaps://host[:port]        TLS from the start (port 993)
+  imap://host[:port]         STARTTLS, required (port 143)
+  imap+plain://host[:port]   no TLS at all: for a test server on loopback only
+  Certificates are verified against the system's trust store (or --ca-file) and the host
+  name; --insecure turns that off.
+
+What is sent: every message the manifest lists as written, as stored (bare LF line ends
+become CRLF), into the mailbox its source folder maps to, with its flags (read -> \Seen,
+answered -> \Answered, flagged -> \Flagged, draft -> \Draft, forwarded -> $Forwarded) and
+its date as INTERNALDATE. Folders: the PST root ("Top of Personal Folders") is dropped; the
+root and Inbox go to INBOX; Sent Items, Deleted Items, Drafts, Junk E-mail and Archive go to
+the server's special-use folders (\Sent, \Trash, ...) where it has them; other names are
+created as they are (modified UTF-7, RFC 3501), below the server's personal namespace.
+--folder-map FROM=TO moves a source folder and its subfolders: TO is a path ("Old/2019"),
+INBOX, or a special-use attribute ("\Archive"); for Gmail labels name them ("Work").
+
+Exactly once: every message the server acknowledges is journaled (OUTDIR/upload/
+HOST-PORT-USER.sqlite, with its APPENDUID). Run the same command again after a kill, a
+dropped connection or a server restart: it sends only what is missing. Before sending into
+a mailbox that already holds mail, messages there that the journal does not know of are
+matched by Message-ID and size (by sha256 of the bytes when that is ambiguous) and counted as
+present, not sent twice.
+
+Examples:
+  mailmill upload out/ --imap imaps://imap.gmail.com --user ann@example.com \
+      --token-file token.txt --auth xoauth2 --folder-map "Sent Items=[Gmail]/Sent Mail"
+  mailmill upload out/ --imap imaps://outlook.office365.com --user ann@example.com \
+      --token-file token.txt --auth xoauth2 --connections 4 --report upload.json
+  mailmill upload out/ --imap imaps://mail.example.com --user ann --password-file pw.txt
+  mailmill verify out/ --imap imaps://mail.example.com --user ann --password-file pw.txt
+
+Exit codes: 0 every written message is on the server; 1 some were refused (too big, refused
+by the server, changed on disk since convert) or could not be sent: listed on stderr and in
+--report; 2 usage; 3 cannot connect, log in or verify the certificate, or OUTDIR unreadable.
+)";
+
+std::string read_secret(const std::string &file, const char *what) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw po::error(std::string("cannot read ") + what + " " + file);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.empty()) throw po::error(std::string(what) + " " + file + " is empty");
+  return line;
+}
+
+/// The server options shared by upload and verify --imap; returns false without --imap.
+struct ServerArgs {
+  std::string url, user, password_file, token_file, auth = "password", ca_file;
+  int timeout = 60;
+  void add(po::options_description &d) {
+    d.add_options()("imap", po::value(&url), "server URL: imaps://host[:port], imap://host (STARTTLS), imap+plain://host:port")(
+        "user", po::value(&user), "login name (often the e-mail address)")(
+        "password-file", po::value(&password_file), "file whose first line is the password")(
+        "token-file", po::value(&token_file), "file whose first line is an OAuth 2 access token (implies --auth xoauth2)")(
+        "auth", po::value(&auth)->default_value("password"), "password or xoauth2 (Gmail, Exchange Online)")(
+        "ca-file", po::value(&ca_file), "PEM certificates to trust instead of the system's")(
+        "insecure", "do not verify the server's certificate (tests only)")(
+        "timeout", po::value(&timeout)->default_value(60), "seconds to wait for the server before reconnecting");
+  }
+  bool fill(const po::variables_map &vm, upload::UploadOptions &o) {
+    if (url.empty()) return false;
+    std::string error;
+    std::optional<upload::Endpoint> ep = upload::Endpoint::parse(url, &error);
+    if (!ep) throw po::error("--imap " + url + ": " + error);
+    o.endpoint = *ep;
+    o.endpoint.ca_file = ca_file;
+    o.endpoint.verify = !vm.count("insecure");
+    o.endpoint.timeout = std::chrono::seconds(std::max(1, timeout));
+    if (user.empty()) throw po::error("--imap needs --user");
+    o.credentials.user = user;
+    if (!token_file.empty() || auth == "xoauth2") {
+      if (token_file.empty()) throw po::error("--auth xoauth2 needs --token-file");
+      o.credentials.mechanism = upload::Credentials::Mechanism::XOAuth2;
+      o.credentials.secret = read_secret(token_file, "--token-file");
+    } else if (auth == "password") {
+      if (password_file.empty()) throw po::error("--imap needs --password-file (or --token-file)");
+      o.credentials.secret = read_secret(password_file, "--password-file");
+    } else {
+      throw po::validation_error(po::validation_error::invalid_option_value, "auth", auth);
+    }
+    if (o.endpoint.security == upload::Endpoint::Security::Plain)
+      std::cerr << "mailmill: warning: " << url << " has no TLS: the password travels in clear text\n";
+    return true;
+  }
+};
+
+int cmd_upload(const std::vector<std::string> &args) {
+  upload::UploadOptions o;
+  ServerArgs server;
+  std::vector<std::string> maps;
+  std::string max_bytes = "0";
+  po::options_description desc("mailmill upload OUTDIR --imap URL --user U --password-file F [options]");
+  server.add(desc);
+  desc.add_options()("help,h", "show this help")(
+      "connections,c", po::value(&o.connections)->default_value(4), "connections in parallel")(
+      "folder-map", po::value(&maps)->composing(), "FROM=TO: put source folder FROM (and below) in TO; repeatable")(
+      "no-default-folder-map", "keep every folder name as it is (no INBOX / special-use mapping)")(
+      "max-message-bytes", po::value(&max_bytes)->default_value("0"), "refuse larger messages without sending them (also the server's APPENDLIMIT)")(
+      "journal", po::value(&o.journal), "journal file (default OUTDIR/upload/HOST-PORT-USER.sqlite)")(
+      "report", po::value(&o.report), "write a JSON report: counts, mailboxes, every refused message")(
+      "retries", po::value(&o.retries)->default_value(10), "reconnects and retries before a message counts as unsent")(
+      "progress", "a progress line every second (default when stderr is a terminal)")(
+      "quiet,q", "no progress line");
+  po::options_description hidden;
+  hidden.add_options()("dir", po::value(&o.out_dir));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc << UPLOAD_HELP;
+    return 0;
+  }
+  po::notify(vm);
+  if (o.out_dir.empty()) throw po::error("no OUTDIR given");
+  if (!server.fill(vm, o)) throw po::error("--imap URL is required");
+  for (const std::string &m : maps) {
+    std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
+    if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
+    o.folder_map.push_back(*r);
+  }
+  o.default_folder_map = !vm.count("no-default-folder-map");
+  o.max_message_bytes = parse_size(max_bytes, "max-message-bytes");
+  if (o.connections < 1 || o.connections > 64)
+    throw po::validation_error(po::validation_error::invalid_option_value, "connections",
+                               std::to_string(o.connections));
+  o.progress = vm.count("progress") || (!vm.count("quiet") && isatty(2));
+  return upload::run_upload(o, std::cout, std::cerr);
+}
+
 int cmd_verify(const std::vector<std::string> &args) {
   std::string dir;
-  po::options_description desc("mailmill verify OUTDIR");
+  upload::UploadOptions o;
+  ServerArgs server;
+  std::vector<std::string> maps;
+  po::options_description desc("mailmill verify OUTDIR [--imap URL --user U --password-file F]");
   desc.add_options()("help,h", "show this help");
+  po::options_description imap("With --imap: check the server (the folder options must be upload's)");
+  server.add(imap);
+  imap.add_options()("folder-map", po::value(&maps)->composing(), "as for upload")(
+      "no-default-folder-map", "as for upload");
+  desc.add(imap);
   po::options_description hidden;
   hidden.add_options()("dir", po::value(&dir));
   po::options_description all;
@@ -337,11 +487,26 @@ int cmd_verify(const std::vector<std::string> &args) {
     std::cout << desc
               << "\nRe-reads every item the manifest lists as written (EML files, mbox and "
                  "batch entries) and\nchecks its sha256, and every batch file against its "
-                 ".sha256. Exit code 1 on any mismatch.\n\nExample:\n  mailmill verify out/\n";
+                 ".sha256. Exit code 1 on any mismatch.\n\nWith --imap, every message in each "
+                 "mailbox the upload filled is fetched and hashed\ninstead: each written "
+                 "item must be there byte for byte (in its CRLF form). Messages the\n"
+                 "manifest does not list are counted, not an error. Exit code 1 when any is "
+                 "missing.\n\nExamples:\n  mailmill verify out/\n  mailmill verify out/ "
+                 "--imap imaps://mail.example.com --user ann --password-file pw.txt\n";
     return 0;
   }
   po::notify(vm);
   if (dir.empty()) throw po::error("no OUTDIR given");
+  if (server.fill(vm, o)) {
+    o.out_dir = dir;
+    for (const std::string &m : maps) {
+      std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
+      if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
+      o.folder_map.push_back(*r);
+    }
+    o.default_folder_map = !vm.count("no-default-folder-map");
+    return upload::run_verify_imap(o, std::cout, std::cerr);
+  }
   return pipeline::run_verify(dir, std::cout, std::cerr);
 }
 
@@ -507,6 +672,7 @@ int main(int argc, char **argv) {
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "generate") return cmd_generate(args);
     if (cmd == "verify") return cmd_verify(args);
+    if (cmd == "upload") return cmd_upload(args);
     std::cerr << "mailmill: unknown command '" << cmd << "' (try mailmill --help)\n";
     return pipeline::EXIT_USAGE;
   } catch (const po::error &e) {

@@ -1,0 +1,778 @@
+// `mailmill upload` and `mailmill verify --imap`: the engine around the IMAP client.
+//
+// One run: read the manifest's written items; map each item's folder to a server mailbox;
+// drop what the journal says is on the server already; create the missing mailboxes; for each
+// mailbox that held messages before this run, match the server's messages the journal does not
+// account for against what is still to send (a previous run may have been killed between the
+// server's OK and the journal's commit); then N connections append the rest in chunks,
+// pipelined, journaling every acknowledgement. Messages whose fate a dropped connection left
+// unknown are settled at the end, on one connection, by the same matching.
+#include <signal.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "journal_impl.h"
+#include "mailmill/dedup/keys.h"
+#include "mailmill/pipeline/output.h"
+#include "mailmill/upload/upload.h"
+#include "mailmill/util/json_escape.h"
+#include "mailmill/util/result.h"
+#include "mailmill/util/sha256.h"
+
+namespace mm::upload {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int EXIT_OK = 0, EXIT_SOME = 1, EXIT_FATAL = 3;
+constexpr std::size_t CHUNK_MESSAGES = 32;
+constexpr u64 CHUNK_BYTES = 8u << 20;
+
+std::string sha_hex(ByteView data) { return dedup::to_hex(util::Sha256::digest(data)); }
+
+std::vector<std::string> imap_flags(const std::string &flags) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i <= flags.size()) {
+    std::size_t comma = flags.find(',', i);
+    if (comma == std::string::npos) comma = flags.size();
+    std::string f = flags.substr(i, comma - i);
+    if (f == "read") out.push_back("\\Seen");
+    else if (f == "answered") out.push_back("\\Answered");
+    else if (f == "flagged") out.push_back("\\Flagged");
+    else if (f == "draft") out.push_back("\\Draft");
+    else if (f == "forwarded") out.push_back("$Forwarded");  // RFC 5788 keyword
+    i = comma + 1;
+  }
+  return out;
+}
+
+/// The Message-ID in a BODY[HEADER.FIELDS (MESSAGE-ID)] answer, unfolded and trimmed.
+std::string message_id_of(const Bytes &fields) {
+  std::string v;
+  std::size_t colon = fields.find(':');
+  if (colon == Bytes::npos) return v;
+  for (std::size_t i = colon + 1; i < fields.size(); ++i) {
+    char c = fields[i];
+    if (c == '\r' || c == '\n') {
+      // A line not starting with white space ends the field.
+      std::size_t j = i;
+      while (j < fields.size() && (fields[j] == '\r' || fields[j] == '\n')) ++j;
+      if (j >= fields.size() || (fields[j] != ' ' && fields[j] != '\t')) break;
+      i = j - 1;
+      continue;
+    }
+    v += c;
+  }
+  std::size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : v.substr(b, e - b + 1);
+}
+
+bool temporary(const Status &s) {
+  static const char *const CODES[] = {"THROTTLED", "UNAVAILABLE", "INUSE", "SERVERBUG"};
+  for (const char *c : CODES)
+    if (s.code == c) return true;
+  std::string t = s.text;
+  for (char &c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return t.find("throttl") != std::string::npos || t.find("try again") != std::string::npos;
+}
+
+std::string decoded(const std::string &mailbox) {
+  std::optional<std::string> d = decode_mutf7(mailbox);
+  return d ? *d : mailbox;
+}
+
+/// A written item on its way to the server.
+struct Item {
+  const pipeline::WrittenItem *w = nullptr;
+  std::string mailbox;
+};
+
+/// A stored message made ready to send.
+struct Prepared {
+  Bytes wire;
+  std::string sha;  ///< of the wire bytes
+};
+
+struct Refusal {
+  u64 seq;
+  std::string mailbox, code, reason;
+};
+
+/// One server message the journal does not account for.
+struct PoolEntry {
+  u32 uid = 0;
+  std::string mid;
+  u64 size = 0;
+  bool used = false;
+};
+
+class Engine {
+ public:
+  Engine(const UploadOptions &o, std::ostream &out, std::ostream &err) : o_(o), out_(out), err_(err) {}
+
+  int run_upload();
+  int run_verify();
+
+ private:
+  const UploadOptions &o_;
+  std::ostream &out_, &err_;
+  pipeline::WrittenItems written_;
+  std::vector<Item> items_;
+  std::map<u64, const Item *> by_seq_;
+  ServerFolders server_;
+  std::set<std::string> existing_;  ///< mailboxes on the server
+  std::unique_ptr<Journal> journal_;
+  std::map<u64, JournalEntry> done_;
+  std::optional<u64> append_limit_;
+
+  std::mutex mu_;  // guards everything below
+  std::vector<Refusal> refused_;
+  std::vector<const Item *> uncertain_;
+  std::vector<JournalEntry> pending_journal_;
+  std::string fatal_;
+  std::atomic<bool> stop_{false};
+  std::atomic<u64> refused_n_{0}, appended_{0}, present_{0}, failed_{0}, bytes_{0}, acks_{0};
+  u64 die_after_ = 0;
+
+  std::unique_ptr<ImapConnection> connect();
+  void discover(ImapConnection &c);
+  bool load_items();
+  std::optional<Prepared> prepare(pipeline::OutputReader &reader, const Item &it);
+  std::vector<PoolEntry> unaccounted(ImapConnection &c, const std::string &mailbox);
+  std::vector<const Item *> settle(ImapConnection &c, pipeline::OutputReader &reader,
+                                   const std::string &mailbox,
+                                   const std::vector<const Item *> &todo);
+  void send_chunk(std::unique_ptr<ImapConnection> &c, pipeline::OutputReader &reader,
+                  const std::vector<const Item *> &chunk);
+  void refuse(const Item &it, std::string code, std::string reason);
+  void acknowledge(std::vector<JournalEntry> entries);
+  void write_report(double seconds, u64 total, u64 journaled);
+};
+
+std::unique_ptr<ImapConnection> Engine::connect() {
+  std::chrono::milliseconds wait{250};
+  for (int attempt = 0;; ++attempt) {
+    try {
+      std::unique_ptr<ImapConnection> c = ImapConnection::open(o_.endpoint);
+      c->login(o_.credentials);
+      return c;
+    } catch (const ImapError &e) {
+      if (!e.retryable() || attempt >= o_.retries || stop_) throw;
+      {
+        std::lock_guard lock(mu_);
+        err_ << "upload: " << e.what() << "; retrying in " << wait.count() << " ms\n";
+      }
+      std::this_thread::sleep_for(wait);
+      wait = std::min(wait * 2, o_.max_backoff);
+    }
+  }
+}
+
+void Engine::discover(ImapConnection &c) {
+  auto [prefix, delimiter] = c.personal_namespace();
+  server_.prefix = prefix;
+  server_.delimiter = delimiter;
+  for (const MailboxInfo &m : c.list("*")) {
+    existing_.insert(m.name);
+    for (const std::string &a : m.attributes) {
+      static const char *const USES[] = {"\\All", "\\Archive", "\\Drafts", "\\Flagged",
+                                         "\\Junk", "\\Sent", "\\Trash"};
+      for (const char *u : USES)
+        if (strcasecmp(a.c_str(), u) == 0) server_.special.emplace(u, m.name);
+    }
+  }
+  append_limit_ = c.append_limit();
+}
+
+bool Engine::load_items() {
+  std::string error;
+  std::optional<pipeline::WrittenItems> w = pipeline::read_written_items(o_.out_dir, &error);
+  if (!w) {
+    err_ << "mailmill upload: " << error << "\n";
+    return false;
+  }
+  written_ = std::move(*w);
+  if (written_.malformed)
+    err_ << "upload: " << written_.malformed << " manifest lines are not valid JSON (left out)\n";
+  for (const pipeline::WrittenItem &it : written_.items) {
+    std::string container = it.location.substr(0, it.location.rfind('#'));
+    if (container.size() > 4 && container.compare(container.size() - 4, 4, ".pst") == 0) {
+      err_ << "mailmill upload: " << o_.out_dir
+           << " holds PST output; IMAP upload takes mbox, eml, maildir or batch output "
+              "(convert again with --format mbox)\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<Prepared> Engine::prepare(pipeline::OutputReader &reader, const Item &it) {
+  std::string error;
+  std::optional<Bytes> stored = reader.load(it.w->location, &error);
+  if (!stored) {
+    refuse(it, "Unreadable", error);
+    return std::nullopt;
+  }
+  if (sha_hex(*stored) != it.w->raw_sha256) {
+    refuse(it, "Changed", it.w->location + ": the stored bytes no longer match the manifest's "
+                          "raw_sha256 (changed since convert; run mailmill verify)");
+    return std::nullopt;
+  }
+  Prepared p;
+  p.wire = wire_form(*stored);
+  if (p.wire.empty()) {
+    refuse(it, "Empty", "an empty message cannot be appended");
+    return std::nullopt;
+  }
+  u64 limit = o_.max_message_bytes;
+  if (append_limit_ && (!limit || *append_limit_ < limit)) limit = *append_limit_;
+  if (limit && p.wire.size() > limit) {
+    refuse(it, "TOOBIG",
+           std::to_string(p.wire.size()) + " bytes, over the limit of " + std::to_string(limit) +
+               (append_limit_ && limit == *append_limit_ ? " (the server's APPENDLIMIT)"
+                                                         : " (--max-message-bytes)"));
+    return std::nullopt;
+  }
+  p.sha = sha_hex(p.wire);
+  return p;
+}
+
+void Engine::refuse(const Item &it, std::string code, std::string reason) {
+  std::lock_guard lock(mu_);
+  refused_.push_back({it.w->seq, it.mailbox, std::move(code), std::move(reason)});
+  ++refused_n_;
+}
+
+void Engine::acknowledge(std::vector<JournalEntry> entries) {
+  journal_->record(entries);
+  for (const JournalEntry &e : entries) (e.how == "present" ? present_ : appended_)++;
+}
+
+std::vector<PoolEntry> Engine::unaccounted(ImapConnection &c, const std::string &mailbox) {
+  SelectInfo s = c.examine(mailbox);
+  std::vector<PoolEntry> pool;
+  if (s.exists == 0) return pool;
+  c.uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+              [&](const FetchedMessage &m) {
+                PoolEntry p;
+                p.uid = m.uid;
+                p.size = m.size.value_or(0);
+                if (m.header_fields) p.mid = message_id_of(*m.header_fields);
+                pool.push_back(std::move(p));
+              });
+  // What the journal recorded in this mailbox is accounted for: by UID while the mailbox keeps
+  // its UIDVALIDITY, else by Message-ID and size.
+  std::set<u32> uids;
+  std::multiset<std::pair<std::string, u64>> keys;
+  for (const auto &[seq, e] : done_) {
+    if (e.mailbox != mailbox) continue;
+    if (e.uid && e.uidvalidity == s.uidvalidity) {
+      uids.insert(e.uid);
+    } else if (auto it = by_seq_.find(seq); it != by_seq_.end()) {
+      keys.emplace(it->second->w->message_id, e.size);
+    }
+  }
+  std::vector<PoolEntry> out;
+  for (PoolEntry &p : pool) {
+    if (uids.count(p.uid)) continue;
+    if (auto k = keys.find({p.mid, p.size}); k != keys.end()) {
+      keys.erase(k);
+      continue;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<const Item *> Engine::settle(ImapConnection &c, pipeline::OutputReader &reader,
+                                         const std::string &mailbox,
+                                         const std::vector<const Item *> &todo) {
+  std::vector<PoolEntry> pool = unaccounted(c, mailbox);
+  if (pool.empty()) return todo;
+  // Wire size and digest of each candidate, and how often each (Message-ID, size) occurs.
+  struct Cand {
+    const Item *item;
+    u64 size;
+    std::string sha;
+  };
+  std::vector<Cand> cands;
+  std::map<std::pair<std::string, u64>, int> count;
+  for (const Item *it : todo) {
+    std::optional<Prepared> p = prepare(reader, *it);
+    if (!p) continue;  // refused already
+    cands.push_back({it, p->wire.size(), p->sha});
+    ++count[{it->w->message_id, p->wire.size()}];
+  }
+  std::vector<const Item *> send;
+  std::vector<JournalEntry> found;
+  std::map<u32, std::string> body_sha;  // uid -> sha256 of the server's bytes, fetched on demand
+  auto fetch_bodies = [&](const std::vector<u32> &uids) {
+    std::string set;
+    for (u32 u : uids) {
+      if (body_sha.count(u)) continue;
+      if (!set.empty()) set += ',';
+      set += std::to_string(u);
+    }
+    if (set.empty()) return;
+    c.uid_fetch(set, "(UID BODY.PEEK[])", [&](const FetchedMessage &m) {
+      if (m.body) body_sha[m.uid] = sha_hex(*m.body);
+    });
+  };
+  for (const Cand &k : cands) {
+    const std::string &mid = k.item->w->message_id;
+    PoolEntry *hit = nullptr;
+    if (!mid.empty() && count[{mid, k.size}] == 1) {
+      for (PoolEntry &p : pool)
+        if (!p.used && p.size == k.size && p.mid == mid) {
+          hit = &p;
+          break;
+        }
+    } else {
+      std::vector<u32> uids;
+      for (PoolEntry &p : pool)
+        if (!p.used && p.size == k.size && p.mid == mid) uids.push_back(p.uid);
+      fetch_bodies(uids);
+      for (PoolEntry &p : pool)
+        if (!p.used && p.size == k.size && p.mid == mid && body_sha[p.uid] == k.sha) {
+          hit = &p;
+          break;
+        }
+    }
+    if (hit) {
+      hit->used = true;
+      found.push_back({k.item->w->seq, mailbox, 0, hit->uid, "present", k.sha, k.size});
+    } else {
+      send.push_back(k.item);
+    }
+  }
+  if (!found.empty()) {
+    SelectInfo s = c.examine(mailbox);
+    for (JournalEntry &e : found) e.uidvalidity = s.uidvalidity;
+    acknowledge(std::move(found));
+  }
+  return send;
+}
+
+void Engine::send_chunk(std::unique_ptr<ImapConnection> &c, pipeline::OutputReader &reader,
+                        const std::vector<const Item *> &chunk) {
+  struct Out {
+    const Item *item;
+    Prepared p;
+    int tries = 0;
+  };
+  std::vector<Out> todo;
+  for (const Item *it : chunk)
+    if (std::optional<Prepared> p = prepare(reader, *it)) todo.push_back({it, std::move(*p)});
+  std::chrono::milliseconds wait{500};
+  while (!todo.empty() && !stop_) {
+    std::vector<AppendRequest> reqs;
+    for (const Out &o : todo)
+      reqs.push_back({o.item->mailbox, imap_flags(o.item->w->flags), o.item->w->date, o.p.wire});
+    std::vector<AppendResult> results;
+    try {
+      results = c->append(reqs);
+    } catch (const ImapError &e) {
+      if (e.kind() == ImapError::Kind::Tls || e.kind() == ImapError::Kind::Auth) throw;
+      // Which of these arrived is unknown: they are settled against the server at the end.
+      {
+        std::lock_guard lock(mu_);
+        err_ << "upload: connection lost (" << e.what() << "); " << todo.size()
+             << " messages in flight are checked on the server at the end\n";
+        for (const Out &o : todo) uncertain_.push_back(o.item);
+      }
+      c.reset();
+      c = connect();
+      return;
+    }
+    std::vector<JournalEntry> ok;
+    std::vector<Out> again;
+    bool throttled = false;
+    for (std::size_t i = 0; i < results.size() && i < todo.size(); ++i) {
+      const AppendResult &r = results[i];
+      Out &o = todo[i];
+      if (r.status.ok()) {
+        if (die_after_ && ++acks_ == die_after_) {
+          acknowledge(std::move(ok));
+          ::kill(::getpid(), SIGKILL);  // test hook: acknowledged by the server, not journaled
+        }
+        bytes_ += o.p.wire.size();
+        ok.push_back({o.item->w->seq, o.item->mailbox, r.uidvalidity, r.uid, "appended", o.p.sha,
+                      o.p.wire.size()});
+      } else if (r.status.code == "TRYCREATE" && o.tries++ < 2) {
+        c->create(o.item->mailbox);
+        again.push_back(std::move(o));
+      } else if (temporary(r.status) && o.tries++ < o_.retries) {
+        throttled = true;
+        again.push_back(std::move(o));
+      } else {
+        refuse(*o.item, r.status.code.empty() ? (r.status.kind == Status::Kind::Bad ? "BAD" : "NO")
+                                              : r.status.code,
+               r.status.text);
+      }
+    }
+    acknowledge(std::move(ok));
+    todo = std::move(again);
+    if (throttled) {
+      {
+        std::lock_guard lock(mu_);
+        err_ << "upload: the server asks to slow down; waiting " << wait.count() << " ms\n";
+      }
+      std::this_thread::sleep_for(wait);
+      wait = std::min(wait * 2, o_.max_backoff);
+    }
+  }
+}
+
+void Engine::write_report(double seconds, u64 total, u64 journaled) {
+  if (o_.report.empty()) return;
+  std::string j = "{";
+  auto kv = [&](const char *k, const std::string &v, bool str) {
+    if (j.size() > 1) j += ',';
+    j += text::json_string(k) + ':' + (str ? text::json_string(v) : v);
+  };
+  kv("server", o_.endpoint.url(), true);
+  kv("user", o_.credentials.user, true);
+  kv("out_dir", o_.out_dir, true);
+  kv("messages", std::to_string(total), false);
+  kv("journaled_before", std::to_string(journaled), false);
+  kv("appended", std::to_string(appended_.load()), false);
+  kv("present", std::to_string(present_.load()), false);
+  kv("refused", std::to_string(refused_.size()), false);
+  kv("failed", std::to_string(failed_.load()), false);
+  kv("bytes_sent", std::to_string(bytes_.load()), false);
+  {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(3) << seconds;
+    kv("seconds", s.str(), false);
+  }
+  std::map<std::string, std::pair<std::string, u64>> folders;  // mailbox -> (source folder, n)
+  for (const Item &it : items_) {
+    auto &f = folders[it.mailbox];
+    if (f.second++ == 0) f.first = it.w->folder;
+  }
+  std::string fl = "[";
+  for (const auto &[mb, f] : folders) {
+    if (fl.size() > 1) fl += ',';
+    fl += "{\"mailbox\":" + text::json_string(decoded(mb)) + ",\"server_name\":" +
+          text::json_string(mb) + ",\"first_source_folder\":" + text::json_string(f.first) +
+          ",\"messages\":" + std::to_string(f.second) + "}";
+  }
+  kv("mailboxes", fl + "]", false);
+  std::string rl = "[";
+  for (const Refusal &r : refused_) {
+    if (rl.size() > 1) rl += ',';
+    rl += "{\"seq\":" + std::to_string(r.seq) + ",\"mailbox\":" + text::json_string(decoded(r.mailbox)) +
+          ",\"code\":" + text::json_string(r.code) + ",\"reason\":" + text::json_string(r.reason) + "}";
+  }
+  kv("refused_items", rl + "]", false);
+  j += "}\n";
+  std::ofstream f(o_.report, std::ios::binary | std::ios::trunc);
+  f << j;
+  if (!f) throw FatalError("cannot write " + o_.report);
+}
+
+int Engine::run_upload() {
+  Clock::time_point t0 = Clock::now();
+  if (!load_items()) return EXIT_FATAL;
+  if (const char *d = std::getenv("MAILMILL_UPLOAD_DIE_AFTER")) die_after_ = std::strtoull(d, nullptr, 10);
+  fs::path jpath = o_.journal;
+  if (jpath.empty()) {
+    std::string name = o_.endpoint.host + "-" + std::to_string(o_.endpoint.port) + "-" + o_.credentials.user;
+    for (char &ch : name)
+      if (ch == '/' || ch == '\\' || ch == ':' || static_cast<unsigned char>(ch) < 0x20) ch = '_';
+    jpath = fs::path(o_.out_dir) / "upload" / (name + ".sqlite");
+  }
+  journal_ = std::make_unique<Journal>(jpath, o_.endpoint.url() + " " + o_.credentials.user);
+  done_ = journal_->load();
+
+  std::unique_ptr<ImapConnection> control;
+  try {
+    control = connect();
+    discover(*control);
+  } catch (const ImapError &e) {
+    err_ << "mailmill upload: " << o_.endpoint.url() << ": " << e.what() << "\n";
+    return EXIT_FATAL;
+  }
+
+  std::map<std::string, std::string> mapped;  // source folder -> mailbox
+  items_.reserve(written_.items.size());
+  for (const pipeline::WrittenItem &w : written_.items) {
+    auto it = mapped.find(w.folder);
+    if (it == mapped.end())
+      it = mapped.emplace(w.folder, map_folder(w.folder, o_.folder_map, o_.default_folder_map, server_)).first;
+    items_.push_back({&w, it->second});
+  }
+  for (const Item &it : items_) by_seq_.emplace(it.w->seq, &it);
+  u64 journaled = 0;
+  std::map<std::string, std::vector<const Item *>> todo;  // mailbox -> items, manifest order
+  std::vector<std::string> order;                          // mailboxes in first-use order
+  for (const Item &it : items_) {
+    if (done_.count(it.w->seq)) {
+      ++journaled;
+      continue;
+    }
+    auto &v = todo[it.mailbox];
+    if (v.empty()) order.push_back(it.mailbox);
+    v.push_back(&it);
+  }
+  u64 total = items_.size();
+  out_ << "upload: " << total << " messages in " << o_.out_dir << " for " << o_.endpoint.url()
+       << " (" << journaled << " on the server already by the journal), "
+       << order.size() << " mailboxes to fill\n";
+
+  std::vector<std::vector<const Item *>> chunks;
+  try {
+    pipeline::OutputReader reader(o_.out_dir);
+    for (const std::string &mb : order) {
+      std::vector<const Item *> send = todo[mb];
+      if (mb != "INBOX" && !existing_.count(mb)) {
+        // Parents first: not every server creates them.
+        std::size_t pos = 0;
+        while (server_.delimiter && (pos = mb.find(server_.delimiter, pos + 1)) != std::string::npos) {
+          std::string parent = mb.substr(0, pos);
+          if (!existing_.count(parent) && parent + server_.delimiter != server_.prefix) {
+            control->create(parent);
+            existing_.insert(parent);
+          }
+        }
+        Status st = control->create(mb);
+        if (!st.ok()) {
+          for (const Item *it : send)
+            refuse(*it, "CREATE", "cannot create mailbox " + decoded(mb) + ": " + st.text);
+          continue;
+        }
+        existing_.insert(mb);
+      } else {
+        send = settle(*control, reader, mb, send);
+      }
+      std::vector<const Item *> chunk;
+      u64 bytes = 0;
+      for (const Item *it : send) {
+        if (!chunk.empty() && (chunk.size() >= CHUNK_MESSAGES || bytes + it->w->size > CHUNK_BYTES)) {
+          chunks.push_back(std::move(chunk));
+          chunk.clear();
+          bytes = 0;
+        }
+        chunk.push_back(it);
+        bytes += it->w->size;
+      }
+      if (!chunk.empty()) chunks.push_back(std::move(chunk));
+    }
+  } catch (const ImapError &e) {
+    err_ << "mailmill upload: " << o_.endpoint.url() << ": " << e.what() << "\n";
+    return EXIT_FATAL;
+  }
+  u64 to_send = 0;
+  for (const auto &c : chunks) to_send += c.size();
+
+  // The workers.
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> running{0};
+  auto worker = [&](std::unique_ptr<ImapConnection> c) {
+    pipeline::OutputReader reader(o_.out_dir);
+    try {
+      if (!c) c = connect();
+      for (std::size_t i; !stop_ && (i = next++) < chunks.size();) send_chunk(c, reader, chunks[i]);
+      if (c) c->logout();
+    } catch (const std::exception &e) {
+      std::lock_guard lock(mu_);
+      if (fatal_.empty()) fatal_ = e.what();
+      stop_ = true;
+    }
+    --running;
+  };
+  int n = std::max(1, std::min<int>(o_.connections, static_cast<int>(chunks.size())));
+  std::vector<std::thread> threads;
+  running = n;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back(worker, i == 0 ? std::move(control) : nullptr);
+  // Progress, once a second, while the workers run.
+  u64 base = appended_ + present_;
+  Clock::time_point last = Clock::now();
+  while (running > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (o_.progress && Clock::now() - last >= std::chrono::seconds(1)) {
+      last = Clock::now();
+      double s = std::chrono::duration<double>(last - t0).count();
+      u64 done = appended_ + present_ - base + refused_n_;
+      double rate = s > 0 ? static_cast<double>(appended_) / s : 0;
+      std::lock_guard lock(mu_);
+      err_ << "upload: " << done << "/" << to_send << " messages, " << std::fixed
+           << std::setprecision(0) << rate << " msg/s, "
+           << std::setprecision(1) << static_cast<double>(bytes_) / 1e6 / s << " MB/s";
+      if (rate > 0) err_ << ", ETA " << std::setprecision(0) << static_cast<double>(to_send - std::min(done, to_send)) / rate << " s";
+      err_ << "\n";
+    }
+  }
+  for (std::thread &t : threads) t.join();
+  if (!fatal_.empty()) {
+    err_ << "mailmill upload: " << o_.endpoint.url() << ": " << fatal_ << "\n";
+    write_report(std::chrono::duration<double>(Clock::now() - t0).count(), total, journaled);
+    return EXIT_FATAL;
+  }
+
+  // Messages a dropped connection left unknown: found on the server, or sent now.
+  for (int round = 0; !uncertain_.empty(); ++round) {
+    std::vector<const Item *> open = std::move(uncertain_);
+    uncertain_.clear();
+    if (round > o_.retries) {
+      failed_ += open.size();
+      for (const Item *it : open) refuse(*it, "Unsent", "the connection kept dropping");
+      break;
+    }
+    try {
+      std::unique_ptr<ImapConnection> c = connect();
+      pipeline::OutputReader reader(o_.out_dir);
+      done_ = journal_->load();
+      std::map<std::string, std::vector<const Item *>> by_mb;
+      for (const Item *it : open) by_mb[it->mailbox].push_back(it);
+      for (auto &[mb, v] : by_mb) {
+        std::vector<const Item *> send = settle(*c, reader, mb, v);
+        for (std::size_t i = 0; i < send.size(); i += CHUNK_MESSAGES) {
+          std::vector<const Item *> chunk(send.begin() + static_cast<std::ptrdiff_t>(i),
+                                          send.begin() + static_cast<std::ptrdiff_t>(std::min(send.size(), i + CHUNK_MESSAGES)));
+          send_chunk(c, reader, chunk);
+        }
+      }
+      if (c) c->logout();
+    } catch (const ImapError &e) {
+      if (!e.retryable()) {
+        err_ << "mailmill upload: " << o_.endpoint.url() << ": " << e.what() << "\n";
+        return EXIT_FATAL;
+      }
+      uncertain_.insert(uncertain_.end(), open.begin(), open.end());
+    }
+  }
+
+  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  write_report(seconds, total, journaled);
+  u64 on_server = journaled + appended_ + present_;
+  out_ << "upload: " << total << " messages = " << journaled << " journaled before + " << appended_
+       << " appended + " << present_ << " found on the server + " << refused_.size() - failed_
+       << " refused + " << failed_ << " unsent; " << std::fixed << std::setprecision(1) << seconds
+       << " s, " << std::setprecision(0) << (seconds > 0 ? static_cast<double>(appended_) / seconds : 0)
+       << " msg/s\n";
+  for (const Refusal &r : refused_)
+    err_ << "upload: refused seq " << r.seq << " (" << decoded(r.mailbox) << "): " << r.code << ": "
+         << r.reason << "\n";
+  if (on_server + refused_.size() != total) {
+    err_ << "mailmill upload: accounting mismatch: " << on_server << " on the server + "
+         << refused_.size() << " refused != " << total << " messages (a bug; please report it)\n";
+    return 4;
+  }
+  return refused_.empty() ? EXIT_OK : EXIT_SOME;
+}
+
+int Engine::run_verify() {
+  if (!load_items()) return EXIT_FATAL;
+  std::unique_ptr<ImapConnection> c;
+  try {
+    c = connect();
+    discover(*c);
+  } catch (const ImapError &e) {
+    err_ << "mailmill verify: " << o_.endpoint.url() << ": " << e.what() << "\n";
+    return EXIT_FATAL;
+  }
+  // The wire digest of every written item, per mailbox.
+  std::map<std::string, std::multiset<std::string>> want;
+  std::map<std::string, std::string> mapped;
+  pipeline::OutputReader reader(o_.out_dir);
+  u64 unreadable = 0;
+  for (const pipeline::WrittenItem &w : written_.items) {
+    auto it = mapped.find(w.folder);
+    if (it == mapped.end())
+      it = mapped.emplace(w.folder, map_folder(w.folder, o_.folder_map, o_.default_folder_map, server_)).first;
+    std::string error;
+    std::optional<Bytes> stored = reader.load(w.location, &error);
+    if (!stored) {
+      err_ << "verify: " << error << "\n";
+      ++unreadable;
+      continue;
+    }
+    want[it->second].insert(sha_hex(wire_form(*stored)));
+  }
+  u64 missing = 0, extra = 0, matched = 0;
+  try {
+    for (auto &[mb, digests] : want) {
+      std::multiset<std::string> got;
+      if (existing_.count(mb) || mb == "INBOX") {
+        SelectInfo s = c->examine(mb);
+        if (s.exists) {
+          // Bodies in groups of UIDs, so memory stays bounded by one group.
+          std::vector<std::pair<u32, u64>> uids;
+          c->uid_fetch("1:*", "(UID RFC822.SIZE)", [&](const FetchedMessage &m) {
+            uids.emplace_back(m.uid, m.size.value_or(0));
+          });
+          std::size_t i = 0;
+          while (i < uids.size()) {
+            std::string set;
+            u64 bytes = 0;
+            for (; i < uids.size() && (set.empty() || bytes < CHUNK_BYTES); ++i) {
+              if (!set.empty()) set += ',';
+              set += std::to_string(uids[i].first);
+              bytes += uids[i].second;
+            }
+            c->uid_fetch(set, "(UID BODY.PEEK[])", [&](const FetchedMessage &m) {
+              if (m.body) got.insert(sha_hex(*m.body));
+            });
+          }
+        }
+      }
+      u64 m = 0, miss = 0;
+      for (const std::string &d : digests) {
+        auto it = got.find(d);
+        if (it != got.end()) {
+          got.erase(it);
+          ++m;
+        } else {
+          ++miss;
+        }
+      }
+      matched += m;
+      missing += miss;
+      extra += got.size();
+      out_ << (miss ? "MISSING " : "ok      ") << decoded(mb) << ": " << digests.size()
+           << " in the manifest, " << m << " found byte for byte";
+      if (miss) out_ << ", " << miss << " missing";
+      if (!got.empty()) out_ << ", " << got.size() << " other messages on the server";
+      out_ << "\n";
+    }
+    c->logout();
+  } catch (const ImapError &e) {
+    err_ << "mailmill verify: " << o_.endpoint.url() << ": " << e.what() << "\n";
+    return EXIT_FATAL;
+  }
+  out_ << "verified " << matched + missing + unreadable << " written messages against "
+       << o_.endpoint.url() << ": " << matched << " on the server byte for byte, " << missing
+       << " missing, " << unreadable << " unreadable in the output folder; " << extra
+       << " other messages in those mailboxes\n";
+  return missing || unreadable ? EXIT_SOME : EXIT_OK;
+}
+
+}  // namespace
+
+int run_upload(const UploadOptions &options, std::ostream &out, std::ostream &err) {
+  Engine e(options, out, err);
+  return e.run_upload();
+}
+
+int run_verify_imap(const UploadOptions &options, std::ostream &out, std::ostream &err) {
+  Engine e(options, out, err);
+  return e.run_verify();
+}
+
+}  // namespace mm::upload
