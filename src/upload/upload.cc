@@ -159,6 +159,9 @@ class Engine {
   void send_chunk(std::unique_ptr<ImapConnection> &c, pipeline::OutputReader &reader,
                   const std::vector<const Item *> &chunk);
   void refuse(const Item &it, std::string code, std::string reason);
+  std::string resolve(ImapConnection &c, const std::string &mailbox, bool create,
+                      const std::vector<const Item *> *items = nullptr);
+  std::set<std::string> created_;  ///< mailboxes this run created
   void acknowledge(std::vector<JournalEntry> entries);
   void write_report(double seconds, u64 total, u64 journaled);
 };
@@ -249,6 +252,59 @@ std::optional<Prepared> Engine::prepare(pipeline::OutputReader &reader, const It
   }
   p.sha = sha_hex(p.wire);
   return p;
+}
+
+/// `mailbox` with the characters servers most often refuse in a name ('.' for Dovecot's and
+/// Courier's Maildir++ layouts, the LIST wildcards) replaced by '_'. ASCII only: it never
+/// touches the base64 of a modified UTF-7 run, which uses none of them.
+std::string conservative(const std::string &mailbox, char delimiter) {
+  std::string out = mailbox;
+  for (char &ch : out)
+    if ((ch == '.' || ch == '%' || ch == '*') && ch != delimiter) ch = '_';
+  return out;
+}
+
+// The server's name for `mailbox`: itself when it exists (or is INBOX); else its conservative
+// variant when that exists; else (with `create`) it is created, parents first, and when the
+// server refuses the name, the conservative variant is created instead. "" when neither can be
+// created (then every item in `items` is refused with the server's reason).
+std::string Engine::resolve(ImapConnection &c, const std::string &mailbox, bool create,
+                            const std::vector<const Item *> *items) {
+  if (mailbox == "INBOX" || existing_.count(mailbox)) return mailbox;
+  std::string alt = conservative(mailbox, server_.delimiter);
+  if (existing_.count(alt)) return alt;
+  if (!create) return mailbox;
+  auto make = [&](const std::string &mb) {
+    // Parents first: not every server creates them.
+    std::size_t pos = 0;
+    while (server_.delimiter && (pos = mb.find(server_.delimiter, pos + 1)) != std::string::npos) {
+      std::string parent = mb.substr(0, pos);
+      if (!existing_.count(parent) && parent + server_.delimiter != server_.prefix &&
+          c.create(parent).ok())
+        existing_.insert(parent);
+    }
+    Status st = c.create(mb);
+    if (st.ok()) {
+      existing_.insert(mb);
+      created_.insert(mb);
+    }
+    return st;
+  };
+  Status st = make(mailbox);
+  if (st.ok()) return mailbox;
+  if (alt != mailbox) {
+    Status st2 = make(alt);
+    if (st2.ok()) {
+      std::lock_guard lock(mu_);
+      err_ << "upload: the server refused the name " << decoded(mailbox) << " (" << st.text
+           << "); its messages go to " << decoded(alt) << "\n";
+      return alt;
+    }
+  }
+  if (items)
+    for (const Item *it : *items)
+      refuse(*it, "CREATE", "cannot create mailbox " + decoded(mailbox) + ": " + st.text);
+  return "";
 }
 
 void Engine::refuse(const Item &it, std::string code, std::string reason) {
@@ -539,26 +595,11 @@ int Engine::run_upload() {
     pipeline::OutputReader reader(o_.out_dir);
     for (const std::string &mb : order) {
       std::vector<const Item *> send = todo[mb];
-      if (mb != "INBOX" && !existing_.count(mb)) {
-        // Parents first: not every server creates them.
-        std::size_t pos = 0;
-        while (server_.delimiter && (pos = mb.find(server_.delimiter, pos + 1)) != std::string::npos) {
-          std::string parent = mb.substr(0, pos);
-          if (!existing_.count(parent) && parent + server_.delimiter != server_.prefix) {
-            control->create(parent);
-            existing_.insert(parent);
-          }
-        }
-        Status st = control->create(mb);
-        if (!st.ok()) {
-          for (const Item *it : send)
-            refuse(*it, "CREATE", "cannot create mailbox " + decoded(mb) + ": " + st.text);
-          continue;
-        }
-        existing_.insert(mb);
-      } else {
-        send = settle(*control, reader, mb, send);
-      }
+      std::string name = resolve(*control, mb, true, &send);
+      if (name.empty()) continue;  // refused; every item of it is reported
+      for (const Item *it : send) const_cast<Item *>(it)->mailbox = name;
+      // A mailbox this run created is empty: nothing there to match.
+      if (!created_.count(name)) send = settle(*control, reader, name, send);
       std::vector<const Item *> chunk;
       u64 bytes = 0;
       for (const Item *it : send) {
@@ -709,8 +750,9 @@ int Engine::run_verify() {
   try {
     for (auto &[mb, digests] : want) {
       std::multiset<std::string> got;
-      if (existing_.count(mb) || mb == "INBOX") {
-        SelectInfo s = c->examine(mb);
+      std::string name = resolve(*c, mb, false);
+      if (existing_.count(name) || name == "INBOX") {
+        SelectInfo s = c->examine(name);
         if (s.exists) {
           // Bodies in groups of UIDs, so memory stays bounded by one group.
           std::vector<std::pair<u32, u64>> uids;
@@ -745,7 +787,7 @@ int Engine::run_verify() {
       matched += m;
       missing += miss;
       extra += got.size();
-      out_ << (miss ? "MISSING " : "ok      ") << decoded(mb) << ": " << digests.size()
+      out_ << (miss ? "MISSING " : "ok      ") << decoded(name) << ": " << digests.size()
            << " in the manifest, " << m << " found byte for byte";
       if (miss) out_ << ", " << miss << " missing";
       if (!got.empty()) out_ << ", " << got.size() << " other messages on the server";
