@@ -631,8 +631,11 @@ class Connection final : public ImapConnection {
     throw ImapError(ImapError::Kind::Network, why);
   }
 
-  /// Reads what is available now; false when nothing was.
+  /// Reads what is available now; false when nothing was. Bytes that came just before the end
+  /// of the stream (a BYE, a last tagged response) are returned first; the end throws on the
+  /// next call.
   bool read_available() {
+    if (eof_) lost("connection closed by " + endpoint_.host);
     bool any = false;
     for (;;) {
       std::ptrdiff_t n;
@@ -642,7 +645,11 @@ class Connection final : public ImapConnection {
         lost(e.what());
       }
       if (n == 0) return any;
-      if (n < 0) lost("connection closed by " + endpoint_.host);
+      if (n < 0) {
+        eof_ = true;
+        if (!any) lost("connection closed by " + endpoint_.host);
+        return true;
+      }
       reader_.append(scratch_, static_cast<std::size_t>(n));
       any = true;
     }
@@ -652,6 +659,17 @@ class Connection final : public ImapConnection {
     try {
       return transport_->write_some(data.data(), data.size());
     } catch (const ImapError &e) {
+      // A server that says BYE and closes while we are still sending makes the write fail
+      // first; its BYE may still be readable and decides the kind of error.
+      try {
+        read_available();
+        while (std::optional<std::string> raw = reader_.take()) {
+          Response r = wire::classify(std::move(*raw));
+          if (r.type == Response::Type::Untagged) on_untagged(r);
+        }
+      } catch (const ImapError &) {
+        // Whatever else went wrong, the write error below is the one to report.
+      }
       lost(e.what());
     }
   }
@@ -796,6 +814,7 @@ class Connection final : public ImapConnection {
   u32 number_ = 0;  // the number of the untagged response being handled
   Status untagged_status_;
   bool bye_ = false;
+  bool eof_ = false;
   std::string bye_text_;
   char scratch_[1 << 16];
 };
