@@ -1,6 +1,8 @@
 // The IMAP client against independent facts: RFC 3501's own modified UTF-7 example and values
 // derived by hand from Python's UTF-16 and base64, known Unix instants, and a real Dovecot
 // (started privately per suite: plain, and TLS with a CA made by the openssl command line).
+#include "mailmill/upload/imap.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,8 +19,6 @@
 #include <fstream>
 #include <functional>
 #include <thread>
-
-#include "mailmill/upload/imap.h"
 
 namespace mm::upload {
 namespace {
@@ -51,8 +51,8 @@ TEST(ImapMutf7, SupplementaryPlaneIsASurrogatePair) {
 }
 
 TEST(ImapMutf7, RoundTrips) {
-  for (const char *s : {"", "INBOX", "Sent Items", "Черновики", "送信済み", "a&b&&c", "mixed ü 😀 x",
-                        "&-&"}) {
+  for (const char *s :
+       {"", "INBOX", "Sent Items", "Черновики", "送信済み", "a&b&&c", "mixed ü 😀 x", "&-&"}) {
     std::string enc = encode_mutf7(s);
     for (char c : enc) EXPECT_TRUE(c >= 0x20 && c <= 0x7e) << s;
     EXPECT_EQ(decode_mutf7(enc), s) << enc;
@@ -89,9 +89,10 @@ TEST(ImapDate, ParsesZonesAndPaddedDays) {
 }
 
 TEST(ImapDate, RejectsMalformed) {
-  for (const char *bad : {"", "17-Jul-1996", "17-Jux-1996 02:44:25 -0700", "30-Feb-2024 00:00:00 +0000",
-                          "17-Jul-1996 24:00:00 +0000", "17-Jul-1996 02:44:25 0700",
-                          "17-Jul-1996 02:44:25 -0700 ", "17-Jul-96 02:44:25 -0700"}) {
+  for (const char *bad :
+       {"", "17-Jul-1996", "17-Jux-1996 02:44:25 -0700", "30-Feb-2024 00:00:00 +0000",
+        "17-Jul-1996 24:00:00 +0000", "17-Jul-1996 02:44:25 0700", "17-Jul-1996 02:44:25 -0700 ",
+        "17-Jul-96 02:44:25 -0700"}) {
     EXPECT_EQ(parse_internal_date(bad), std::nullopt) << bad;
   }
 }
@@ -127,10 +128,11 @@ TEST(ImapEndpoint, ParsesEveryForm) {
 }
 
 TEST(ImapEndpoint, RejectsBadUrls) {
-  for (const char *bad : {"", "mail.example.com", "pop3://host", "imaps://", "imaps://:993",
-                          "imaps://host:", "imaps://host:0", "imaps://host:65536", "imaps://host:12a",
-                          "imaps://user@host", "imaps://host/INBOX", "imaps://host?x", "imaps://::1",
-                          "imaps://[::1", "imaps://[nothost]", "imaps://ho st", "imaps://[::1]x"}) {
+  for (const char *bad :
+       {"", "mail.example.com", "pop3://host", "imaps://", "imaps://:993",
+        "imaps://host:", "imaps://host:0", "imaps://host:65536", "imaps://host:12a",
+        "imaps://user@host", "imaps://host/INBOX", "imaps://host?x", "imaps://::1", "imaps://[::1",
+        "imaps://[nothost]", "imaps://ho st", "imaps://[::1]x"}) {
     std::string err;
     EXPECT_EQ(Endpoint::parse(bad, &err), std::nullopt) << bad;
     EXPECT_FALSE(err.empty()) << bad;
@@ -355,8 +357,9 @@ TEST(ImapScripted, HostileLengthsAreProtocolErrors) {
   ScriptedServer garbage([](ScriptedServer &s) {
     s.send("* OK [CAPABILITY IMAP4rev1] ready\r\n");
     s.line();
-    s.send("* 1 FETCH (((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
-           "((((((((((((((((((\r\nA1 OK\r\n");
+    s.send(
+        "* 1 FETCH (((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((("
+        "((((((((((((((((((\r\nA1 OK\r\n");
   });
   c = ImapConnection::open(garbage.endpoint());
   EXPECT_EQ(error_kind([&] { c->uid_fetch("1", "(UID)", [](const FetchedMessage &) {}); }),
@@ -366,11 +369,13 @@ TEST(ImapScripted, HostileLengthsAreProtocolErrors) {
 TEST(ImapScripted, FetchLiteralsAnywhere) {
   ScriptedServer server([](ScriptedServer &s) {
     s.send("* OK [CAPABILITY IMAP4rev1] ready\r\n");
-    EXPECT_EQ(s.line(), "A1 UID FETCH 7 (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[])");
-    s.send("* 3 FETCH (FLAGS (\\Seen $X) BODY[HEADER.FIELDS (SUBJECT)] {14}\r\nSubject: x\r\n\r\n"
-           " BODY[] {5}\r\na\r\n)\r UID 7 X-UNKNOWN (\"q\\\"\" NIL))\r\n"
-           "* 4 FETCH (FLAGS ())\r\n"  // unsolicited: no UID
-           "A1 OK done\r\n");
+    EXPECT_EQ(s.line(),
+              "A1 UID FETCH 7 (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[])");
+    s.send(
+        "* 3 FETCH (FLAGS (\\Seen $X) BODY[HEADER.FIELDS (SUBJECT)] {14}\r\nSubject: x\r\n\r\n"
+        " BODY[] {5}\r\na\r\n)\r UID 7 X-UNKNOWN (\"q\\\"\" NIL))\r\n"
+        "* 4 FETCH (FLAGS ())\r\n"  // unsolicited: no UID
+        "A1 OK done\r\n");
   });
   auto c = ImapConnection::open(server.endpoint());
   int n = 0;
@@ -390,8 +395,9 @@ TEST(ImapScripted, Xoauth2WithSaslIrAndErrorChallenge) {
   ScriptedServer server([](ScriptedServer &s) {
     s.send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] ready\r\n");
     // base64(b"user=someone@example.com\x01auth=Bearer ya29.token\x01\x01") from Python.
-    EXPECT_EQ(s.line(), "A1 AUTHENTICATE XOAUTH2 "
-                        "dXNlcj1zb21lb25lQGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHlhMjkudG9rZW4BAQ==");
+    EXPECT_EQ(s.line(),
+              "A1 AUTHENTICATE XOAUTH2 "
+              "dXNlcj1zb21lb25lQGV4YW1wbGUuY29tAWF1dGg9QmVhcmVyIHlhMjkudG9rZW4BAQ==");
     s.send("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n");
     EXPECT_EQ(s.line(), "");
     s.send("A1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
@@ -442,7 +448,9 @@ TEST(ImapScripted, NonAsciiUserGoesAsLiteral) {
     s.send("A1 NO [AUTHENTICATIONFAILED] no\r\n");
   });
   auto c = ImapConnection::open(server.endpoint());
-  EXPECT_EQ(error_kind([&] { c->login({Credentials::Mechanism::Password, "j\xc3\xbcrgen", "p\\w"}); }),
+  EXPECT_EQ(error_kind([&] {
+              c->login({Credentials::Mechanism::Password, "j\xc3\xbcrgen", "p\\w"});
+            }),
             ImapError::Kind::Auth);
 }
 
@@ -452,9 +460,10 @@ TEST(ImapScripted, NamespaceAndListParsing) {
     EXPECT_EQ(s.line(), "A1 NAMESPACE");
     s.send("* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\"))\r\nA1 OK\r\n");
     EXPECT_EQ(s.line(), "A2 LIST \"\" \"*\" RETURN (SPECIAL-USE)");
-    s.send("* LIST (\\HasNoChildren \\Sent) \".\" \"INBOX.Sent Items\"\r\n"
-           "* LIST (\\Noselect) NIL {9}\r\nflat\"name\r\n"
-           "* LIST () \"/\" INBOX\r\nA2 OK\r\n");
+    s.send(
+        "* LIST (\\HasNoChildren \\Sent) \".\" \"INBOX.Sent Items\"\r\n"
+        "* LIST (\\Noselect) NIL {9}\r\nflat\"name\r\n"
+        "* LIST () \"/\" INBOX\r\nA2 OK\r\n");
   });
   auto c = ImapConnection::open(server.endpoint());
   EXPECT_EQ(c->personal_namespace(), (std::pair<std::string, char>{"INBOX.", '.'}));
@@ -530,9 +539,9 @@ class Dovecot {
   }
   std::string ca_file() const { return dir_ + "/ca.pem"; }
   int doveadm(const std::string &args) const {
-    return std::system((std::string(DOVEADM) + " -c " + dir_ + "/dovecot.conf " + args +
-                        " >/dev/null 2>&1")
-                           .c_str());
+    return std::system(
+        (std::string(DOVEADM) + " -c " + dir_ + "/dovecot.conf " + args + " >/dev/null 2>&1")
+            .c_str());
   }
 
  private:
@@ -592,7 +601,8 @@ class Dovecot {
          << "namespace inbox {\n  inbox = yes\n  separator = /\n}\n"
          << "mail_location = maildir:~/Maildir\n"
          << "service imap-login {\n  chroot =\n  inet_listener imap {\n    address = 127.0.0.1\n"
-         << "    port = " << imap_port_ << "\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n"
+         << "    port = " << imap_port_
+         << "\n  }\n  inet_listener imaps {\n    address = 127.0.0.1\n"
          << "    port = " << (tls ? imaps_port_ : 0) << "\n    ssl = yes\n  }\n}\n"
          << "service anvil {\n  chroot =\n}\n";
     return conf.good();
@@ -714,7 +724,8 @@ TEST_F(ImapDovecot, PipelinedAppendRoundTrip) {
   }
   auto t0 = std::chrono::steady_clock::now();
   std::vector<AppendResult> res = c->append(reqs);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   ASSERT_EQ(res.size(), reqs.size());
   for (int i = 0; i < N; ++i) {
     ASSERT_TRUE(res[i].status.ok()) << i << ": " << res[i].status.text;
