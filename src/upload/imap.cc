@@ -294,8 +294,8 @@ std::optional<i64> parse_internal_date(std::string_view s) {
   if (day < 1 || static_cast<unsigned>(day) > days_in_month(year, month) || hh > 23 || mm > 59 ||
       ss > 60 || zm > 59)
     return std::nullopt;
-  i64 local = days_from_civil(year, month, static_cast<unsigned>(day)) * 86400 + hh * 3600 +
-              mm * 60 + ss;
+  i64 local =
+      days_from_civil(year, month, static_cast<unsigned>(day)) * 86400 + hh * 3600 + mm * 60 + ss;
   return local - sign * (zh * 3600 + zm * 60);
 }
 
@@ -477,8 +477,8 @@ class Connection final : public ImapConnection {
   void login(const Credentials &cr) override {
     Status st;
     if (cr.mechanism == Credentials::Mechanism::XOAuth2) {
-      st = authenticate("XOAUTH2", "user=" + cr.user + "\x01" + "auth=Bearer " + cr.secret +
-                                       "\x01\x01");
+      st = authenticate("XOAUTH2",
+                        "user=" + cr.user + "\x01" + "auth=Bearer " + cr.secret + "\x01\x01");
     } else if (has_capability("LOGINDISABLED")) {
       st = authenticate("PLAIN", std::string(1, '\0') + cr.user + '\0' + cr.secret);
     } else {
@@ -626,13 +626,15 @@ class Connection final : public ImapConnection {
 
   /// The connection ended: Bye when the server said so first, else Network.
   [[noreturn]] void lost(const std::string &why) {
-    if (bye_)
-      throw ImapError(ImapError::Kind::Bye, "server closed the connection: " + bye_text_);
+    if (bye_) throw ImapError(ImapError::Kind::Bye, "server closed the connection: " + bye_text_);
     throw ImapError(ImapError::Kind::Network, why);
   }
 
-  /// Reads what is available now; false when nothing was.
+  /// Reads what is available now; false when nothing was. Bytes that came just before the end
+  /// of the stream (a BYE, a last tagged response) are returned first; the end throws on the
+  /// next call.
   bool read_available() {
+    if (eof_) lost("connection closed by " + endpoint_.host);
     bool any = false;
     for (;;) {
       std::ptrdiff_t n;
@@ -642,7 +644,11 @@ class Connection final : public ImapConnection {
         lost(e.what());
       }
       if (n == 0) return any;
-      if (n < 0) lost("connection closed by " + endpoint_.host);
+      if (n < 0) {
+        eof_ = true;
+        if (!any) lost("connection closed by " + endpoint_.host);
+        return true;
+      }
       reader_.append(scratch_, static_cast<std::size_t>(n));
       any = true;
     }
@@ -652,6 +658,17 @@ class Connection final : public ImapConnection {
     try {
       return transport_->write_some(data.data(), data.size());
     } catch (const ImapError &e) {
+      // A server that says BYE and closes while we are still sending makes the write fail
+      // first; its BYE may still be readable and decides the kind of error.
+      try {
+        read_available();
+        while (std::optional<std::string> raw = reader_.take()) {
+          Response r = wire::classify(std::move(*raw));
+          if (r.type == Response::Type::Untagged) on_untagged(r);
+        }
+      } catch (const ImapError &) {
+        // Whatever else went wrong, the write error below is the one to report.
+      }
       lost(e.what());
     }
   }
@@ -685,8 +702,8 @@ class Connection final : public ImapConnection {
       caps_ = split_capabilities(p.rest_of_line());
       return;
     }
-    if (number_ == 0 && (word == "OK" || word == "NO" || word == "BAD" || word == "BYE" ||
-                         word == "PREAUTH")) {
+    if (number_ == 0 &&
+        (word == "OK" || word == "NO" || word == "BAD" || word == "BYE" || word == "PREAUTH")) {
       Parser q(r.raw, r.body);
       untagged_status_ = wire::parse_status(q);
       if (untagged_status_.code == "CAPABILITY")
@@ -796,6 +813,7 @@ class Connection final : public ImapConnection {
   u32 number_ = 0;  // the number of the untagged response being handled
   Status untagged_status_;
   bool bye_ = false;
+  bool eof_ = false;
   std::string bye_text_;
   char scratch_[1 << 16];
 };
@@ -826,8 +844,8 @@ std::vector<AppendResult> Connection::append(std::span<const AppendRequest> requ
     return false;
   };
   auto find = [&](const std::string &tag) {
-    auto it = std::find_if(flights.begin(), flights.end(),
-                           [&](const Flight &f) { return f.tag == tag; });
+    auto it =
+        std::find_if(flights.begin(), flights.end(), [&](const Flight &f) { return f.tag == tag; });
     if (it == flights.end()) protocol("response for unknown tag " + tag);
     return it;
   };
@@ -844,7 +862,8 @@ std::vector<AppendResult> Connection::append(std::span<const AppendRequest> requ
       // RFC 3516: NUL travels only in literal8; without BINARY the server would reject or
       // mangle it.
       if (nul && !binary) {
-        result.status = {Status::Kind::No, "NUL", "", "message holds NUL and the server lacks BINARY"};
+        result.status = {Status::Kind::No, "NUL", "",
+                         "message holds NUL and the server lacks BINARY"};
         continue;
       }
       auto bad = std::find_if_not(req.flags.begin(), req.flags.end(), is_flag);

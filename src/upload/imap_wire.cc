@@ -155,8 +155,8 @@ void Transport::start_tls() {
                  : SSL_CTX_load_verify_locations(ctx_, endpoint_.ca_file.c_str(), nullptr);
     if (ok != 1)
       tls_error("cannot load CA certificates" +
-                (endpoint_.ca_file.empty() ? std::string() : " from " + endpoint_.ca_file) +
-                ": " + openssl_errors());
+                (endpoint_.ca_file.empty() ? std::string() : " from " + endpoint_.ca_file) + ": " +
+                openssl_errors());
   } else {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
   }
@@ -168,7 +168,8 @@ void Transport::start_tls() {
   if (!ip) SSL_set_tlsext_host_name(ssl_, host.c_str());
   if (endpoint_.verify) {
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl_);
-    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) : SSL_set1_host(ssl_, host.c_str());
+    int ok =
+        ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) : SSL_set1_host(ssl_, host.c_str());
     if (ok != 1) tls_error("cannot set the expected host name " + host);
   }
   for (;;) {
@@ -189,9 +190,8 @@ void Transport::start_tls() {
       tls_error("certificate verification failed for " + host + ": " +
                 X509_verify_cert_error_string(verify));
     tls_error("TLS handshake with " + host + " failed: " +
-              (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0
-                   ? std::string("connection closed")
-                   : openssl_errors()));
+              (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ? std::string("connection closed")
+                                                                 : openssl_errors()));
   }
 }
 
@@ -245,9 +245,9 @@ std::size_t Transport::write_some(const char *buf, std::size_t n) {
   if (k > 0) return static_cast<std::size_t>(k);
   int err = SSL_get_error(ssl_, k);
   if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return 0;
-  network("TLS write failed: " +
-          (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 ? std::string(std::strerror(errno))
-                                                             : openssl_errors()));
+  network("TLS write failed: " + (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0
+                                      ? std::string(std::strerror(errno))
+                                      : openssl_errors()));
 }
 
 void Transport::wait(bool want_write) {
@@ -319,9 +319,8 @@ void Parser::fail(std::string_view what) const {
   std::string_view near = s_.substr(std::min(pos_, s_.size()), 60);
   std::string shown;
   for (char c : near) shown += (c >= 0x20 && c < 0x7f) ? c : '.';
-  throw ImapError(ImapError::Kind::Protocol,
-                  std::string("cannot parse server response: ") + std::string(what) + " at \"" +
-                      shown + "\"");
+  throw ImapError(ImapError::Kind::Protocol, std::string("cannot parse server response: ") +
+                                                 std::string(what) + " at \"" + shown + "\"");
 }
 
 bool Parser::at_end() const {

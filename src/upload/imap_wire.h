@@ -20,7 +20,7 @@ inline constexpr u64 MAX_LITERAL = u64{1} << 31;
 /// the endpoint's timeout. Errors throw ImapError{Network} (or {Tls} in the handshake).
 class Transport {
  public:
-  Transport(const Endpoint &endpoint);
+  explicit Transport(const Endpoint &endpoint);
   ~Transport();
   Transport(const Transport &) = delete;
   Transport &operator=(const Transport &) = delete;
