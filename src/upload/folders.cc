@@ -136,15 +136,15 @@ Bytes wire_form(ByteView stored) {
   out.reserve(stored.size() + stored.size() / 32 + 2);
   std::size_t i = 0;
   while (i < stored.size()) {
-    std::size_t nl = stored.find('\n', i);
-    if (nl == ByteView::npos) {
+    std::size_t j = stored.find_first_of("\r\n", i);
+    if (j == ByteView::npos) {
       out.append(stored.substr(i));
       break;
     }
-    out.append(stored.substr(i, nl - i));
-    if (nl == 0 || stored[nl - 1] != '\r') out += '\r';
-    out += '\n';
-    i = nl + 1;
+    out.append(stored.substr(i, j - i));
+    out += "\r\n";
+    if (stored[j] == '\r' && j + 1 < stored.size() && stored[j + 1] == '\n') ++j;
+    i = j + 1;
   }
   return out;
 }

@@ -98,6 +98,19 @@ std::map<u64, JournalEntry> Journal::load() {
   return out;
 }
 
+bool Journal::unclean() {
+  std::lock_guard lock(mutex_);
+  Stmt get(db_, "SELECT value FROM meta WHERE key='running'");
+  return get.step() && get.text(0) == "1";
+}
+
+void Journal::set_running(bool running) {
+  std::lock_guard lock(mutex_);
+  Stmt put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('running', ?)");
+  put.bind(1, std::string(running ? "1" : "0"));
+  put.step();
+}
+
 void Journal::record(const std::vector<JournalEntry> &entries) {
   if (entries.empty()) return;
   std::lock_guard lock(mutex_);

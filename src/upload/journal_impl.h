@@ -36,6 +36,10 @@ class Journal {
 
   std::map<u64, JournalEntry> load();
   void record(const std::vector<JournalEntry> &entries);
+  /// Whether the last run that sent anything ended before finishing (killed, crashed).
+  bool unclean();
+  /// Marks a run as sending (true) or finished (false).
+  void set_running(bool running);
 
  private:
   std::mutex mutex_;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -42,6 +43,15 @@ constexpr std::size_t CHUNK_MESSAGES = 32;
 constexpr u64 CHUNK_BYTES = 8u << 20;
 
 std::string sha_hex(ByteView data) { return dedup::to_hex(util::Sha256::digest(data)); }
+
+/// The digest a server that cannot send NUL in BODY[] returns for `wire` (Dovecot sends each NUL
+/// as 0x80), or "" when `wire` holds no NUL.
+std::string nul_digest(ByteView wire) {
+  if (wire.find('\0') == ByteView::npos) return {};
+  Bytes b(wire);
+  std::replace(b.begin(), b.end(), '\0', '\x80');
+  return sha_hex(b);
+}
 
 std::vector<std::string> imap_flags(const std::string &flags) {
   std::vector<std::string> out;
@@ -95,6 +105,18 @@ std::string decoded(const std::string &mailbox) {
   return d ? *d : mailbox;
 }
 
+/// Appointments, tasks and contacts are written as .ics and .vcf files beside the mail: they
+/// are not Internet messages and do not belong in an IMAP mailbox.
+const char *not_mail(const std::string &location) {
+  auto ends = [&](const char *ext) {
+    std::size_t n = std::strlen(ext);
+    return location.size() > n && strcasecmp(location.c_str() + location.size() - n, ext) == 0;
+  };
+  if (ends(".ics")) return "iCalendar";
+  if (ends(".vcf")) return "vCard";
+  return nullptr;
+}
+
 /// A written item on its way to the server.
 struct Item {
   const pipeline::WrittenItem *w = nullptr;
@@ -105,6 +127,7 @@ struct Item {
 struct Prepared {
   Bytes wire;
   std::string sha;  ///< of the wire bytes
+  std::string nul;  ///< nul_digest(wire)
 };
 
 struct Refusal {
@@ -133,6 +156,7 @@ class Engine {
   pipeline::WrittenItems written_;
   std::vector<Item> items_;
   std::map<u64, const Item *> by_seq_;
+  std::vector<Refusal> skipped_;  ///< not mail (calendar and contact files)
   ServerFolders server_;
   std::set<std::string> existing_;  ///< mailboxes on the server
   std::unique_ptr<Journal> journal_;
@@ -146,7 +170,8 @@ class Engine {
   std::string fatal_;
   std::atomic<bool> stop_{false};
   std::atomic<u64> refused_n_{0}, appended_{0}, present_{0}, failed_{0}, bytes_{0}, acks_{0};
-  u64 die_after_ = 0;
+  std::atomic<i64> pause_until_{0};  // steady-clock nanoseconds
+  u64 die_after_ = 0, pause_after_ = 0;  // test hooks (MAILMILL_UPLOAD_DIE_AFTER / _PAUSE_AFTER)
 
   std::unique_ptr<ImapConnection> connect();
   void discover(ImapConnection &c);
@@ -159,6 +184,7 @@ class Engine {
   void send_chunk(std::unique_ptr<ImapConnection> &c, pipeline::OutputReader &reader,
                   const std::vector<const Item *> &chunk);
   void refuse(const Item &it, std::string code, std::string reason);
+  void quiesce(ImapConnection &c, const std::vector<std::string> &mailboxes);
   std::string resolve(ImapConnection &c, const std::string &mailbox, bool create,
                       const std::vector<const Item *> *items = nullptr);
   std::set<std::string> created_;  ///< mailboxes this run created
@@ -251,6 +277,7 @@ std::optional<Prepared> Engine::prepare(pipeline::OutputReader &reader, const It
     return std::nullopt;
   }
   p.sha = sha_hex(p.wire);
+  p.nul = nul_digest(p.wire);
   return p;
 }
 
@@ -305,6 +332,31 @@ std::string Engine::resolve(ImapConnection &c, const std::string &mailbox, bool 
     for (const Item *it : *items)
       refuse(*it, "CREATE", "cannot create mailbox " + decoded(mailbox) + ": " + st.text);
   return "";
+}
+
+// A connection that died with APPENDs in flight (a killed run, a dropped network) may leave the
+// server working through them for a moment: the messages appear after the client has gone.
+// Before matching against what is there, wait until the message counts stop changing (1 s
+// unchanged, at most 60 s), so a late arrival is matched instead of sent a second time.
+void Engine::quiesce(ImapConnection &c, const std::vector<std::string> &mailboxes) {
+  std::vector<std::string> boxes;
+  for (const std::string &mb : mailboxes)
+    if (mb == "INBOX" || existing_.count(mb) || existing_.count(conservative(mb, server_.delimiter)))
+      boxes.push_back(resolve(c, mb, false));
+  if (boxes.empty()) return;
+  auto counts = [&] {
+    std::vector<u32> n;
+    for (const std::string &mb : boxes) n.push_back(c.examine(mb).exists);
+    return n;
+  };
+  Clock::time_point until = Clock::now() + std::chrono::seconds(60);
+  std::vector<u32> before = counts();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::vector<u32> now = counts();
+    if (now == before || Clock::now() > until) break;
+    before = std::move(now);
+  }
 }
 
 void Engine::refuse(const Item &it, std::string code, std::string reason) {
@@ -363,15 +415,17 @@ std::vector<const Item *> Engine::settle(ImapConnection &c, pipeline::OutputRead
   struct Cand {
     const Item *item;
     u64 size;
-    std::string sha;
+    std::string sha, nul;  // nul: set when the message holds NUL (sent as binary)
   };
   std::vector<Cand> cands;
   std::map<std::pair<std::string, u64>, int> count;
+  std::map<std::string, int> mid_count;
   for (const Item *it : todo) {
     std::optional<Prepared> p = prepare(reader, *it);
     if (!p) continue;  // refused already
-    cands.push_back({it, p->wire.size(), p->sha});
+    cands.push_back({it, p->wire.size(), p->sha, p->nul});
     ++count[{it->w->message_id, p->wire.size()}];
+    ++mid_count[it->w->message_id];
   }
   std::vector<const Item *> send;
   std::vector<JournalEntry> found;
@@ -397,13 +451,29 @@ std::vector<const Item *> Engine::settle(ImapConnection &c, pipeline::OutputRead
           hit = &p;
           break;
         }
-    } else {
+    }
+    if (!hit && !k.nul.empty() && !mid.empty() && mid_count[mid] == 1) {
+      // Sent as binary (literal8): the server may store and return it re-encoded (Dovecot
+      // turns binary parts into base64), so neither its size nor its bytes are ours. A
+      // Message-ID unique among what is left to send identifies it.
+      for (PoolEntry &p : pool)
+        if (!p.used && p.mid == mid) {
+          hit = &p;
+          break;
+        }
+    }
+    if (!hit) {
+      // By the bytes: among messages of the same size, or with the same Message-ID (a server
+      // may count the size of a message holding NUL or bare CR differently).
+      auto maybe = [&](const PoolEntry &p) {
+        return !p.used && (p.size == k.size || (!mid.empty() && p.mid == mid));
+      };
       std::vector<u32> uids;
       for (PoolEntry &p : pool)
-        if (!p.used && p.size == k.size && p.mid == mid) uids.push_back(p.uid);
+        if (maybe(p)) uids.push_back(p.uid);
       fetch_bodies(uids);
       for (PoolEntry &p : pool)
-        if (!p.used && p.size == k.size && p.mid == mid && body_sha[p.uid] == k.sha) {
+        if (maybe(p) && (body_sha[p.uid] == k.sha || (!k.nul.empty() && body_sha[p.uid] == k.nul))) {
           hit = &p;
           break;
         }
@@ -434,6 +504,8 @@ void Engine::send_chunk(std::unique_ptr<ImapConnection> &c, pipeline::OutputRead
   for (const Item *it : chunk)
     if (std::optional<Prepared> p = prepare(reader, *it)) todo.push_back({it, std::move(*p)});
   std::chrono::milliseconds wait{500};
+  while (Clock::now().time_since_epoch().count() < pause_until_)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   while (!todo.empty() && !stop_) {
     std::vector<AppendRequest> reqs;
     for (const Out &o : todo)
@@ -461,9 +533,16 @@ void Engine::send_chunk(std::unique_ptr<ImapConnection> &c, pipeline::OutputRead
       const AppendResult &r = results[i];
       Out &o = todo[i];
       if (r.status.ok()) {
-        if (die_after_ && ++acks_ == die_after_) {
+        u64 n = ++acks_;
+        if (die_after_ && n == die_after_) {
           acknowledge(std::move(ok));
           ::kill(::getpid(), SIGKILL);  // test hook: acknowledged by the server, not journaled
+        }
+        if (pause_after_ && n == pause_after_) {
+          // Test hook: every connection waits, so a test can restart the server mid-upload.
+          pause_until_ = (Clock::now() + std::chrono::seconds(3)).time_since_epoch().count();
+          std::lock_guard lock(mu_);
+          err_ << "upload: test hook: pausing for 3 s after " << n << " messages" << std::endl;
         }
         bytes_ += o.p.wire.size();
         ok.push_back({o.item->w->seq, o.item->mailbox, r.uidvalidity, r.uid, "appended", o.p.sha,
@@ -509,6 +588,7 @@ void Engine::write_report(double seconds, u64 total, u64 journaled) {
   kv("present", std::to_string(present_.load()), false);
   kv("refused", std::to_string(refused_.size()), false);
   kv("failed", std::to_string(failed_.load()), false);
+  kv("skipped", std::to_string(skipped_.size()), false);
   kv("bytes_sent", std::to_string(bytes_.load()), false);
   {
     std::ostringstream s;
@@ -535,6 +615,13 @@ void Engine::write_report(double seconds, u64 total, u64 journaled) {
           ",\"code\":" + text::json_string(r.code) + ",\"reason\":" + text::json_string(r.reason) + "}";
   }
   kv("refused_items", rl + "]", false);
+  std::string sl = "[";
+  for (const Refusal &r : skipped_) {
+    if (sl.size() > 1) sl += ',';
+    sl += "{\"seq\":" + std::to_string(r.seq) + ",\"code\":" + text::json_string(r.code) +
+          ",\"reason\":" + text::json_string(r.reason) + "}";
+  }
+  kv("skipped_items", sl + "]", false);
   j += "}\n";
   std::ofstream f(o_.report, std::ios::binary | std::ios::trunc);
   f << j;
@@ -545,14 +632,16 @@ int Engine::run_upload() {
   Clock::time_point t0 = Clock::now();
   if (!load_items()) return EXIT_FATAL;
   if (const char *d = std::getenv("MAILMILL_UPLOAD_DIE_AFTER")) die_after_ = std::strtoull(d, nullptr, 10);
+  if (const char *d = std::getenv("MAILMILL_UPLOAD_PAUSE_AFTER")) pause_after_ = std::strtoull(d, nullptr, 10);
   fs::path jpath = o_.journal;
   if (jpath.empty()) {
-    std::string name = o_.endpoint.host + "-" + std::to_string(o_.endpoint.port) + "-" + o_.credentials.user;
+    // One journal per mailbox: the same server may be reached on several ports (993, 143).
+    std::string name = o_.endpoint.host + "-" + o_.credentials.user;
     for (char &ch : name)
       if (ch == '/' || ch == '\\' || ch == ':' || static_cast<unsigned char>(ch) < 0x20) ch = '_';
     jpath = fs::path(o_.out_dir) / "upload" / (name + ".sqlite");
   }
-  journal_ = std::make_unique<Journal>(jpath, o_.endpoint.url() + " " + o_.credentials.user);
+  journal_ = std::make_unique<Journal>(jpath, o_.credentials.user + "@" + o_.endpoint.host);
   done_ = journal_->load();
 
   std::unique_ptr<ImapConnection> control;
@@ -581,6 +670,12 @@ int Engine::run_upload() {
       ++journaled;
       continue;
     }
+    if (const char *kind = not_mail(it.w->location)) {
+      skipped_.push_back({it.w->seq, it.mailbox, "NotMail",
+                          std::string(kind) + " file (" + it.w->location +
+                              "): not a mail message; import it into the calendar or address book"});
+      continue;
+    }
     auto &v = todo[it.mailbox];
     if (v.empty()) order.push_back(it.mailbox);
     v.push_back(&it);
@@ -592,6 +687,10 @@ int Engine::run_upload() {
 
   std::vector<std::vector<const Item *>> chunks;
   try {
+    if (journal_->unclean()) {
+      out_ << "upload: the last run did not finish; waiting for the server to settle\n";
+      quiesce(*control, order);
+    }
     pipeline::OutputReader reader(o_.out_dir);
     for (const std::string &mb : order) {
       std::vector<const Item *> send = todo[mb];
@@ -638,6 +737,7 @@ int Engine::run_upload() {
   };
   int n = std::max(1, std::min<int>(o_.connections, static_cast<int>(chunks.size())));
   std::vector<std::thread> threads;
+  journal_->set_running(true);
   running = n;
   for (int i = 0; i < n; ++i)
     threads.emplace_back(worker, i == 0 ? std::move(control) : nullptr);
@@ -681,6 +781,9 @@ int Engine::run_upload() {
       done_ = journal_->load();
       std::map<std::string, std::vector<const Item *>> by_mb;
       for (const Item *it : open) by_mb[it->mailbox].push_back(it);
+      std::vector<std::string> boxes;
+      for (const auto &[mb, v] : by_mb) boxes.push_back(mb);
+      quiesce(*c, boxes);
       for (auto &[mb, v] : by_mb) {
         std::vector<const Item *> send = settle(*c, reader, mb, v);
         for (std::size_t i = 0; i < send.size(); i += CHUNK_MESSAGES) {
@@ -699,20 +802,22 @@ int Engine::run_upload() {
     }
   }
 
+  journal_->set_running(false);
   double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   write_report(seconds, total, journaled);
   u64 on_server = journaled + appended_ + present_;
-  out_ << "upload: " << total << " messages = " << journaled << " journaled before + " << appended_
+  out_ << "upload: " << total << " items = " << journaled << " journaled before + " << appended_
        << " appended + " << present_ << " found on the server + " << refused_.size() - failed_
-       << " refused + " << failed_ << " unsent; " << std::fixed << std::setprecision(1) << seconds
+       << " refused + " << failed_ << " unsent + " << skipped_.size() << " not mail (skipped); " << std::fixed << std::setprecision(1) << seconds
        << " s, " << std::setprecision(0) << (seconds > 0 ? static_cast<double>(appended_) / seconds : 0)
        << " msg/s\n";
   for (const Refusal &r : refused_)
     err_ << "upload: refused seq " << r.seq << " (" << decoded(r.mailbox) << "): " << r.code << ": "
          << r.reason << "\n";
-  if (on_server + refused_.size() != total) {
+  if (on_server + refused_.size() + skipped_.size() != total) {
     err_ << "mailmill upload: accounting mismatch: " << on_server << " on the server + "
-         << refused_.size() << " refused != " << total << " messages (a bug; please report it)\n";
+         << refused_.size() << " refused + " << skipped_.size() << " skipped != " << total
+         << " items (a bug; please report it)\n";
     return 4;
   }
   return refused_.empty() ? EXIT_OK : EXIT_SOME;
@@ -730,10 +835,19 @@ int Engine::run_verify() {
   }
   // The wire digest of every written item, per mailbox.
   std::map<std::string, std::multiset<std::string>> want;
+  // Per mailbox, the messages sent as binary: Message-ID, digest with NUL as 0x80, digest.
+  struct Binary {
+    std::string mid, nul, plain;
+  };
+  std::map<std::string, std::vector<Binary>> binary;
   std::map<std::string, std::string> mapped;
   pipeline::OutputReader reader(o_.out_dir);
-  u64 unreadable = 0;
+  u64 unreadable = 0, not_mail_files = 0;
   for (const pipeline::WrittenItem &w : written_.items) {
+    if (not_mail(w.location)) {
+      ++not_mail_files;  // upload skips them too
+      continue;
+    }
     auto it = mapped.find(w.folder);
     if (it == mapped.end())
       it = mapped.emplace(w.folder, map_folder(w.folder, o_.folder_map, o_.default_folder_map, server_)).first;
@@ -744,21 +858,31 @@ int Engine::run_verify() {
       ++unreadable;
       continue;
     }
-    want[it->second].insert(sha_hex(wire_form(*stored)));
+    Bytes wire = wire_form(*stored);
+    if (std::string n = nul_digest(wire); !n.empty()) {
+      // Sent as binary: the server may send its NULs as 0x80 or re-encode it (see settle), so
+      // it is found as sent, in that form, or by its Message-ID.
+      binary[it->second].push_back({w.message_id, n, sha_hex(wire)});
+      continue;
+    }
+    want[it->second].insert(sha_hex(wire));
   }
-  u64 missing = 0, extra = 0, matched = 0;
+  u64 missing = 0, extra = 0, matched = 0, by_mid = 0;
+  for (const auto &[mb, mids] : binary) want[mb];  // a mailbox of binary messages only
   try {
     for (auto &[mb, digests] : want) {
-      std::multiset<std::string> got;
+      std::multiset<std::string> got, got_mids;
       std::string name = resolve(*c, mb, false);
       if (existing_.count(name) || name == "INBOX") {
         SelectInfo s = c->examine(name);
         if (s.exists) {
           // Bodies in groups of UIDs, so memory stays bounded by one group.
           std::vector<std::pair<u32, u64>> uids;
-          c->uid_fetch("1:*", "(UID RFC822.SIZE)", [&](const FetchedMessage &m) {
-            uids.emplace_back(m.uid, m.size.value_or(0));
-          });
+          c->uid_fetch("1:*", "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])",
+                       [&](const FetchedMessage &m) {
+                         uids.emplace_back(m.uid, m.size.value_or(0));
+                         if (m.header_fields) got_mids.insert(message_id_of(*m.header_fields));
+                       });
           std::size_t i = 0;
           while (i < uids.size()) {
             std::string set;
@@ -774,7 +898,22 @@ int Engine::run_verify() {
           }
         }
       }
-      u64 m = 0, miss = 0;
+      u64 m = 0, miss = 0, m_bin = 0;
+      for (const Binary &b : binary[mb]) {
+        auto it = got.find(b.nul);
+        if (it == got.end()) it = got.find(b.plain);
+        auto by_id = b.mid.empty() ? got_mids.end() : got_mids.find(b.mid);
+        if (it != got.end()) {
+          got.erase(it);
+          ++m;
+        } else if (by_id != got_mids.end()) {
+          got_mids.erase(by_id);
+          ++m;
+          ++m_bin;
+        } else {
+          ++miss;
+        }
+      }
       for (const std::string &d : digests) {
         auto it = got.find(d);
         if (it != got.end()) {
@@ -786,11 +925,14 @@ int Engine::run_verify() {
       }
       matched += m;
       missing += miss;
-      extra += got.size();
-      out_ << (miss ? "MISSING " : "ok      ") << decoded(name) << ": " << digests.size()
+      by_mid += m_bin;
+      // The binary messages found by Message-ID are among `got` under digests of their own.
+      u64 others = got.size() - std::min<u64>(got.size(), m_bin);
+      extra += others;
+      out_ << (miss ? "MISSING " : "ok      ") << decoded(name) << ": " << digests.size() + binary[mb].size()
            << " in the manifest, " << m << " found byte for byte";
       if (miss) out_ << ", " << miss << " missing";
-      if (!got.empty()) out_ << ", " << got.size() << " other messages on the server";
+      if (others) out_ << ", " << others << " other messages on the server";
       out_ << "\n";
     }
     c->logout();
@@ -800,8 +942,10 @@ int Engine::run_verify() {
   }
   out_ << "verified " << matched + missing + unreadable << " written messages against "
        << o_.endpoint.url() << ": " << matched << " on the server byte for byte, " << missing
-       << " missing, " << unreadable << " unreadable in the output folder; " << extra
-       << " other messages in those mailboxes\n";
+       << " missing (" << by_mid << " binary messages found by Message-ID), " << unreadable
+       << " unreadable in the output folder; " << extra
+       << " other messages in those mailboxes; " << not_mail_files
+       << " calendar and contact files left out (not mail)\n";
   return missing || unreadable ? EXIT_SOME : EXIT_OK;
 }
 

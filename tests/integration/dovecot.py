@@ -190,7 +190,12 @@ service anvil {{
             except OSError:
                 return
 
-    def restart(self):
+    def restart(self, users=()):
+        """Stops and starts the server. Dovecot's master leaves running sessions alone when it
+        stops; the sessions of `users` are ended first ("Server shutting down"), as a real
+        restart of the machine would."""
+        for u in users:
+            self.doveadm("kick", u)
         self.stop()
         self.start()
 

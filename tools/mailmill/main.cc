@@ -347,7 +347,7 @@ created as they are (modified UTF-7, RFC 3501), below the server's personal name
 INBOX, or a special-use attribute ("\Archive"); for Gmail labels name them ("Work").
 
 Exactly once: every message the server acknowledges is journaled (OUTDIR/upload/
-HOST-PORT-USER.sqlite, with its APPENDUID). Run the same command again after a kill, a
+HOST-USER.sqlite, with its APPENDUID). Run the same command again after a kill, a
 dropped connection or a server restart: it sends only what is missing. Before sending into
 a mailbox that already holds mail, messages there that the journal does not know of are
 matched by Message-ID and size (by sha256 of the bytes when that is ambiguous) and counted as
@@ -429,7 +429,7 @@ int cmd_upload(const std::vector<std::string> &args) {
       "folder-map", po::value(&maps)->composing(), "FROM=TO: put source folder FROM (and below) in TO; repeatable")(
       "no-default-folder-map", "keep every folder name as it is (no INBOX / special-use mapping)")(
       "max-message-bytes", po::value(&max_bytes)->default_value("0"), "refuse larger messages without sending them (also the server's APPENDLIMIT)")(
-      "journal", po::value(&o.journal), "journal file (default OUTDIR/upload/HOST-PORT-USER.sqlite)")(
+      "journal", po::value(&o.journal), "journal file (default OUTDIR/upload/HOST-USER.sqlite)")(
       "report", po::value(&o.report), "write a JSON report: counts, mailboxes, every refused message")(
       "retries", po::value(&o.retries)->default_value(10), "reconnects and retries before a message counts as unsent")(
       "progress", "a progress line every second (default when stderr is a terminal)")(

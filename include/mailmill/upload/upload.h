@@ -55,7 +55,7 @@ struct UploadOptions {
   std::vector<FolderRule> folder_map;
   bool default_folder_map = true;
   u64 max_message_bytes = 0;  ///< larger messages are refused locally (0: server limit only)
-  std::string journal;        ///< default OUTDIR/upload/HOST-PORT-USER.sqlite
+  std::string journal;        ///< default OUTDIR/upload/HOST-USER.sqlite
   std::string report;         ///< JSON report file ("" = none)
   bool progress = false;      ///< a progress line on stderr every second
   int retries = 10;           ///< reconnects/retries per connection before giving up
@@ -73,8 +73,10 @@ int run_upload(const UploadOptions &options, std::ostream &out, std::ostream &er
 /// reported, not an error (the mailbox may have held mail before).
 int run_verify_imap(const UploadOptions &options, std::ostream &out, std::ostream &err);
 
-/// The bytes sent for a stored message: bare LF line ends become CRLF (IMAP's line end);
-/// everything else is unchanged.
+/// The bytes sent for a stored message: every line end, bare LF and bare CR included, becomes
+/// CRLF (RFC 5322's only line end; servers such as Dovecot turn a bare CR into CRLF
+/// themselves, so sending it unchanged would make the stored message differ from what was
+/// sent). Everything else is unchanged.
 Bytes wire_form(ByteView stored);
 
 }  // namespace mm::upload

@@ -70,10 +70,11 @@ TEST(MapFolder, RulesLongestFirstSpecialUseAndGmail) {
   EXPECT_FALSE(parse_folder_rule("nothing"));
 }
 
-TEST(WireForm, BareLineFeedsBecomeCrlfAndNothingElseChanges) {
+TEST(WireForm, EveryLineEndBecomesCrlfAndNothingElseChanges) {
   EXPECT_EQ(wire_form("a\nb\r\nc"), "a\r\nb\r\nc");
   EXPECT_EQ(wire_form("\n\n"), "\r\n\r\n");
-  EXPECT_EQ(wire_form("x\r"), "x\r");
+  EXPECT_EQ(wire_form("x\r"), "x\r\n");
+  EXPECT_EQ(wire_form("a\rb\r\r\nc"), "a\r\nb\r\n\r\nc");
   EXPECT_EQ(wire_form(std::string("a\0b\n", 4)), std::string("a\0b\r\n", 5));
   EXPECT_EQ(wire_form(""), "");
 }
