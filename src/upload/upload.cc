@@ -427,64 +427,82 @@ std::vector<const Item *> Engine::settle(ImapConnection &c, pipeline::OutputRead
     ++count[{it->w->message_id, p->wire.size()}];
     ++mid_count[it->w->message_id];
   }
+  // The pool indexed by (Message-ID, size), by Message-ID and by size.
+  std::multimap<std::pair<std::string, u64>, std::size_t> by_key;
+  std::multimap<std::string, std::size_t> by_mid;
+  std::multimap<u64, std::size_t> by_size;
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    by_key.emplace(std::make_pair(pool[i].mid, pool[i].size), i);
+    if (!pool[i].mid.empty()) by_mid.emplace(pool[i].mid, i);
+    by_size.emplace(pool[i].size, i);
+  }
+  auto first_free = [&](auto range) -> PoolEntry * {
+    for (auto it = range.first; it != range.second; ++it)
+      if (!pool[it->second].used) return &pool[it->second];
+    return nullptr;
+  };
   std::vector<const Item *> send;
   std::vector<JournalEntry> found;
-  std::map<u32, std::string> body_sha;  // uid -> sha256 of the server's bytes, fetched on demand
-  auto fetch_bodies = [&](const std::vector<u32> &uids) {
-    std::string set;
-    for (u32 u : uids) {
-      if (body_sha.count(u)) continue;
-      if (!set.empty()) set += ',';
-      set += std::to_string(u);
-    }
-    if (set.empty()) return;
-    c.uid_fetch(set, "(UID BODY.PEEK[])", [&](const FetchedMessage &m) {
-      if (m.body) body_sha[m.uid] = sha_hex(*m.body);
-    });
+  auto take = [&](const Cand &k, PoolEntry *p) {
+    p->used = true;
+    found.push_back({k.item->w->seq, mailbox, 0, p->uid, "present", k.sha, k.size});
   };
+  // First by Message-ID and size where that pair is unique among what is left to send.
+  std::vector<const Cand *> by_bytes;
   for (const Cand &k : cands) {
     const std::string &mid = k.item->w->message_id;
     PoolEntry *hit = nullptr;
-    if (!mid.empty() && count[{mid, k.size}] == 1) {
-      for (PoolEntry &p : pool)
-        if (!p.used && p.size == k.size && p.mid == mid) {
-          hit = &p;
-          break;
-        }
-    }
+    if (!mid.empty() && count[{mid, k.size}] == 1) hit = first_free(by_key.equal_range({mid, k.size}));
     if (!hit && !k.nul.empty() && !mid.empty() && mid_count[mid] == 1) {
       // Sent as binary (literal8): the server may store and return it re-encoded (Dovecot
       // turns binary parts into base64), so neither its size nor its bytes are ours. A
       // Message-ID unique among what is left to send identifies it.
-      for (PoolEntry &p : pool)
-        if (!p.used && p.mid == mid) {
-          hit = &p;
-          break;
-        }
+      hit = first_free(by_mid.equal_range(mid));
     }
-    if (!hit) {
-      // By the bytes: among messages of the same size, or with the same Message-ID (a server
-      // may count the size of a message holding NUL or bare CR differently).
-      auto maybe = [&](const PoolEntry &p) {
-        return !p.used && (p.size == k.size || (!mid.empty() && p.mid == mid));
-      };
-      std::vector<u32> uids;
-      for (PoolEntry &p : pool)
-        if (maybe(p)) uids.push_back(p.uid);
-      fetch_bodies(uids);
-      for (PoolEntry &p : pool)
-        if (maybe(p) && (body_sha[p.uid] == k.sha || (!k.nul.empty() && body_sha[p.uid] == k.nul))) {
-          hit = &p;
-          break;
-        }
-    }
-    if (hit) {
-      hit->used = true;
-      found.push_back({k.item->w->seq, mailbox, 0, hit->uid, "present", k.sha, k.size});
-    } else {
-      send.push_back(k.item);
-    }
+    if (hit)
+      take(k, hit);
+    else
+      by_bytes.push_back(&k);
   }
+  // Then by the bytes, among the server's messages of the same size or with the same
+  // Message-ID (a server may count the size of a message holding NUL or bare CR differently):
+  // their bodies are fetched in batches of bounded size, and only their digests kept.
+  std::set<u32> wanted;
+  for (const Cand *k : by_bytes) {
+    const std::string &mid = k->item->w->message_id;
+    for (auto [it, end] = by_size.equal_range(k->size); it != end; ++it)
+      if (!pool[it->second].used) wanted.insert(pool[it->second].uid);
+    if (!mid.empty())
+      for (auto [it, end] = by_mid.equal_range(mid); it != end; ++it)
+        if (!pool[it->second].used) wanted.insert(pool[it->second].uid);
+  }
+  std::map<u32, std::string> body_sha;  // uid -> sha256 of the server's bytes
+  std::map<u32, u64> size_of;
+  for (const PoolEntry &p : pool) size_of[p.uid] = p.size;
+  for (auto it = wanted.begin(); it != wanted.end();) {
+    std::string set;
+    for (u64 bytes = 0; it != wanted.end() && (set.empty() || bytes < CHUNK_BYTES); ++it) {
+      if (!set.empty()) set += ',';
+      set += std::to_string(*it);
+      bytes += size_of[*it];
+    }
+    c.uid_fetch(set, "(UID BODY.PEEK[])", [&](const FetchedMessage &m) {
+      if (m.body) body_sha[m.uid] = sha_hex(*m.body);
+    });
+  }
+  std::multimap<std::string, std::size_t> by_sha;
+  for (std::size_t i = 0; i < pool.size(); ++i)
+    if (auto d = body_sha.find(pool[i].uid); d != body_sha.end()) by_sha.emplace(d->second, i);
+  for (const Cand *k : by_bytes) {
+    PoolEntry *hit = first_free(by_sha.equal_range(k->sha));
+    if (!hit && !k->nul.empty()) hit = first_free(by_sha.equal_range(k->nul));
+    if (hit)
+      take(*k, hit);
+    else
+      send.push_back(k->item);
+  }
+  // In manifest order, as they came.
+  std::sort(send.begin(), send.end(), [](const Item *a, const Item *b) { return a->w->seq < b->w->seq; });
   if (!found.empty()) {
     SelectInfo s = c.examine(mailbox);
     for (JournalEntry &e : found) e.uidvalidity = s.uidvalidity;
