@@ -6,6 +6,9 @@
 // root's cur/ and new/ hold the top folder; every subdirectory ".A.B" holding cur/ or new/ is
 // the folder A/B ('.' separates levels). Names are IMAP mailbox names in modified UTF-7
 // (RFC 3501 section 5.1.3); Dovecot's listescape plugin writes a '.' inside a name as "\2e".
+// A folder directory may hold folder directories of its own: Python's mailbox.Maildir
+// add_folder on a folder writes M/.A/.B, and other tools nest the same way. Levels add up
+// (".A.B/.C" is A/B/C), and a nested ".A/.B" is the same folder as a Maildir++ ".A.B".
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -25,16 +28,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Folder directories nested inside one another deeper than this are not read: the walk
+// stops there with a warning, and the census reports them as not counted. Real folder trees
+// are far shallower; the limit keeps a crafted tree from exhausting PATH_MAX or the stack.
+constexpr int MAX_DIR_DEPTH = 64;
+
 struct MdItem {
-  u64 folder = 0;  // index into Listing::folders
+  u64 dir = 0;  // index into Listing::dirs
   bool in_new = false;
   std::string name;  // file name in new/ or cur/
 };
 
 struct MdFolder {
   mapi::FolderInfo info;
-  std::string dir_name;  // "" for the root, ".A.B" for a Maildir++ folder
-  bool on_disk = false;  // false for a level only implied by a deeper folder's name
+  // Its directories in walk order: none for a level only implied by a deeper folder's name,
+  // two when both ".A.B" and ".A/.B" exist.
+  std::vector<u64> dirs;
   std::vector<u64> items;
 };
 
@@ -43,7 +52,10 @@ struct Listing {
   std::string root;
   mapi::StoreInfo info;
   std::vector<MdFolder> folders;  // depth-first pre-order, root first; node id = index + 1
-  std::vector<MdItem> items;      // node id = index + 1
+  // Folder directories below the root ("" the root itself, ".A.B", ".A/.B"); MdItem::dir and
+  // MdFolder::dirs index it.
+  std::vector<std::string> dirs;
+  std::vector<MdItem> items;  // node id = index + 1
 };
 
 std::optional<u32> base64_value(char c) {
@@ -133,10 +145,28 @@ bool is_dir(const std::string &p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool is_folder_dir(const std::string &root, const std::string &name) {
+bool is_folder_dir(const std::string &parent, const std::string &name) {
   if (name.size() < 2 || name[0] != '.' || name == "..") return false;
-  const std::string dir = root + "/" + name;
+  const std::string dir = parent + "/" + name;
   return is_dir(dir) && (is_dir(dir + "/cur") || is_dir(dir + "/new"));
+}
+
+std::string join_rel(const std::string &parent_rel, const std::string &name) {
+  return parent_rel.empty() ? name : parent_rel + "/" + name;
+}
+
+// A directory's identity after symlinks. The walks enter each directory once, so a symlink
+// back up the tree (a loop) or across it cannot make them read a message twice or not end.
+using DirId = std::pair<dev_t, ino_t>;
+
+std::optional<DirId> dir_id(const std::string &p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+  return DirId{st.st_dev, st.st_ino};
+}
+
+std::string describe_rel(const std::string &rel) {
+  return rel.empty() ? std::string("the maildir root") : text::sanitize_utf8(rel);
 }
 
 // Message files of one subdirectory (new/ or cur/), sorted by name: regular files (after
@@ -255,7 +285,7 @@ class MaildirStore final : public mapi::MailStore {
     if (node_id == 0 || node_id > l_->items.size())
       return Problem{ProblemCode::ItemUnreadable, "no item " + std::to_string(node_id)};
     const MdItem &item = l_->items[node_id - 1];
-    const std::string dir = folder_path(l_->folders[item.folder]);
+    const std::string dir = dir_path(l_->dirs[item.dir]);
     std::string name = item.name;
     bool in_new = item.in_new;
     Result<tree::FileBytes> got = tree::read_whole(dir + (in_new ? "/new/" : "/cur/") + name);
@@ -285,42 +315,22 @@ class MaildirStore final : public mapi::MailStore {
   Result<mapi::Census> census() override {
     mapi::Census c;
     c.basis = "directory-listing";
-    std::map<std::string, u64> by_dir;  // folder directory name -> node id
-    for (std::size_t i = 0; i < l_->folders.size(); ++i)
-      if (l_->folders[i].on_disk) by_dir[l_->folders[i].dir_name] = i + 1;
-    // Folder directories appearing after the listing are counted as problems: their items are
-    // not in the tree the conversion reads.
-    if (DIR *d = ::opendir(l_->root.c_str())) {
-      while (struct dirent *e = ::readdir(d)) {
-        std::string name = e->d_name;
-        if (!by_dir.count(name) && is_folder_dir(l_->root, name))
-          c.problems.push_back("folder directory " + name +
-                               " appeared after the maildir was opened");
-      }
-      ::closedir(d);
-    } else {
-      return Problem{ProblemCode::SourceUnreadable,
-                     "cannot list " + l_->root + ": " + std::strerror(errno)};
-    }
+    std::map<std::string, u64> by_rel;  // folder directory -> index into folders
     for (std::size_t i = 0; i < l_->folders.size(); ++i) {
-      const MdFolder &f = l_->folders[i];
+      for (u64 d : l_->folders[i].dirs) by_rel[l_->dirs[d]] = i;
       mapi::CensusFolder cf;
       cf.folder_id = i + 1;
       cf.rows = 0;
-      if (f.on_disk) {
-        const std::string dir = folder_path(f);
-        for (const char *sub : {"/new", "/cur"}) {
-          i64 n = count_messages(dir + sub, cf.problem);
-          if (n < 0) {
-            c.problems.push_back(cf.problem);
-            continue;
-          }
-          cf.rows += n;
-        }
-      }
+      c.folders.push_back(std::move(cf));
+    }
+    std::set<DirId> seen;
+    if (std::optional<DirId> id = dir_id(l_->root)) seen.insert(*id);
+    if (!census_walk("", 0, by_rel, seen, c))
+      return Problem{ProblemCode::SourceUnreadable,
+                     "cannot list " + l_->root + ": " + std::strerror(errno)};
+    for (mapi::CensusFolder &cf : c.folders) {
       cf.items = cf.rows;
       c.message_nodes += cf.items;
-      c.folders.push_back(std::move(cf));
     }
     c.folder_nodes = static_cast<i64>(l_->folders.size());
     return c;
@@ -333,8 +343,49 @@ class MaildirStore final : public mapi::MailStore {
   }
 
  private:
-  std::string folder_path(const MdFolder &f) const {
-    return f.dir_name.empty() ? l_->root : l_->root + "/" + f.dir_name;
+  std::string dir_path(const std::string &rel) const {
+    return rel.empty() ? l_->root : l_->root + "/" + rel;
+  }
+
+  // The census's own walk, with readdir(3) where the listing used std::filesystem, by the same
+  // rules: name order, depth first, each directory once, MAX_DIR_DEPTH. Counts the messages of
+  // `rel` (a folder directory the listing has) and descends. A folder directory the listing
+  // lacks appeared after it was made: its messages are not in the tree the conversion reads.
+  // false when `rel` cannot be listed (errno says why).
+  bool census_walk(const std::string &rel, int depth, const std::map<std::string, u64> &by_rel,
+                   std::set<DirId> &seen, mapi::Census &c) const {
+    const std::string dir = dir_path(rel);
+    mapi::CensusFolder &cf = c.folders[by_rel.at(rel)];
+    for (const char *sub : {"/new", "/cur"}) {
+      i64 n = count_messages(dir + sub, cf.problem);
+      if (n < 0)
+        c.problems.push_back(cf.problem);
+      else
+        cf.rows += n;
+    }
+    DIR *d = ::opendir(dir.c_str());
+    if (d == nullptr) return false;
+    std::vector<std::string> names;
+    while (struct dirent *e = ::readdir(d)) names.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string &name : names) {
+      if (!is_folder_dir(dir, name)) continue;
+      const std::string child = join_rel(rel, name);
+      std::optional<DirId> id = dir_id(dir + "/" + name);
+      if (!id || !seen.insert(*id).second) continue;  // counted where it was first met
+      if (depth + 1 > MAX_DIR_DEPTH) {
+        c.problems.push_back("folder directory " + describe_rel(child) + " is nested deeper than " +
+                             std::to_string(MAX_DIR_DEPTH) +
+                             " levels: its messages and folders are not counted");
+      } else if (!by_rel.count(child)) {
+        c.problems.push_back("folder directory " + describe_rel(child) +
+                             " appeared after the maildir was opened");
+      } else if (!census_walk(child, depth + 1, by_rel, seen, c)) {
+        c.problems.push_back("cannot list " + dir_path(child) + ": " + std::strerror(errno));
+      }
+    }
+    return true;
   }
 
   static std::optional<std::pair<bool, std::string>> find_moved(const std::string &dir,
@@ -351,6 +402,72 @@ class MaildirStore final : public mapi::MailStore {
   mapi::NameMap names_;
 };
 
+// A folder directory the listing found: its place below the root, its folder path's levels
+// as the directory names on the way spell them, and its own name's levels decoded.
+struct FoundDir {
+  std::string rel;
+  std::vector<std::string> raw, decoded;
+};
+
+struct DirWalk {
+  std::string root;
+  std::map<DirId, std::string> seen;  // directory -> where it was first met
+  std::vector<FoundDir> found;        // depth-first pre-order, names sorted
+  std::vector<Problem> warnings;
+};
+
+// Adds the folder directories inside `parent` (the root or a folder directory) and theirs;
+// the error listing `parent` itself.
+std::error_code find_folder_dirs(DirWalk &w, const FoundDir &parent, int depth) {
+  const std::string dir = parent.rel.empty() ? w.root : w.root + "/" + parent.rel;
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    names.push_back(it->path().filename().string());
+  if (ec) return ec;
+  std::sort(names.begin(), names.end());
+  for (const std::string &name : names) {
+    if (!is_folder_dir(dir, name)) continue;
+    FoundDir f{join_rel(parent.rel, name), parent.raw, {}};
+    std::optional<DirId> id = dir_id(dir + "/" + name);
+    if (!id) continue;
+    if (auto [first, fresh] = w.seen.emplace(*id, f.rel); !fresh) {
+      w.warnings.push_back({ProblemCode::SourceCorrupt,
+                            "folder directory " + describe_rel(f.rel) + " is " +
+                                describe_rel(first->second) +
+                                " again (a symbolic link); its messages are read once, there"});
+      continue;
+    }
+    if (depth + 1 > MAX_DIR_DEPTH) {
+      w.warnings.push_back({ProblemCode::LimitExceeded,
+                            "folder directory " + describe_rel(f.rel) + " is nested deeper than " +
+                                std::to_string(MAX_DIR_DEPTH) +
+                                " levels; it and its folders are not read"});
+      continue;
+    }
+    bool bad = false;
+    for (std::size_t at = 1;;) {
+      std::size_t dot = name.find('.', at);
+      std::string_view level = std::string_view(name).substr(
+          at, dot == std::string::npos ? std::string::npos : dot - at);
+      f.raw.emplace_back(level);
+      f.decoded.push_back(decode_component(level, bad));
+      if (dot == std::string::npos) break;
+      at = dot + 1;
+    }
+    if (bad)
+      w.warnings.push_back(
+          {ProblemCode::CharsetUnknown, "folder directory " + describe_rel(f.rel) +
+                                            " is not modified UTF-7; its name is shown as stored"});
+    w.found.push_back(f);
+    if (std::error_code sub = find_folder_dirs(w, f, depth + 1))
+      w.warnings.push_back({ProblemCode::SourceUnreadable,
+                            "cannot list folder directory " + describe_rel(f.rel) + " (" +
+                                sub.message() + "); folders inside it are not read"});
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<mapi::MailStore>> open_maildir(const std::string &path) {
@@ -366,37 +483,33 @@ Result<std::unique_ptr<mapi::MailStore>> open_maildir(const std::string &path) {
   // Folder directories, decoded into paths. Sorting the paths gives depth-first pre-order
   // with every parent before its children; levels only implied by a deeper name (".A.B"
   // without ".A", which Dovecot shows as a \NoSelect folder) are added as empty folders.
-  std::map<std::vector<std::string>, std::string> dirs;  // path -> directory name
-  std::vector<std::string> undecodable;
-  fs::directory_iterator it(l->root, ec), end;
-  if (ec)
-    return Problem{ProblemCode::SourceUnreadable, "cannot list " + path + ": " + ec.message()};
-  std::vector<std::string> names;
-  for (; !ec && it != end; it.increment(ec)) names.push_back(it->path().filename().string());
-  std::sort(names.begin(), names.end());
-  for (const std::string &name : names) {
-    if (!is_folder_dir(l->root, name)) continue;
-    std::vector<std::string> folder_path;
-    bool bad = false;
-    std::size_t at = 1;
-    for (;;) {
-      std::size_t dot = name.find('.', at);
-      folder_path.push_back(
-          decode_component(std::string_view(name).substr(
-                               at, dot == std::string::npos ? std::string::npos : dot - at),
-                           bad));
-      if (dot == std::string::npos) break;
-      at = dot + 1;
-    }
-    if (bad) undecodable.push_back(name);
-    // Two directory names can decode to one path (a non-canonical UTF-7 spelling): the later
-    // one keeps its directory name in its last component so that both stay apart.
-    if (dirs.count(folder_path)) folder_path.back() += " [" + text::sanitize_utf8(name) + "]";
-    dirs.emplace(std::move(folder_path), name);
+  DirWalk w;
+  w.root = l->root;
+  if (std::optional<DirId> id = dir_id(l->root)) w.seen.emplace(*id, "");
+  if (std::error_code err = find_folder_dirs(w, FoundDir{}, 0))
+    return Problem{ProblemCode::SourceUnreadable, "cannot list " + path + ": " + err.message()};
+  // Directories with the same raw levels (".A.B" and ".A/.B") are one folder. Different raw
+  // levels decoding to one path (a non-canonical UTF-7 spelling) stay apart: the later one
+  // keeps its directory in its last level, and a nested directory goes below its parent's
+  // folder. Walk order puts every parent first.
+  std::map<std::vector<std::string>, std::vector<std::string>> path_of_raw;
+  std::map<std::string, std::vector<std::string>> path_of_rel;
+  std::map<std::vector<std::string>, std::vector<std::string>> rels;  // path -> directories
+  for (const FoundDir &f : w.found) {
+    std::vector<std::string> p;
+    if (std::size_t slash = f.rel.rfind('/'); slash != std::string::npos)
+      p = path_of_rel.at(f.rel.substr(0, slash));
+    p.insert(p.end(), f.decoded.begin(), f.decoded.end());
+    auto [at, fresh] = path_of_raw.emplace(f.raw, std::move(p));
+    if (fresh)
+      while (rels.count(at->second)) at->second.back() += " [" + text::sanitize_utf8(f.rel) + "]";
+    rels[at->second].push_back(f.rel);
+    path_of_rel[f.rel] = at->second;
   }
   std::set<std::vector<std::string>> paths{{}};
-  for (const auto &[p, d] : dirs)
+  for (const auto &[p, d] : rels)
     for (std::size_t n = 1; n <= p.size(); ++n) paths.insert({p.begin(), p.begin() + n});
+  rels[{}].push_back("");
   std::map<std::vector<std::string>, u64> id_of;
   for (const std::vector<std::string> &p : paths) {
     MdFolder f;
@@ -404,38 +517,36 @@ Result<std::unique_ptr<mapi::MailStore>> open_maildir(const std::string &path) {
     f.info.parent_id = p.empty() ? 0 : id_of.at({p.begin(), p.end() - 1});
     f.info.path = p;
     f.info.container_class = "IPF.Note";
-    if (p.empty()) {
-      f.on_disk = true;
-    } else if (auto d = dirs.find(p); d != dirs.end()) {
-      f.dir_name = d->second;
-      f.on_disk = true;
+    if (auto d = rels.find(p); d != rels.end()) {
+      for (const std::string &rel : d->second) {
+        f.dirs.push_back(l->dirs.size());
+        l->dirs.push_back(rel);
+      }
     }
     id_of[p] = f.info.node_id;
     l->folders.push_back(std::move(f));
   }
   i64 messages = 0;
-  for (std::size_t i = 0; i < l->folders.size(); ++i) {
-    MdFolder &f = l->folders[i];
-    if (!f.on_disk) continue;
-    const std::string dir = f.dir_name.empty() ? l->root : l->root + "/" + f.dir_name;
-    for (bool in_new : {true, false}) {
-      for (std::string &n : list_messages(dir + (in_new ? "/new" : "/cur"))) {
-        l->items.push_back(MdItem{i, in_new, std::move(n)});
-        f.items.push_back(l->items.size());
-        ++messages;
+  for (MdFolder &f : l->folders) {
+    for (u64 d : f.dirs) {
+      const std::string &rel = l->dirs[d];
+      const std::string dir = rel.empty() ? l->root : l->root + "/" + rel;
+      for (bool in_new : {true, false}) {
+        for (std::string &n : list_messages(dir + (in_new ? "/new" : "/cur"))) {
+          l->items.push_back(MdItem{d, in_new, std::move(n)});
+          f.items.push_back(l->items.size());
+          ++messages;
+        }
       }
     }
     f.info.content_count = static_cast<i64>(f.items.size());
   }
   l->info.kind = "maildir";
   l->info.display_name = fs::path(l->root).filename().string();
-  l->info.detail = (dirs.empty() ? std::string("maildir") : std::string("Maildir++")) + ": " +
+  l->info.detail = (w.found.empty() ? std::string("maildir") : std::string("Maildir++")) + ": " +
                    std::to_string(l->folders.size()) + " folders, " + std::to_string(messages) +
                    " message files";
-  for (const std::string &n : undecodable)
-    l->info.warnings.push_back(Problem{ProblemCode::CharsetUnknown,
-                                       "folder directory " + text::sanitize_utf8(n) +
-                                           " is not modified UTF-7; its name is shown as stored"});
+  l->info.warnings = std::move(w.warnings);
   return std::unique_ptr<mapi::MailStore>(std::make_unique<MaildirStore>(std::move(l)));
 }
 

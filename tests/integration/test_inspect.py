@@ -132,6 +132,54 @@ if c.check(r.returncode == 0 and j, f"inspect DIR: exit {r.returncode} {r.stderr
         c.check(t["kind"] == "files" and t["items"] == 3 and t["by_type"] == {"message": 3},
                 f"loose files: {t['kind']} {t['items']} {t['by_type']}")
 
+# Maildir folders nested the way Python's add_folder nests them (M/.Work/.2020), one of them
+# also under its Maildir++ name (.Work.2020), one nested name non-ASCII: inspect lists each
+# folder with Python's count (both directories of Work/2020 add up), and convert reads every
+# message, its ledger balanced against the census's own count.
+nested = os.path.join(W, "nested")
+top = mailbox.Maildir(nested, create=True)
+work = top.add_folder("Work")
+y2020 = work.add_folder("2020")
+ete = top.add_folder("&AMk-t&AOk-")  # Été in IMAP modified UTF-7 (RFC 3501 5.1.3)
+k = 300  # distinct messages, so that every one is written (none is a duplicate)
+for box, n in [(top, 2), (work, 1), (y2020, 2), (y2020.add_folder("Q1"), 1),
+               (top.add_folder("Work.2020"), 1), (ete.add_folder("&ANw-nter"), 3)]:  # Ünter
+    for _ in range(n):
+        box.add(message(k))
+        k += 1
+MUTF7 = {"&AMk-t&AOk-": "\u00c9t\u00e9", "&ANw-nter": "\u00dcnter"}
+
+
+def python_counts(box, levels, out):
+    out[levels] = out.get(levels, 0) + len(box)
+    for name in box.list_folders():
+        python_counts(box.get_folder(name),
+                      levels + tuple(MUTF7.get(x, x) for x in name.split(".")), out)
+    return out
+
+
+py_n = python_counts(mailbox.Maildir(nested, factory=None, create=False), (), {})
+py_total = sum(py_n.values())
+r, j = inspect(nested)
+if c.check(r.returncode == 0 and j and len(j["inputs"]) == 1,
+           f"inspect nested maildir: exit {r.returncode} {r.stderr[-300:]!r}"):
+    d = j["inputs"][0]
+    got = {tuple(f["path"]): f["items"] for f in d["folders"] if f["items"]}
+    want = {p: n for p, n in py_n.items() if n}
+    c.check(got == want, f"nested maildir: items per folder {got}, Python {want}")
+    c.check(d["items"] == py_total == 10 and d["census"]["items"] == py_total,
+            f"nested maildir: {d['items']} items, census {d['census']['items']}, Python {py_total}")
+out = os.path.join(W, "nested-out")
+r = mmtest.run([MM, "convert", nested, "-o", out, "--format", "eml", "--report", out + ".json",
+                "--quiet"])
+rep = json.load(open(out + ".json", encoding="utf-8")) if os.path.exists(out + ".json") else None
+if c.check(r.returncode == 0 and rep, f"convert nested maildir: exit {r.returncode}"):
+    t, src = rep["totals"], rep["sources"][0]
+    c.check(rep["balanced"] is True and t["seen"] == t["written"] == py_total
+            and src["status"] == "ok" and src["census"]["items"] == py_total,
+            f"convert nested maildir: {t}, census {src['census']['items']}, Python {py_total}")
+    print(f"nested maildir: Python {py_total}, convert {t}")
+
 # Text form of one mbox with a headerless entry: the kind and dialect, no PST fields.
 odd = os.path.join(W, "odd.mbox")
 with open(odd, "wb") as f:

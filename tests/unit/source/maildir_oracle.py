@@ -2,14 +2,16 @@
 """Lists a Maildir++ tree with Python's mailbox.Maildir, the oracle of the maildir store and
 sink tests. Output, one line each, tab-separated:
 
-  FOLDER <directory name, "" for the root> <decoded path, levels joined by U+241F>
-  MSG <directory name> <subdir: new|cur> <sha256 of the bytes> <flags, as get_flags() says>
+  FOLDER <directory, "" for the root> <decoded path, levels joined by U+241F>
+  MSG <directory> <subdir: new|cur> <sha256 of the bytes> <flags, as get_flags() says>
 
-Folder names are decoded here, independently of mailmill: the directory name without its
-leading '.', split on '.', each level read as IMAP modified UTF-7 (RFC 3501 5.1.3) with
-Python's base64 and utf-16-be codecs, then Dovecot listescape's "\\NN" escapes undone.
-Maildir(5) readers skip file names starting with '.', so such keys are left out; folders are
-the '.' subdirectories that hold cur/ and new/ (Python needs both).
+A directory is named by its path below the root: ".A.B" at the top, ".A/.B" for the folder
+Python's add_folder makes inside a folder (nested to any depth). Folder names are decoded
+here, independently of mailmill: each directory name without its leading '.', split on '.',
+each level read as IMAP modified UTF-7 (RFC 3501 5.1.3) with Python's base64 and utf-16-be
+codecs, then Dovecot listescape's "\\NN" escapes undone; a nested directory's levels follow
+its parent's. Maildir(5) readers skip file names starting with '.', so such keys are left out;
+folders are the '.' subdirectories that hold cur/ and new/ (Python needs both).
 """
 import base64
 import hashlib
@@ -45,8 +47,8 @@ def unescape(s):
     return re.sub(r"\\([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), s)
 
 
-def decode_dir(name):
-    return SEP.join(unescape(decode_mutf7(level)) for level in name[1:].split("."))
+def decode_levels(name):
+    return [unescape(decode_mutf7(level)) for level in name[1:].split(".")]
 
 
 def dump(box, dirname):
@@ -65,12 +67,20 @@ def main():
     top = mailbox.Maildir(root, factory=None, create=False)
     print("FOLDER\t\t")
     dump(top, "")
-    for name in sorted(top.list_folders()):
-        d = os.path.join(root, "." + name)
+    walk(top, root, "", [])
+
+
+def walk(box, path, rel, levels):
+    for name in sorted(box.list_folders()):
+        d = os.path.join(path, "." + name)
         if not (os.path.isdir(os.path.join(d, "cur")) and os.path.isdir(os.path.join(d, "new"))):
             continue
-        print("FOLDER\t.%s\t%s" % (name, decode_dir("." + name)))
-        dump(top.get_folder(name), "." + name)
+        sub_rel = (rel + "/" if rel else "") + "." + name
+        sub_levels = levels + decode_levels("." + name)
+        print("FOLDER\t%s\t%s" % (sub_rel, SEP.join(sub_levels)))
+        sub = box.get_folder(name)
+        dump(sub, sub_rel)
+        walk(sub, d, sub_rel, sub_levels)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 // The maildir store against Python's mailbox.Maildir (maildir_oracle.py): folders, message
 // bytes and flags of Maildir++ trees built here with tricky names, flags, new/ and cur/,
-// dot-files, tmp/ and a file that vanishes before it is read.
+// dot-files, tmp/ and a file that vanishes before it is read; folders nested the way Python's
+// add_folder nests them (maildir_nested_tree.py), symlink loops and a too-deep tree.
 #include <sys/stat.h>
 #include <utime.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "mailmill/source/detect.h"
@@ -222,6 +224,155 @@ TEST(MaildirStore, FoldersBytesAndFlagsMatchPythonMailbox) {
   EXPECT_TRUE(census->problems.empty());
   for (const mapi::CensusFolder &cf : census->folders)
     EXPECT_EQ(cf.items, want_count[join(path_of[cf.folder_id])]) << join(path_of[cf.folder_id]);
+}
+
+// Python's add_folder on a folder writes M/.A/.B: every message there belongs to A/B, a
+// Maildir++ ".A.B" next to it is the same folder, and the census counts them all (before the
+// fix they were neither read nor counted, so nothing reported them).
+TEST(MaildirStore, NestedFolderDirectoriesMatchPythonMailbox) {
+  TempDir tmp;
+  const fs::path root = tmp.path() / "M";
+  const fs::path script = fs::path(MM_TESTS_DIR) / "unit" / "source" / "maildir_nested_tree.py";
+  ASSERT_EQ(std::system((python() + " " + testing::shell_quote(script.string()) + " " +
+                         testing::shell_quote(root.string()))
+                            .c_str()),
+            0);
+  const Oracle oracle = run_oracle(root);
+  ASSERT_EQ(oracle.status, 0) << "maildir_oracle.py failed";
+  ASSERT_EQ(oracle.folders.size(), 11u);  // the root and ten folder directories
+  ASSERT_EQ(oracle.messages.size(), 15u);
+
+  auto store = open_maildir(root.string());
+  ASSERT_TRUE(store.ok()) << store.problem().detail;
+  EXPECT_TRUE((*store)->info().warnings.empty());
+  auto folders = (*store)->folders();
+  ASSERT_TRUE(folders.ok());
+  std::set<std::string> ours;
+  std::map<u64, std::vector<std::string>> path_of;
+  std::set<u64> seen_ids;
+  for (const mapi::FolderInfo &f : *folders) {
+    ours.insert(join(f.path));
+    path_of[f.node_id] = f.path;
+    if (!f.path.empty()) {
+      ASSERT_TRUE(seen_ids.count(f.parent_id)) << join(f.path) << ": parent after child";
+      EXPECT_EQ(path_of[f.parent_id], std::vector<std::string>(f.path.begin(), f.path.end() - 1));
+    }
+    seen_ids.insert(f.node_id);
+  }
+  for (const auto &[dir, decoded] : oracle.folders) EXPECT_TRUE(ours.count(decoded)) << dir;
+  EXPECT_TRUE(ours.count("Archive" + kSep + "2024" + kSep + "Q1"));
+  EXPECT_TRUE(ours.count("\xC3\x89t\xC3\xA9" + kSep + "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"));
+  EXPECT_TRUE(ours.count("Archive" + kSep + "a.b"));
+  // Two directories share a path (".Archive.2024" and ".Archive/.2024"); two levels are only
+  // implied (Archive/Work by ".Archive/.Work.Projects", x by ".x.y").
+  EXPECT_EQ(ours.size(), oracle.folders.size() - 1 + 2);
+
+  // Every message once, in the folder the oracle puts it, with its bytes and flags (Python
+  // writes flags only into cur/ names; new/ reads as unseen).
+  std::map<std::string, std::multiset<std::pair<std::string, std::string>>> want, got;
+  std::map<std::string, i64> want_count;
+  for (const OracleMsg &m : oracle.messages) {
+    std::string f = m.subdir == "new" ? "" : m.flags;
+    std::sort(f.begin(), f.end());
+    want[oracle.folders.at(m.folder)].insert({m.sha256, f});
+    ++want_count[oracle.folders.at(m.folder)];
+  }
+  EXPECT_EQ(want_count["Archive" + kSep + "2024"], 3);  // two nested + one dotted
+  std::set<u64> item_ids;
+  for (const mapi::FolderInfo &f : *folders) {
+    auto items = (*store)->items_in(f.node_id);
+    ASSERT_TRUE(items.ok());
+    EXPECT_EQ(f.content_count, static_cast<i64>(items->size()));
+    for (u64 id : *items) {
+      EXPECT_TRUE(item_ids.insert(id).second) << "item " << id << " listed twice";
+      auto m = (*store)->read_item(id);
+      ASSERT_TRUE(m.ok()) << m.problem().detail;
+      got[join(f.path)].insert({sha_hex(m->internet->bytes), letters(m->internet->flags)});
+    }
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(item_ids.size(), oracle.messages.size());
+
+  auto census = (*store)->census();
+  ASSERT_TRUE(census.ok());
+  EXPECT_EQ(census->items(), static_cast<i64>(oracle.messages.size()));
+  EXPECT_TRUE(census->problems.empty());
+  for (const mapi::CensusFolder &cf : census->folders)
+    EXPECT_EQ(cf.items, want_count[join(path_of[cf.folder_id])]) << join(path_of[cf.folder_id]);
+
+  // A message delivered into a nested folder after opening is counted by the census (which
+  // lists again), not read: the ledger will show the difference. A folder directory made
+  // after opening is a census problem.
+  write_file(root / ".Archive" / ".2024" / ".Q1" / "new" / "1800000000.late.host", message("late"));
+  make_maildir(root / ".Archive" / ".2024" / ".Q2");
+  census = (*store)->census();
+  ASSERT_TRUE(census.ok());
+  EXPECT_EQ(census->items(), static_cast<i64>(oracle.messages.size()) + 1);
+  ASSERT_EQ(census->problems.size(), 1u);
+  EXPECT_NE(census->problems[0].find(".Archive/.2024/.Q2 appeared after"), std::string::npos)
+      << census->problems[0];
+}
+
+// A symlink back up the tree is followed once, never around; one to a folder already read
+// is not read again. Either way every message is read and counted exactly once.
+TEST(MaildirStore, SymlinkedFolderDirectoriesAreReadOnce) {
+  TempDir tmp;
+  const fs::path root = tmp.path() / "md";
+  make_maildir(root);
+  make_maildir(root / ".A");
+  write_file(root / "cur" / "1.top:2,S", message("top"));
+  write_file(root / ".A" / "cur" / "2.a:2,S", message("in A"));
+  fs::create_directory_symlink("..", root / ".A" / ".up");  // the root again
+  fs::create_directory_symlink(".", root / ".A" / ".self");
+  fs::create_directory_symlink(".A", root / ".B");  // A again, met after A
+  auto store = open_maildir(root.string());
+  ASSERT_TRUE(store.ok()) << store.problem().detail;
+  auto folders = (*store)->folders();
+  ASSERT_TRUE(folders.ok());
+  ASSERT_EQ(folders->size(), 2u);  // the root and A
+  EXPECT_EQ((*folders)[1].path, std::vector<std::string>{"A"});
+  EXPECT_EQ((*folders)[1].content_count, 1);
+  const auto &warnings = (*store)->info().warnings;
+  ASSERT_EQ(warnings.size(), 3u);
+  EXPECT_EQ(warnings[0].detail,
+            "folder directory .A/.self is .A again (a symbolic link); its messages are read "
+            "once, there");
+  EXPECT_EQ(warnings[1].detail,
+            "folder directory .A/.up is the maildir root again (a symbolic link); its messages "
+            "are read once, there");
+  auto census = (*store)->census();
+  ASSERT_TRUE(census.ok());
+  EXPECT_EQ(census->items(), 2);
+  EXPECT_TRUE(census->problems.empty());
+}
+
+// Folder directories nested deeper than the limit are not read: a warning when opening, a
+// census problem (the source is then "partial"), and no hang or stack overflow.
+TEST(MaildirStore, NestingDeeperThanTheLimitIsAProblem) {
+  TempDir tmp;
+  const fs::path root = tmp.path() / "md";
+  make_maildir(root);
+  fs::path dir = root;
+  for (int depth = 1; depth <= 66; ++depth) {
+    dir /= ".d";
+    make_maildir(dir);
+    write_file(dir / "cur" / (std::to_string(depth) + ".x:2,S"), message(std::to_string(depth)));
+  }
+  auto store = open_maildir(root.string());
+  ASSERT_TRUE(store.ok()) << store.problem().detail;
+  auto folders = (*store)->folders();
+  ASSERT_TRUE(folders.ok());
+  EXPECT_EQ(folders->size(), 65u);  // the root and 64 levels
+  EXPECT_EQ(folders->back().path.size(), 64u);
+  const auto &warnings = (*store)->info().warnings;
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].code, ProblemCode::LimitExceeded);
+  EXPECT_NE(warnings[0].detail.find("nested deeper than 64 levels"), std::string::npos);
+  auto census = (*store)->census();
+  ASSERT_TRUE(census.ok());
+  EXPECT_EQ(census->items(), 64);          // what is read: levels 65 and 66 are not counted...
+  ASSERT_EQ(census->problems.size(), 1u);  // ...and the census says so
+  EXPECT_NE(census->problems[0].find("not counted"), std::string::npos) << census->problems[0];
 }
 
 TEST(MaildirStore, ReceivedIsTheNamesTimeElseTheFilesMtime) {
