@@ -12,6 +12,7 @@
 #endif
 
 #include "encode_impl.h"
+#include "mailmill/util/civil_date.h"
 
 namespace mm::mime {
 
@@ -109,19 +110,11 @@ std::string quote_string(std::string_view s) {
   return out;
 }
 
-/// Days since 1970-01-01 to civil date (proleptic Gregorian), valid for any i64 day count we
-/// can meet; avoids gmtime_r's dependence on time_t range.
 void civil_from_days(i64 z, i64 &y, unsigned &m, unsigned &d) {
-  z += 719468;
-  const i64 era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<i64>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += (m <= 2);
+  const util::CivilDate c = util::civil_from_days(z);
+  y = c.year;
+  m = c.month;
+  d = c.day;
 }
 
 struct Civil {
@@ -680,15 +673,7 @@ inline char *put3(char *o, const char *s) {
 
 namespace {
 
-/// Civil date to days since 1970-01-01 (proleptic Gregorian), the inverse of civil_from_days.
-i64 days_from_civil(i64 y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const i64 era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<i64>(doe) - 719468;
-}
+using util::days_from_civil;
 
 /// Tokens of a date-time: words, numbers and the separators ',' ':' '+' '-'; comments and
 /// white space dropped.

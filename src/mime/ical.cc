@@ -20,21 +20,8 @@ namespace {
 
 using namespace text_lines;
 
-// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-i64 days_from_civil(i64 y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const i64 era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<i64>(doe) - 719468;
-}
-
-unsigned days_in_month(i64 y, unsigned m) {
-  static constexpr unsigned DAYS[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : DAYS[m - 1];
-}
+using util::days_from_civil;
+using util::days_in_month;
 
 // The day of month of the `week`-th (5 = last) `dow` (0 = Sunday) of y-m.
 unsigned nth_weekday(i64 y, unsigned m, unsigned dow, unsigned week) {

@@ -6,32 +6,16 @@
 #include <string_view>
 #include <vector>
 
+#include "mailmill/util/civil_date.h"
 #include "mailmill/util/types.h"
 
 namespace mm::mime::text_lines {
 
 inline constexpr i64 SECONDS_PER_DAY = 86400;
 
-struct Civil {
-  i64 year;
-  unsigned month, day;
-};
-
-// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's civil_from_days).
-inline Civil civil_from_days(i64 z) {
-  z += 719468;
-  const i64 era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const i64 y = static_cast<i64>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {y + (m <= 2), m, d};
-}
-
-inline i64 floor_div(i64 a, i64 b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+using Civil = util::CivilDate;
+using util::civil_from_days;
+using util::floor_div;
 
 /// 20210727T221950Z
 inline std::string format_utc(i64 t) {

@@ -8,6 +8,7 @@
 #include "mbox_scan.h"
 
 #include "tree_io.h"
+#include "mailmill/util/civil_date.h"
 
 #include <unistd.h>
 
@@ -351,15 +352,7 @@ struct Splitter {
   }
 };
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-i64 days_from_civil(i64 y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const i64 era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<i64>(doe) - 719468;
-}
+using util::days_from_civil;
 
 int index_of(std::string_view tok, const char *const *names) {
   if (tok.size() < 3) return -1;

@@ -1,6 +1,7 @@
 // The IMAP client: endpoint URLs, modified UTF-7, INTERNALDATE, and the commands of imap.h on
 // top of the transport and parser in imap_wire.h.
 #include "mailmill/upload/imap.h"
+#include "mailmill/util/civil_date.h"
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>
@@ -204,38 +205,10 @@ namespace {
 constexpr const char *MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's civil calendar algorithm).
-i64 days_from_civil(i64 y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const i64 era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<i64>(doe) - 719468;
-}
-
-struct Civil {
-  i64 year;
-  unsigned month, day;
-};
-
-Civil civil_from_days(i64 z) {
-  z += 719468;
-  const i64 era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<i64>(yoe) + era * 400 + (m <= 2), m, d};
-}
-
-unsigned days_in_month(i64 y, unsigned m) {
-  static constexpr unsigned DAYS[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : DAYS[m - 1];
-}
+using util::civil_from_days;
+using util::days_from_civil;
+using util::days_in_month;
+using Civil = util::CivilDate;
 
 }  // namespace
 
