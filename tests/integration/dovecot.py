@@ -53,7 +53,7 @@ def make_ca(folder):
 
 
 class Dovecot:
-    def __init__(self, workdir, tls=False, quota_users=None):
+    def __init__(self, workdir, tls=False, quota_users=None, special_use=True):
         self.bins = binaries()
         if not self.bins:
             raise RuntimeError("dovecot/doveadm not installed (Debian: dovecot-imapd)")
@@ -85,12 +85,12 @@ class Dovecot:
             ssl = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n"
         quota = ""
         if quota_users:
-            # Per-user quota from the static userdb's extra fields: only these users get one.
+            # The quota plugin; the rule comes per user from the passwd-file userdb below.
             quota = "mail_plugins = $mail_plugins quota\nplugin {\n  quota = count:User quota\n  quota_vsizes = yes\n}\n"
         D = self.dir
-        extra = "".join(f"\n  args = uid={uid} gid={gid} home={D}/home/%u" for _ in [0])
         userdb = f"""userdb {{
-  driver = static{extra}
+  driver = static
+  args = uid={uid} gid={gid} home={D}/home/%u
 }}
 """
         if quota_users:
@@ -111,6 +111,10 @@ userdb {{
   skip = found
 }}
 """
+        # The special-use folders a provider's server has (RFC 6154), made on first login.
+        mailboxes = "".join(
+            f"  mailbox {name} {{\n    special_use = \\{name}\n    auto = create\n  }}\n"
+            for name in ("Sent", "Trash", "Drafts", "Junk")) if special_use else ""
         with open(self.conf, "w") as f:
             f.write(f"""base_dir = {D}/run
 state_dir = {D}/state
@@ -127,23 +131,7 @@ first_valid_uid = {min(uid, 500)}
 {userdb}namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = create
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = create
-  }}
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = create
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = create
-  }}
-}}
+{mailboxes}}}
 mail_location = maildir:~/Maildir
 {quota}service imap-login {{
   chroot =

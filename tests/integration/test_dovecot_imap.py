@@ -12,7 +12,6 @@ from the From_ line) is the instant of the Date field; BODYSTRUCTURE's attachmen
 fetched and decoded by section, hold every attachment pffexport exports for the item, byte for
 byte, and its message/rfc822 parts are as many as pffexport's attached messages.
 """
-import atexit
 import base64
 import email.utils
 import hashlib
@@ -20,11 +19,11 @@ import os
 import quopri
 import re
 import shutil
-import socket
 import subprocess
 import time
 import imaplib
 
+import dovecot
 import mmtest
 
 args = mmtest.parse_args()
@@ -32,9 +31,7 @@ c = mmtest.Checker("dovecot_imap")
 W = args.workdir
 MM = args.mailmill
 
-DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
-DOVEADM = shutil.which("doveadm") or ("/usr/bin/doveadm" if os.path.exists("/usr/bin/doveadm") else None)
-if not DOVECOT or not DOVEADM:
+if not dovecot.binaries():
     if mmtest.corpus_mandatory():
         print("FAIL: dovecot/doveadm not installed; CI=true needs them (tools/setup.sh installs dovecot-imapd)")
         raise SystemExit(1)
@@ -46,103 +43,25 @@ corpus = mmtest.require_corpus(args)
 PFF_CANNOT_OPEN = {"aspnet__AddingBulkMessagesWithImprovedPerformance.pst"}
 
 
-# --- a private Dovecot -------------------------------------------------------------------
+# --- a private Dovecot (tests/integration/dovecot.py) --------------------------------------
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-D = os.path.join(W, "dovecot")
-for sub in ("run", "state", "home", "idx", "spool", "empty"):
+server = dovecot.Dovecot(W, special_use=False)
+D = server.dir
+for sub in ("spool", "empty"):
     os.makedirs(os.path.join(D, sub))
-PORT = free_port()
-root = os.getuid() == 0
-if root:
-    # Mail processes never run as root: the mailbox owner is nobody, with its own folders.
-    import pwd
-    pw = pwd.getpwnam("nobody")
-    uid, gid = pw.pw_uid, pw.pw_gid
-    for sub in ("home", "idx"):
-        os.chown(os.path.join(D, sub), uid, gid)
-    users = ""
-else:
-    uid, gid = os.getuid(), os.getgid()
-    import pwd
-    me = pwd.getpwuid(uid).pw_name
-    users = f"default_internal_user = {me}\ndefault_login_user = {me}\n"
-CONF = os.path.join(D, "dovecot.conf")
-with open(CONF, "w") as f:
-    f.write(f"""base_dir = {D}/run
-state_dir = {D}/state
-log_path = {D}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = {min(uid, 500)}
-{users}passdb {{
-  driver = static
-  args = password=secret
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={D}/home/%u
-}}
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-mail_location = maildir:~/Maildir
-service imap-login {{
-  chroot =
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {PORT}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-""")
+try:
+    server.start()
+except RuntimeError as e:
+    c.check(False, f"dovecot starts: {e}")
+    c.finish()
+stop = server.stop
 
 
 def doveadm(*a):
-    return mmtest.run([DOVEADM, "-c", CONF, *a])
+    return mmtest.run([server.bins[1], "-c", server.conf, *a])
 
 
-# dovecot daemonizes; its daemon keeps any pipe open, so its output goes to a file.
-with open(os.path.join(D, "start.log"), "wb") as start_log:
-    r = subprocess.run([DOVECOT, "-c", CONF], stdout=start_log, stderr=subprocess.STDOUT)
-if not c.check(r.returncode == 0, "dovecot starts: " + open(os.path.join(D, "start.log")).read()[-600:]):
-    c.finish()
-
-
-def stop():
-    subprocess.run([DOVEADM, "-c", CONF, "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-atexit.register(stop)  # also when the test ends early
-
-
-imap = None
-for _ in range(50):
-    try:
-        imap = imaplib.IMAP4("127.0.0.1", PORT)
-        break
-    except OSError:
-        time.sleep(0.1)
-if not c.check(imap is not None, "connects to the private Dovecot"):
-    stop()
-    c.finish()
-imap.login("tester", "secret")
+imap = server.connect("tester")
 
 
 # --- IMAP response parsing ---------------------------------------------------------------
