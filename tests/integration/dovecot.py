@@ -27,6 +27,18 @@ def binaries():
     return (dovecot, doveadm) if dovecot and doveadm else None
 
 
+def require(mmtest):
+    """Exits the test as skipped when Dovecot is not installed (a failure under CI=true, where
+    tools/setup.sh installs it)."""
+    if binaries():
+        return
+    if mmtest.corpus_mandatory():
+        print("FAIL: dovecot/doveadm not installed; CI=true needs them (tools/setup.sh installs dovecot-imapd)")
+        raise SystemExit(1)
+    print("dovecot not installed (Debian: dovecot-imapd); skipped")
+    raise SystemExit(mmtest.SKIP_CODE)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

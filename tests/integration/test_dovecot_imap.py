@@ -31,12 +31,7 @@ c = mmtest.Checker("dovecot_imap")
 W = args.workdir
 MM = args.mailmill
 
-if not dovecot.binaries():
-    if mmtest.corpus_mandatory():
-        print("FAIL: dovecot/doveadm not installed; CI=true needs them (tools/setup.sh installs dovecot-imapd)")
-        raise SystemExit(1)
-    print("dovecot not installed (Debian: dovecot-imapd); skipped")
-    raise SystemExit(mmtest.SKIP_CODE)
+dovecot.require(mmtest)
 corpus = mmtest.require_corpus(args)
 
 # Known to be unreadable by libpff (MANIFEST.tsv: header CRC mismatch): no pffexport to compare.

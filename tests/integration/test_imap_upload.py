@@ -42,12 +42,7 @@ c = mmtest.Checker("imap_upload")
 W = args.workdir
 MM = args.mailmill
 
-if not dovecot.binaries():
-    if mmtest.corpus_mandatory():
-        print("FAIL: dovecot/doveadm not installed; CI=true needs them (tools/setup.sh installs dovecot-imapd)")
-        raise SystemExit(1)
-    print("dovecot not installed (Debian: dovecot-imapd); skipped")
-    raise SystemExit(mmtest.SKIP_CODE)
+dovecot.require(mmtest)
 corpus = mmtest.require_corpus(args)
 
 D = dovecot.Dovecot(W, tls=True, quota_users={"small": "300K"})

@@ -417,6 +417,17 @@ struct ServerArgs {
   }
 };
 
+/// --folder-map and --no-default-folder-map, as upload and verify --imap take them.
+void set_folder_map(const std::vector<std::string> &maps, const po::variables_map &vm,
+                    upload::UploadOptions &o) {
+  for (const std::string &m : maps) {
+    std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
+    if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
+    o.folder_map.push_back(*r);
+  }
+  o.default_folder_map = !vm.count("no-default-folder-map");
+}
+
 int cmd_upload(const std::vector<std::string> &args) {
   upload::UploadOptions o;
   ServerArgs server;
@@ -449,12 +460,7 @@ int cmd_upload(const std::vector<std::string> &args) {
   po::notify(vm);
   if (o.out_dir.empty()) throw po::error("no OUTDIR given");
   if (!server.fill(vm, o)) throw po::error("--imap URL is required");
-  for (const std::string &m : maps) {
-    std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
-    if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
-    o.folder_map.push_back(*r);
-  }
-  o.default_folder_map = !vm.count("no-default-folder-map");
+  set_folder_map(maps, vm, o);
   o.max_message_bytes = parse_size(max_bytes, "max-message-bytes");
   if (o.connections < 1 || o.connections > 64)
     throw po::validation_error(po::validation_error::invalid_option_value, "connections",
@@ -499,12 +505,7 @@ int cmd_verify(const std::vector<std::string> &args) {
   if (dir.empty()) throw po::error("no OUTDIR given");
   if (server.fill(vm, o)) {
     o.out_dir = dir;
-    for (const std::string &m : maps) {
-      std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
-      if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
-      o.folder_map.push_back(*r);
-    }
-    o.default_folder_map = !vm.count("no-default-folder-map");
+    set_folder_map(maps, vm, o);
     return upload::run_verify_imap(o, std::cout, std::cerr);
   }
   return pipeline::run_verify(dir, std::cout, std::cerr);
