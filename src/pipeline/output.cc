@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -171,8 +172,11 @@ std::optional<Bytes> OutputReader::load(const std::string &location, std::string
   char *end = nullptr;
   unsigned long long n = std::strtoull(location.c_str() + hash + 1, &end, 10);
   if (n < 1 || !end || *end) return fail("bad entry number");
-  if (!current_ || current_->name != file) {
-    current_.reset();
+  auto hit = std::find_if(cache_.begin(), cache_.end(),
+                         [&](const std::unique_ptr<Container> &c) { return c->name == file; });
+  if (hit != cache_.end()) {
+    std::rotate(cache_.begin(), hit, hit + 1);
+  } else {
     auto c = std::make_unique<Container>();
     c->name = file;
     fs::path p = root_ / file;
@@ -201,12 +205,19 @@ std::optional<Bytes> OutputReader::load(const std::string &location, std::string
       ::close(fd);
     }
     c->entries = index_mboxrd(c->data);
-    current_ = std::move(c);
+    cache_.insert(cache_.begin(), std::move(c));
+    constexpr std::size_t MAX_CONTAINERS = 8, MAX_OWNED = std::size_t{512} << 20;
+    std::size_t owned = 0, keep = 0;
+    while (keep < cache_.size() && keep < MAX_CONTAINERS &&
+           (keep == 0 || owned + cache_[keep]->owned.size() <= MAX_OWNED))
+      owned += cache_[keep++]->owned.size();
+    cache_.resize(keep);
   }
-  if (n > current_->entries.size())
-    return fail("no such entry (" + file + " holds " + std::to_string(current_->entries.size()) + ")");
-  auto [b, e] = current_->entries[n - 1];
-  return unquote_mboxrd(current_->data.substr(b, e - b));
+  Container *current = cache_.front().get();
+  if (n > current->entries.size())
+    return fail("no such entry (" + file + " holds " + std::to_string(current->entries.size()) + ")");
+  auto [b, e] = current->entries[n - 1];
+  return unquote_mboxrd(current->data.substr(b, e - b));
 }
 
 }  // namespace mm::pipeline

@@ -703,7 +703,7 @@ int Engine::run_upload() {
        << " (" << journaled << " on the server already by the journal), "
        << order.size() << " mailboxes to fill\n";
 
-  std::vector<std::vector<const Item *>> chunks;
+  std::vector<std::vector<std::vector<const Item *>>> per_mailbox;  // chunks, by mailbox
   try {
     if (journal_->unclean()) {
       out_ << "upload: the last run did not finish; waiting for the server to settle\n";
@@ -717,6 +717,7 @@ int Engine::run_upload() {
       for (const Item *it : send) const_cast<Item *>(it)->mailbox = name;
       // A mailbox this run created is empty: nothing there to match.
       if (!created_.count(name)) send = settle(*control, reader, name, send);
+      std::vector<std::vector<const Item *>> &chunks = per_mailbox.emplace_back();
       std::vector<const Item *> chunk;
       u64 bytes = 0;
       for (const Item *it : send) {
@@ -733,6 +734,18 @@ int Engine::run_upload() {
   } catch (const ImapError &e) {
     err_ << "mailmill upload: " << o_.endpoint.url() << ": " << e.what() << "\n";
     return EXIT_FATAL;
+  }
+  // Mailboxes take turns, so parallel connections write to different mailboxes: a server
+  // serialises appends to one mailbox (Dovecot locks its index), and per-folder limits are
+  // common. Within a mailbox the chunks keep manifest order.
+  std::vector<std::vector<const Item *>> chunks;
+  for (std::size_t round = 0, left = 1; left; ++round) {
+    left = 0;
+    for (auto &m : per_mailbox)
+      if (round < m.size()) {
+        chunks.push_back(std::move(m[round]));
+        left += round + 1 < m.size();
+      }
   }
   u64 to_send = 0;
   for (const auto &c : chunks) to_send += c.size();

@@ -65,7 +65,7 @@ def make_ca(folder):
 
 
 class Dovecot:
-    def __init__(self, workdir, tls=False, quota_users=None, special_use=True):
+    def __init__(self, workdir, tls=False, quota_users=None, special_use=True, fsync=True):
         self.bins = binaries()
         if not self.bins:
             raise RuntimeError("dovecot/doveadm not installed (Debian: dovecot-imapd)")
@@ -145,7 +145,7 @@ first_valid_uid = {min(uid, 500)}
   separator = /
 {mailboxes}}}
 mail_location = maildir:~/Maildir
-{quota}service imap-login {{
+{"" if fsync else "mail_fsync = never" + chr(10)}{quota}service imap-login {{
   chroot =
   inet_listener imap {{
     address = 127.0.0.1

@@ -35,8 +35,9 @@ struct WrittenItems {
 std::optional<WrittenItems> read_written_items(const std::filesystem::path &out_dir,
                                                std::string *error);
 
-/// Loads stored messages by manifest location. Keeps the container (mbox file, decompressed
-/// batch) last used, so items read in manifest order read each container once. An mbox file is
+/// Loads stored messages by manifest location. Keeps the 8 containers (mbox files, decompressed
+/// batches) used last, at most 512 MiB of decompressed batches among them, so items read in
+/// manifest order, or a few folders taken in turns, read each container once. An mbox file is
 /// memory-mapped and indexed, never copied whole. Not thread-safe: one per thread.
 class OutputReader {
  public:
@@ -52,7 +53,7 @@ class OutputReader {
  private:
   struct Container;
   std::filesystem::path root_;
-  std::unique_ptr<Container> current_;
+  std::vector<std::unique_ptr<Container>> cache_;  // most recently used first
 };
 
 /// Splitting of mailmill's mboxrd output: the [begin, end) byte ranges of each entry of `data`
