@@ -98,7 +98,8 @@ Bytes unquote_mboxrd(ByteView entry) {
   return out;
 }
 
-std::optional<WrittenItems> read_written_items(const fs::path &out_dir, std::string *error) {
+std::optional<WrittenItems> read_written_items(const fs::path &out_dir, std::string *error,
+                                               bool complete_lines_only) {
   std::ifstream in(out_dir / "manifest.jsonl", std::ios::binary);
   if (!in) {
     if (error) *error = (out_dir / "manifest.jsonl").string() + ": no manifest (not a mailmill output folder?)";
@@ -108,6 +109,7 @@ std::optional<WrittenItems> read_written_items(const fs::path &out_dir, std::str
   std::map<u64, std::size_t> by_seq;
   std::string line;
   while (std::getline(in, line)) {
+    if (complete_lines_only && in.eof()) break;  // no newline after it: still being written
     ++r.lines;
     if (line.empty()) continue;
     std::optional<JsonValue> v = parse_json(line);

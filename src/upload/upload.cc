@@ -150,6 +150,16 @@ class Engine {
   int run_upload();
   int run_verify();
 
+  /// Set for the passes of run_upload_following: `final_pass` false defers items not yet
+  /// complete on disk instead of refusing them; mailboxes in `settled` were matched against the
+  /// server (or created) by an earlier pass of this process and are not scanned again.
+  void follow(bool final_pass, std::set<std::string> *settled) {
+    following_ = true;
+    final_pass_ = final_pass;
+    settled_ = settled;
+  }
+  u64 deferred() const { return deferred_; }
+
  private:
   const UploadOptions &o_;
   std::ostream &out_, &err_;
@@ -160,6 +170,9 @@ class Engine {
   ServerFolders server_;
   std::set<std::string> existing_;  ///< mailboxes on the server
   std::unique_ptr<Journal> journal_;
+  bool following_ = false, final_pass_ = true;
+  std::set<std::string> *settled_ = nullptr;
+  std::atomic<u64> deferred_{0};
   std::map<u64, JournalEntry> done_;
   std::optional<u64> append_limit_;
 
@@ -229,7 +242,8 @@ void Engine::discover(ImapConnection &c) {
 
 bool Engine::load_items() {
   std::string error;
-  std::optional<pipeline::WrittenItems> w = pipeline::read_written_items(o_.out_dir, &error);
+  std::optional<pipeline::WrittenItems> w =
+      pipeline::read_written_items(o_.out_dir, &error, following_);
   if (!w) {
     err_ << "mailmill upload: " << error << "\n";
     return false;
@@ -252,11 +266,16 @@ bool Engine::load_items() {
 std::optional<Prepared> Engine::prepare(pipeline::OutputReader &reader, const Item &it) {
   std::string error;
   std::optional<Bytes> stored = reader.load(it.w->location, &error);
+  bool complete = stored && sha_hex(*stored) == it.w->raw_sha256;
+  if (!complete && !final_pass_) {
+    ++deferred_;  // convert is still writing it: a later pass sends it
+    return std::nullopt;
+  }
   if (!stored) {
     refuse(it, "Unreadable", error);
     return std::nullopt;
   }
-  if (sha_hex(*stored) != it.w->raw_sha256) {
+  if (!complete) {
     refuse(it, "Changed", it.w->location + ": the stored bytes no longer match the manifest's "
                           "raw_sha256 (changed since convert; run mailmill verify)");
     return std::nullopt;
@@ -715,8 +734,11 @@ int Engine::run_upload() {
       std::string name = resolve(*control, mb, true, &send);
       if (name.empty()) continue;  // refused; every item of it is reported
       for (const Item *it : send) const_cast<Item *>(it)->mailbox = name;
-      // A mailbox this run created is empty: nothing there to match.
-      if (!created_.count(name)) send = settle(*control, reader, name, send);
+      // A mailbox this run created is empty: nothing there to match; nor is there anything new
+      // in one an earlier pass of this process matched or created.
+      if (!created_.count(name) && !(settled_ && settled_->count(name)))
+        send = settle(*control, reader, name, send);
+      if (settled_) settled_->insert(name);
       std::vector<std::vector<const Item *>> &chunks = per_mailbox.emplace_back();
       std::vector<const Item *> chunk;
       u64 bytes = 0;
@@ -845,7 +867,7 @@ int Engine::run_upload() {
   for (const Refusal &r : refused_)
     err_ << "upload: refused seq " << r.seq << " (" << decoded(r.mailbox) << "): " << r.code << ": "
          << r.reason << "\n";
-  if (on_server + refused_.size() + skipped_.size() != total) {
+  if (on_server + refused_.size() + skipped_.size() + deferred_ != total) {
     err_ << "mailmill upload: accounting mismatch: " << on_server << " on the server + "
          << refused_.size() << " refused + " << skipped_.size() << " skipped != " << total
          << " items (a bug; please report it)\n";
@@ -985,6 +1007,34 @@ int Engine::run_verify() {
 int run_upload(const UploadOptions &options, std::ostream &out, std::ostream &err) {
   Engine e(options, out, err);
   return e.run_upload();
+}
+
+int run_upload_following(const UploadOptions &options, const std::function<bool()> &finished,
+                         std::ostream &out, std::ostream &err) {
+  std::set<std::string> settled;
+  UploadOptions pass = options;
+  pass.report.clear();
+  pass.progress = false;
+  std::ostringstream quiet;
+  for (;;) {
+    // Read `finished` before the pass: a pass that starts after convert ended sees everything.
+    if (finished()) {
+      Engine last(options, out, err);
+      last.follow(true, &settled);
+      return last.run_upload();
+    }
+    Clock::time_point start = Clock::now();
+    if (std::filesystem::exists(std::filesystem::path(options.out_dir) / "manifest.jsonl")) {
+      Engine e(pass, quiet, err);
+      e.follow(false, &settled);
+      quiet.str("");
+      if (e.run_upload() == EXIT_FATAL) return EXIT_FATAL;  // cannot connect or log in
+    }
+    // Half a second between passes, or as long as the last pass took: re-reading a manifest of
+    // millions of lines then costs at most half the time.
+    Clock::time_point next = Clock::now() + std::max<Clock::duration>(std::chrono::milliseconds(500), Clock::now() - start);
+    while (Clock::now() < next && !finished()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 int run_verify_imap(const UploadOptions &options, std::ostream &out, std::ostream &err) {

@@ -16,6 +16,7 @@ compared with the output folder as Python reads it (mmtest.split_mboxrd, plain f
 * messages put on the server beforehand (no journal) are found there, not sent again;
 * a user over quota: the server's NO [OVERQUOTA] is reported per message (exit code 1, JSON
   report), nothing silently lost; --max-message-bytes is reported the same way;
+* `convert --to`: the upload runs beside the conversion, exactly once;
 * TLS: the test CA verifies; without it the certificate is refused (exit code 3); a wrong
   password is exit code 3.
 """
@@ -360,6 +361,21 @@ c.check(b"connection lost" in se, "the restart was noticed: " + se.decode()[-150
 c.check(report.get("appended", 0) + report.get("present", 0) == 3000,
         f"restart: 3000 = appended + found ({report.get('appended')} + {report.get('present')})")
 compare("restart", BIG, "Dovecot restarted mid-upload")
+
+# --- convert --to: uploading while converting ----------------------------------------------
+
+FOLLOW = os.path.join(W, "follow")
+r = mmtest.run([args.gen, "generate", "-o", os.path.join(IN, "follow"), "--format", "maildir",
+                "--messages", "8000", "--folders", "4", "--seed", "8"])
+rep_follow = os.path.join(W, "follow-report.json")
+r = mmtest.run([MM, "convert", os.path.join(IN, "follow"), "-o", FOLLOW, "--quiet", "--jobs", "1",
+                "--to", D.url(), "--user", "follow", "--password-file", PW, "--upload-report", rep_follow])
+c.check(r.returncode == 0, f"convert --to exits 0 (got {r.returncode}): {r.stderr.decode()[-600:]}")
+report = json.load(open(rep_follow)) if os.path.exists(rep_follow) else {}
+print(f"convert --to: {report.get('journaled_before')} sent while converting, {report.get('appended')} after")
+c.check(report.get("journaled_before", 0) + report.get("appended", 0) == 8000,
+        f"convert --to: 8000 = sent while converting + after ({report.get('journaled_before')} + {report.get('appended')})")
+compare("follow", FOLLOW, "convert --to")
 
 # --- mail already on the server, no journal -------------------------------------------------
 

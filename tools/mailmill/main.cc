@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <atomic>
+#include <thread>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -31,6 +33,7 @@ const char *MAIN_HELP = R"(mailmill - convert salvaged mail (PST/OST, MSG, EML, 
 
 Usage:
   mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
+                   [--to URL --user U --password-file F]   (upload while converting)
   mailmill inspect INPUT... [--json] [--reader native|libpff|auto]
   mailmill verify OUTDIR [--imap URL --user U --password-file F]
   mailmill upload OUTDIR --imap URL --user U (--password-file F | --token-file F) [options]
@@ -191,12 +194,77 @@ u64 parse_size(const std::string &s, const char *option) {
   return static_cast<u64>(v * mult);
 }
 
+std::string read_secret(const std::string &file, const char *what) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw po::error(std::string("cannot read ") + what + " " + file);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.empty()) throw po::error(std::string(what) + " " + file + " is empty");
+  return line;
+}
+
+/// The server options shared by upload and verify --imap; returns false without --imap.
+struct ServerArgs {
+  std::string url, user, password_file, token_file, auth = "password", ca_file;
+  int timeout = 60;
+  void add(po::options_description &d, const char *url_option = "imap") {
+    d.add_options()(url_option, po::value(&url), "server URL: imaps://host[:port], imap://host (STARTTLS), imap+plain://host:port")(
+        "user", po::value(&user), "login name (often the e-mail address)")(
+        "password-file", po::value(&password_file), "file whose first line is the password")(
+        "token-file", po::value(&token_file), "file whose first line is an OAuth 2 access token (implies --auth xoauth2)")(
+        "auth", po::value(&auth)->default_value("password"), "password or xoauth2 (Gmail, Exchange Online)")(
+        "ca-file", po::value(&ca_file), "PEM certificates to trust instead of the system's")(
+        "insecure", "do not verify the server's certificate (tests only)")(
+        "timeout", po::value(&timeout)->default_value(60), "seconds to wait for the server before reconnecting");
+  }
+  bool fill(const po::variables_map &vm, upload::UploadOptions &o) {
+    if (url.empty()) return false;
+    std::string error;
+    std::optional<upload::Endpoint> ep = upload::Endpoint::parse(url, &error);
+    if (!ep) throw po::error("--imap " + url + ": " + error);
+    o.endpoint = *ep;
+    o.endpoint.ca_file = ca_file;
+    o.endpoint.verify = !vm.count("insecure");
+    o.endpoint.timeout = std::chrono::seconds(std::max(1, timeout));
+    if (user.empty()) throw po::error(url + " needs --user");
+    o.credentials.user = user;
+    if (!token_file.empty() || auth == "xoauth2") {
+      if (token_file.empty()) throw po::error("--auth xoauth2 needs --token-file");
+      o.credentials.mechanism = upload::Credentials::Mechanism::XOAuth2;
+      o.credentials.secret = read_secret(token_file, "--token-file");
+    } else if (auth == "password") {
+      if (password_file.empty()) throw po::error(url + " needs --password-file (or --token-file)");
+      o.credentials.secret = read_secret(password_file, "--password-file");
+    } else {
+      throw po::validation_error(po::validation_error::invalid_option_value, "auth", auth);
+    }
+    if (o.endpoint.security == upload::Endpoint::Security::Plain)
+      std::cerr << "mailmill: warning: " << url << " has no TLS: the password travels in clear text\n";
+    return true;
+  }
+};
+
+/// --folder-map and --no-default-folder-map, as upload and verify --imap take them.
+void set_folder_map(const std::vector<std::string> &maps, const po::variables_map &vm,
+                    upload::UploadOptions &o) {
+  for (const std::string &m : maps) {
+    std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
+    if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
+    o.folder_map.push_back(*r);
+  }
+  o.default_folder_map = !vm.count("no-default-folder-map");
+}
+
 int cmd_convert(const std::vector<std::string> &args, const std::string &command_line) {
   pipeline::ConvertOptions opts;
   std::string format = "mbox", reader = "auto", dedup = "content", scope = "global",
               profile = "generic", max_memory = "1G", batch_bytes = "1G", max_msg, io = "auto";
   std::string mailbox_map, pst_max = "20000000000";
   bool quiet = false;
+  ServerArgs server;
+  std::vector<std::string> maps;
+  upload::UploadOptions up;
   po::options_description desc("mailmill convert INPUT... -o OUTDIR [options]");
   desc.add_options()
       ("help,h", "show this help")
@@ -257,6 +325,15 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "(only when non-empty); each is counted in the report (written, or failed with "
        "libpff's error). Reads every input with libpff, whatever --reader says")
       ("quiet,q", po::bool_switch(&quiet), "no progress line, only errors and the summary");
+  po::options_description to(
+      "Upload while converting (mbox, eml, maildir or batch output; see mailmill upload --help)");
+  server.add(to, "to");
+  to.add_options()("connections", po::value(&up.connections)->default_value(4),
+                   "connections in parallel")(
+      "folder-map", po::value(&maps)->composing(), "FROM=TO, as for upload")(
+      "no-default-folder-map", "as for upload")(
+      "upload-report", po::value(&up.report), "JSON report of the upload");
+  desc.add(to);
   po::options_description hidden;
   hidden.add_options()("input", po::value(&opts.inputs)->composing());
   po::options_description all;
@@ -322,9 +399,36 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   opts.reader = parse_reader(reader);
   opts.progress = !quiet && isatty(STDERR_FILENO);
   opts.command_line = command_line;
-  pipeline::ConvertResult r = pipeline::run_convert(opts, std::cerr);
-  std::cerr << r.ledger.summary();
-  return r.exit_code;
+  if (!server.fill(vm, up)) {
+    pipeline::ConvertResult r = pipeline::run_convert(opts, std::cerr);
+    std::cerr << r.ledger.summary();
+    return r.exit_code;
+  }
+  // --to: the upload follows the conversion in a thread of its own, in passes
+  // over what the manifest lists by then, and a last pass once the conversion is done.
+  if (pst) throw po::error("--to uploads mbox, eml, maildir or batch output, not --format pst");
+  up.out_dir = opts.out_dir;
+  set_folder_map(maps, vm, up);
+  std::atomic<bool> converted{false};
+  int upload_code = 0;
+  std::thread uploader([&] {
+    upload_code = upload::run_upload_following(up, [&] { return converted.load(); }, std::cout,
+                                               std::cerr);
+  });
+  int code;
+  try {
+    pipeline::ConvertResult r = pipeline::run_convert(opts, std::cerr);
+    std::cerr << r.ledger.summary();
+    code = r.exit_code;
+  } catch (...) {
+    converted = true;
+    uploader.join();
+    throw;
+  }
+  converted = true;
+  uploader.join();
+  // The conversion's code when it is not 0 (items failed, fatal, ledger), else the upload's.
+  return code != 0 ? code : upload_code;
 }
 
 
@@ -365,68 +469,6 @@ Exit codes: 0 every written message is on the server; 1 some were refused (too b
 by the server, changed on disk since convert) or could not be sent: listed on stderr and in
 --report; 2 usage; 3 cannot connect, log in or verify the certificate, or OUTDIR unreadable.
 )";
-
-std::string read_secret(const std::string &file, const char *what) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw po::error(std::string("cannot read ") + what + " " + file);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-  if (line.empty()) throw po::error(std::string(what) + " " + file + " is empty");
-  return line;
-}
-
-/// The server options shared by upload and verify --imap; returns false without --imap.
-struct ServerArgs {
-  std::string url, user, password_file, token_file, auth = "password", ca_file;
-  int timeout = 60;
-  void add(po::options_description &d) {
-    d.add_options()("imap", po::value(&url), "server URL: imaps://host[:port], imap://host (STARTTLS), imap+plain://host:port")(
-        "user", po::value(&user), "login name (often the e-mail address)")(
-        "password-file", po::value(&password_file), "file whose first line is the password")(
-        "token-file", po::value(&token_file), "file whose first line is an OAuth 2 access token (implies --auth xoauth2)")(
-        "auth", po::value(&auth)->default_value("password"), "password or xoauth2 (Gmail, Exchange Online)")(
-        "ca-file", po::value(&ca_file), "PEM certificates to trust instead of the system's")(
-        "insecure", "do not verify the server's certificate (tests only)")(
-        "timeout", po::value(&timeout)->default_value(60), "seconds to wait for the server before reconnecting");
-  }
-  bool fill(const po::variables_map &vm, upload::UploadOptions &o) {
-    if (url.empty()) return false;
-    std::string error;
-    std::optional<upload::Endpoint> ep = upload::Endpoint::parse(url, &error);
-    if (!ep) throw po::error("--imap " + url + ": " + error);
-    o.endpoint = *ep;
-    o.endpoint.ca_file = ca_file;
-    o.endpoint.verify = !vm.count("insecure");
-    o.endpoint.timeout = std::chrono::seconds(std::max(1, timeout));
-    if (user.empty()) throw po::error("--imap needs --user");
-    o.credentials.user = user;
-    if (!token_file.empty() || auth == "xoauth2") {
-      if (token_file.empty()) throw po::error("--auth xoauth2 needs --token-file");
-      o.credentials.mechanism = upload::Credentials::Mechanism::XOAuth2;
-      o.credentials.secret = read_secret(token_file, "--token-file");
-    } else if (auth == "password") {
-      if (password_file.empty()) throw po::error("--imap needs --password-file (or --token-file)");
-      o.credentials.secret = read_secret(password_file, "--password-file");
-    } else {
-      throw po::validation_error(po::validation_error::invalid_option_value, "auth", auth);
-    }
-    if (o.endpoint.security == upload::Endpoint::Security::Plain)
-      std::cerr << "mailmill: warning: " << url << " has no TLS: the password travels in clear text\n";
-    return true;
-  }
-};
-
-/// --folder-map and --no-default-folder-map, as upload and verify --imap take them.
-void set_folder_map(const std::vector<std::string> &maps, const po::variables_map &vm,
-                    upload::UploadOptions &o) {
-  for (const std::string &m : maps) {
-    std::optional<upload::FolderRule> r = upload::parse_folder_rule(m);
-    if (!r) throw po::validation_error(po::validation_error::invalid_option_value, "folder-map", m);
-    o.folder_map.push_back(*r);
-  }
-  o.default_folder_map = !vm.count("no-default-folder-map");
-}
 
 int cmd_upload(const std::vector<std::string> &args) {
   upload::UploadOptions o;

@@ -31,9 +31,12 @@ struct WrittenItems {
   u64 malformed = 0;               ///< lines that are not valid JSON (reported, skipped)
 };
 
-/// Reads OUTDIR/manifest.jsonl; nullopt (and `error`) when there is none.
+/// Reads OUTDIR/manifest.jsonl; nullopt (and `error`) when there is none. With
+/// `complete_lines_only` a last line without its newline (one a running convert is still
+/// writing) is left for later instead of counted as malformed.
 std::optional<WrittenItems> read_written_items(const std::filesystem::path &out_dir,
-                                               std::string *error);
+                                               std::string *error,
+                                               bool complete_lines_only = false);
 
 /// Loads stored messages by manifest location. Keeps the 8 containers (mbox files, decompressed
 /// batches) used last, at most 512 MiB of decompressed batches among them, so items read in

@@ -12,8 +12,10 @@
 /// journal are matched by Message-ID and size (by their bytes' sha256 where that pair is not
 /// unique or there is no Message-ID).
 #include <chrono>
+#include <functional>
 #include <iosfwd>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +68,13 @@ struct UploadOptions {
 /// found there), 1 some were refused or could not be sent (listed in the report), 2 usage,
 /// 3 fatal (cannot connect, log in or verify the certificate; output folder unreadable).
 int run_upload(const UploadOptions &options, std::ostream &out, std::ostream &err);
+
+/// `convert ... --to URL`: uploads while convert is still writing OUTDIR. Every half second (or
+/// as long as the last pass took, if longer) a pass sends what the manifest lists by then (complete lines; an item whose bytes are not
+/// yet all on disk, by its sha256, waits for a later pass), until `finished` says convert is
+/// done; then a last pass as `run_upload` makes it, with its summary, report and exit code.
+int run_upload_following(const UploadOptions &options, const std::function<bool()> &finished,
+                         std::ostream &out, std::ostream &err);
 
 /// Reconciliation: per mapped folder, every message on the server is fetched and hashed; the
 /// multiset of their sha256 must contain every written item's (in its wire form). Missing
