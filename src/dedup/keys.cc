@@ -58,11 +58,6 @@ std::string address_key(const model::Address &a) {
 
 bool blank(const model::Address &a) { return address_key(a).empty(); }
 
-// Blanks at both ends, and NULs at the end (PST strings may keep their terminator).
-std::string_view trim(std::string_view s) {
-  return text::trim_left(text::trim_right(s, std::string_view(" \t\r\n\0", 5)));
-}
-
 // Streams fields into one SHA-256 (no concatenated copy of the message); each field ends
 // with a NUL.
 class Hasher {
@@ -81,7 +76,32 @@ class Hasher {
 // Line-ending and trailing-whitespace normalization, streamed: copies that differ only in how
 // a writer wrapped up lines hash the same. Leading and trailing blank lines are dropped; runs
 // of blank lines inside are kept (they are emitted when the next non-blank line arrives).
+//
+// Most bodies are already in normal form (LF line ends, no blanks at line ends): their normal
+// form is then the span from the first non-blank line to the last, hashed in one piece.
+bool already_normal(std::string_view body) {
+  if (std::memchr(body.data(), '\r', body.size()) != nullptr) return false;
+  auto blank_end = [](char c) { return c == ' ' || c == '\t' || c == '\0'; };
+  for (std::size_t i = 0; i < body.size();) {
+    const void *p = std::memchr(body.data() + i, '\n', body.size() - i);
+    const std::size_t nl =
+        p ? static_cast<std::size_t>(static_cast<const char *>(p) - body.data()) : body.size();
+    if (nl > i && blank_end(body[nl - 1])) return false;
+    i = nl + 1;
+  }
+  return true;
+}
+
 void hash_normalized_body(Hasher &h, std::string_view body) {
+  if (already_normal(body)) {
+    const std::size_t first = body.find_first_not_of('\n');
+    if (first != std::string_view::npos) {
+      const std::size_t last = body.find_last_not_of('\n');
+      h.add(body.substr(first, last + 1 - first));
+    }
+    h.add(std::string_view("\0", 1));
+    return;
+  }
   bool started = false;
   std::size_t pending_newlines = 0;
   std::size_t i = 0;
@@ -188,30 +208,36 @@ TransportView transport_view(ByteView block) {
 
 // The text and HTML bodies the builder writes: the item's own, else what its RTF body gives
 // (RTF-encapsulated HTML or text, or native RTF rendered as plain text), as build.cc's add_rtf.
+// The item's own bodies are viewed, not copied; only what comes out of the RTF is owned here.
 struct EffectiveBodies {
-  std::optional<std::string> text;
-  std::optional<Bytes> html;
+  const std::string *text = nullptr;
+  const Bytes *html = nullptr;
+  std::string own_text;
+  Bytes own_html;
 };
 
-EffectiveBodies effective_bodies(const model::Message &msg) {
-  EffectiveBodies b;
-  if (msg.body_text) b.text = *msg.body_text;
-  if (msg.body_html) b.html = *msg.body_html;
-  if (!msg.body_rtf || msg.body_rtf->empty() || (b.text && b.html)) return b;
+void effective_bodies(const model::Message &msg, EffectiveBodies &b) {
+  if (msg.body_text) b.text = &*msg.body_text;
+  if (msg.body_html) b.html = &*msg.body_html;
+  if (!msg.body_rtf || msg.body_rtf->empty() || (b.text && b.html)) return;
   Result<Bytes> dec = mime::rtf::decompress(*msg.body_rtf);
-  if (!dec.ok()) return b;
+  if (!dec.ok()) return;
   std::optional<mime::rtf::Extracted> ex = mime::rtf::deencapsulate(dec.value());
   if (ex && ex->kind == mime::rtf::Encapsulated::Html) {
-    if (!b.html) b.html = ex->content;
+    if (!b.html) {
+      b.own_html = std::move(ex->content);
+      b.html = &b.own_html;
+    }
   } else if (ex && ex->kind == mime::rtf::Encapsulated::Text) {
     if (!b.text) {
       std::optional<std::string> utf8 = text::codepage_to_utf8(ex->content, ex->codepage);
-      b.text = utf8 ? *utf8 : text::sanitize_utf8(ex->content);
+      b.own_text = utf8 ? std::move(*utf8) : text::sanitize_utf8(ex->content);
+      b.text = &b.own_text;
     }
   } else if (!b.html && !b.text) {
-    b.text = text::sanitize_utf8(mime::rtf::to_plain_text(dec.value()));
+    b.own_text = text::sanitize_utf8(mime::rtf::to_plain_text(dec.value()));
+    b.text = &b.own_text;
   }
-  return b;
 }
 
 // Display-list fallback ("A; B"), as the builder writes it when the item has no recipient rows.
@@ -277,7 +303,8 @@ Digest content_hash(const model::Message &msg, std::span<const mime::DataDigest>
   h.field(date ? std::to_string(*date) : std::string());
   h.field(collapse(tv.subject ? (th ? th->subject : std::string()) : msg.subject));
 
-  EffectiveBodies bodies = effective_bodies(msg);
+  EffectiveBodies bodies;
+  effective_bodies(msg, bodies);
   if (bodies.text)
     hash_normalized_body(
         h, text::is_valid_utf8(*bodies.text) ? *bodies.text : text::sanitize_utf8(*bodies.text));

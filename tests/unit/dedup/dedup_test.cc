@@ -44,6 +44,34 @@ TEST(ContentHash, IgnoresTransportHeadersFlagsAndFormatting) {
   EXPECT_EQ(content_hash(a), content_hash(b));
 }
 
+// Bodies already in normal form (LF ends, nothing blank at line ends) are hashed as one span;
+// every other body line by line. Both must give the key of the same normal form.
+TEST(ContentHash, BodyNormalFormIsTheSameWhicheverWayItIsReached) {
+  auto key = [](std::string body) {
+    model::Message m = sample();
+    m.body_text = std::move(body);
+    return content_hash(m);
+  };
+  const std::string nul_end("Hello\0\nworld", 13);
+  const std::pair<std::string, std::string> same[] = {
+      {"\n\nHello\n\nworld\n\n\n", "\r\n\r\nHello  \r\n\r\nworld\t\r\n"},
+      {"Hello\nworld", "Hello\rworld"},
+      {"Hello\nworld", "Hello \nworld"},
+      {"Hello\nworld", nul_end},
+      {"\n\n\n", ""},
+      {"\n\n\n", " \r\n\t"},
+      {"Hello", "Hello\n"},
+  };
+  for (const auto &[normal, other] : same) EXPECT_EQ(key(normal), key(other)) << other;
+  const std::pair<std::string, std::string> differ[] = {
+      {"Hello\nworld", "Hello\n\nworld"},   // blank lines inside are kept
+      {"Hello\nworld", "Helloworld"},
+      {" Hello\nworld", "Hello\nworld"},     // leading blanks of a line are content
+      {"Hello\nworld", "Hello\r\n\r\nworld"},
+  };
+  for (const auto &[a, b] : differ) EXPECT_NE(key(a), key(b)) << a << " | " << b;
+}
+
 TEST(ContentHash, SeesRealDifferences) {
   model::Message a = sample();
   model::Message b = sample();
