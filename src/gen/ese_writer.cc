@@ -86,9 +86,8 @@ u32 parity(u32 w) { return static_cast<u32>(__builtin_parity(w)); }
 // XOR of the bit positions (0-31) of the set bits of `w`: bit k of the result is the parity of
 // the bits whose position has bit k set.
 u32 set_bit_position_xor(u32 w) {
-  return parity(w & 0xAAAAAAAAu) | (parity(w & 0xCCCCCCCCu) << 1) |
-         (parity(w & 0xF0F0F0F0u) << 2) | (parity(w & 0xFF00FF00u) << 3) |
-         (parity(w & 0xFFFF0000u) << 4);
+  return parity(w & 0xAAAAAAAAu) | (parity(w & 0xCCCCCCCCu) << 1) | (parity(w & 0xF0F0F0F0u) << 2) |
+         (parity(w & 0xFF00FF00u) << 3) | (parity(w & 0xFFFF0000u) << 4);
 }
 
 }  // namespace
@@ -145,8 +144,8 @@ Bytes node_value(const Entry &e) {
   return v;
 }
 
-Bytes make_page(const Geometry &g, u32 pgno, u32 objid, u32 flags, u32 prev, u32 next,
-                u64 dbtime, const std::vector<Bytes> &values) {
+Bytes make_page(const Geometry &g, u32 pgno, u32 objid, u32 flags, u32 prev, u32 next, u64 dbtime,
+                const std::vector<Bytes> &values) {
   Bytes p(g.page_size, '\0');
   u32 off = 0;
   const u32 n = static_cast<u32>(values.size());
@@ -200,8 +199,8 @@ BuiltTree build_tree(const Geometry &g, u32 fdp, u32 objid, u32 parent_fdp, u32 
   const u32 inner_room = page_room - 4;      // tag 0 empty
   struct Node {
     bool leaf;
-    std::vector<Entry> entries;   // leaf entries, or branch entries (data filled later)
-    std::vector<u32> children;    // node indices (branch)
+    std::vector<Entry> entries;  // leaf entries, or branch entries (data filled later)
+    std::vector<u32> children;   // node indices (branch)
     Bytes first_key;
   };
   std::vector<Node> nodes;
@@ -213,8 +212,8 @@ BuiltTree build_tree(const Geometry &g, u32 fdp, u32 objid, u32 parent_fdp, u32 
     std::vector<Bytes> values{Bytes()};
     for (const Entry &e : entries) values.push_back(node_value(e));
     values[0] = space_header(1, parent_fdp, false, 0);
-    out.pages.push_back(make_page(g, fdp, objid, PAGE_ROOT | PAGE_LEAF | kind_flags, 0, 0,
-                                  dbtime, values));
+    out.pages.push_back(
+        make_page(g, fdp, objid, PAGE_ROOT | PAGE_LEAF | kind_flags, 0, 0, dbtime, values));
     return out;
   }
   // Leaves.
@@ -479,7 +478,8 @@ Bytes build_record(const Table &t, const Row &row, const RecordContext &ctx) {
       rec += (*cell)[0];
     } else {
       rec += Bytes(fixed_size(c->type), '\0');
-      bitmap[(c->id - 1) / 8] = static_cast<char>(bitmap[(c->id - 1) / 8] | (1 << ((c->id - 1) % 8)));
+      bitmap[(c->id - 1) / 8] =
+          static_cast<char>(bitmap[(c->id - 1) / 8] | (1 << ((c->id - 1) % 8)));
     }
   }
   rec += bitmap;
@@ -505,7 +505,8 @@ Bytes build_record(const Table &t, const Row &row, const RecordContext &ctx) {
     const u32 sep_mark = ctx.stats ? ctx.stats->separated_values : 0;
     const u32 cmp_mark = ctx.stats ? ctx.stats->compressed_values : 0;
     for (const Column *c : tagged)
-      if (const Cell *cell = cell_of(c->id)) items.push_back(encode_tagged(*c, *cell, ctx, attempt));
+      if (const Cell *cell = cell_of(c->id))
+        items.push_back(encode_tagged(*c, *cell, ctx, attempt));
     // Offsets count from the start of the tagged area. On pages up to 16 KiB the header byte
     // is present only when flagged (bit 14 of the offset); on larger pages it is always there
     // and offsets have 15 bits.
@@ -680,8 +681,8 @@ std::vector<CatalogRow> column_rows(u32 objid, const Table &t, bool system) {
     CatalogRow r{objid, 2, c.id, {}};
     const u32 fs = fixed_size(c.type);
     const u32 size = fs ? fs : (c.max_size ? c.max_size : (is_long_type(c.type) ? 0 : 255));
-    const u32 flags = (c.not_null ? 0x1u : 0u) | (c.multi_valued ? 0x8u : 0u) |
-                      (c.compressed ? 0x1000u : 0u);
+    const u32 flags =
+        (c.not_null ? 0x1u : 0u) | (c.multi_valued ? 0x8u : 0u) | (c.compressed ? 0x1000u : 0u);
     u32 locale = is_text_type(c.type) ? (c.codepage ? c.codepage : 1252) : 0;
     if (system) locale = 1252;
     r.row.set(C_OBJID_TABLE, encode_u32(objid))
@@ -743,7 +744,7 @@ Bytes database_header(const Geometry &g, u64 seed, u64 dbtime, u32 last_objid) {
   set32(h, 104, log_random);  // log signature
   put_logtime(h, 108, t0);
   set32(h, 212, last_objid);
-  set32(h, 216, 6);     // Windows NT 6.2 build 9200, as in the fixtures
+  set32(h, 216, 6);  // Windows NT 6.2 build 9200, as in the fixtures
   set32(h, 220, 2);
   set32(h, 224, 9200);
   set32(h, 232, FORMAT_REVISION);
@@ -930,8 +931,8 @@ Bytes build_database(const std::vector<Table> &tables, const WriteOptions &optio
         put32(root, static_cast<u32>(value.size()));
         e.push_back(Entry{be32(lid), root});
         for (std::size_t off = 0; off < value.size(); off += opt.lv_chunk_size)
-          e.push_back(Entry{be32(lid) + be32(static_cast<u32>(off)),
-                            value.substr(off, opt.lv_chunk_size)});
+          e.push_back(
+              Entry{be32(lid) + be32(static_cast<u32>(off)), value.substr(off, opt.lv_chunk_size)});
       }
       p.lv_fdp = next;
       lv_trees[i] = build_tree(g, p.lv_fdp, p.lv_objid, p.fdp, PAGE_LONG_VALUE, e, dbtime);

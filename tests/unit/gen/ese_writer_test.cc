@@ -20,6 +20,8 @@
 //   a page data offset, the catalog's LV entry).
 // - Page checksums are not verified by libesedb: page_block_checksum is checked against every
 //   page of a Windows-written 8 KiB and 32 KiB file, then against every page we write.
+#include "mailmill/gen/ese_writer.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -30,9 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "test_support.h"
-#include "mailmill/gen/ese_writer.h"
 #include "mailmill/util/text.h"
+#include "test_support.h"
 
 namespace mm::gen::ese {
 namespace {
@@ -49,8 +50,8 @@ bool have_esedb_tools() {
   if (ci && std::string(ci) == "true") ADD_FAILURE() << "esedbexport missing under CI=true";
   return false;
 }
-#define REQUIRE_ESEDB()                                              \
-  do {                                                               \
+#define REQUIRE_ESEDB()                                               \
+  do {                                                                \
     if (!have_esedb_tools()) GTEST_SKIP() << "libesedb-utils absent"; \
   } while (0)
 
@@ -358,8 +359,7 @@ void check_many_rows(u32 page_size, int rows, u32 min_depth) {
   Table t;
   t.name = "Many";
   t.columns = {col(1, "Id", ColumnType::Long), col(2, "Value", ColumnType::LongLong),
-               col(128, "Payload", ColumnType::Binary),
-               col(256, "Label", ColumnType::Text, 1200)};
+               col(128, "Payload", ColumnType::Binary), col(256, "Label", ColumnType::Text, 1200)};
   for (int i = 0; i < rows; ++i) {
     Row r;
     r.set(1, encode_i32(i)).set(2, encode_i64(static_cast<i64>(mix(i))));
@@ -482,9 +482,9 @@ TEST(EseWriter, RejectsWhatEseCannotStore) {
     t.rows.push_back(std::move(r));
     EXPECT_THROW(build_database({t}, WriteOptions()), std::invalid_argument);
   };
-  bad({col(1, "a", ColumnType::Text)});                           // fixed text
-  bad({col(2, "a", ColumnType::Long)});                           // fixed ids start at 1
-  bad({col(256, "a", ColumnType::Text, 1200, false, true)});      // compressed non-long
+  bad({col(1, "a", ColumnType::Text)});                       // fixed text
+  bad({col(2, "a", ColumnType::Long)});                       // fixed ids start at 1
+  bad({col(256, "a", ColumnType::Text, 1200, false, true)});  // compressed non-long
   bad({col(128, "a", ColumnType::Binary)}, Row().set(128, Bytes(256, 'x')));
   bad({col(256, "a", ColumnType::Long)}, Row().set_multi(256, {encode_i32(1), encode_i32(2)}));
   bad({col(1, "a", ColumnType::Long)}, Row().set(1, encode_i16(1)));  // wrong size
