@@ -13,6 +13,7 @@ PACKAGES=(
   pff-tools pst-utils python3-vobject dovecot-imapd
   libgsf-1-dev python3-olefile python3-pil
   openssl libical-dev python3-icalendar libytnef0-dev libgoogle-perftools-dev
+  libesedb-utils
 )
 
 missing=()
