@@ -316,7 +316,9 @@ void check_all_types(u32 page_size) {
   int columns = 0;
   for (const auto &row : cat) {
     if (row.size() < 13 || row[0] != "8") continue;
-    if (row[1] == "1") EXPECT_EQ(row[12], "AllTypes");
+    if (row[1] == "1") {
+      EXPECT_EQ(row[12], "AllTypes");
+    }
     if (row[1] != "2") continue;
     ++columns;
     for (const Column &c : t.columns)
