@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -144,8 +145,24 @@ Bytes node_value(const Entry &e) {
   return v;
 }
 
+// Tag flag (node flag) 0x4: the node starts with the size of the key prefix it shares with the
+// page's tag 0. On pages up to 16 KiB node flags are the top 3 bits of the tag's offset; on
+// larger pages they are the top 3 bits of the node's first 16-bit word (see prefixed_node_value).
+constexpr u8 NODE_COMMON_KEY = 0x4;
+
+// A leaf node whose whole key is the first key.size() bytes of the page's tag 0: common-key
+// size, local key size 0, then the data (no local key bytes).
+Bytes prefixed_node_value(const Geometry &g, const Entry &e) {
+  Bytes v;
+  put16(v, static_cast<u16>(e.key.size() | (g.large ? NODE_COMMON_KEY << 13 : 0)));
+  put16(v, 0);
+  v += e.data;
+  return v;
+}
+
+// `tag_flags` (optional, one per value) are the node flags of pages up to 16 KiB.
 Bytes make_page(const Geometry &g, u32 pgno, u32 objid, u32 flags, u32 prev, u32 next, u64 dbtime,
-                const std::vector<Bytes> &values) {
+                const std::vector<Bytes> &values, const std::vector<u8> &tag_flags = {}) {
   Bytes p(g.page_size, '\0');
   u32 off = 0;
   const u32 n = static_cast<u32>(values.size());
@@ -155,7 +172,8 @@ Bytes make_page(const Geometry &g, u32 pgno, u32 objid, u32 flags, u32 prev, u32
     if (g.header + off + size + 4 * n > g.page_size) throw std::logic_error("ese: page overflow");
     std::memcpy(p.data() + g.header + off, v.data(), size);
     const u32 m = g.large ? 0x7fff : 0x1fff;
-    set32(p, g.page_size - 4 * (i + 1), (size & m) | ((off & m) << 16));
+    const u32 tf = !g.large && i < tag_flags.size() ? tag_flags[i] : 0;
+    set32(p, g.page_size - 4 * (i + 1), (size & m) | (((off & m) | (tf << 13)) << 16));
     off += size;
   }
   set64(p, 8, dbtime);
@@ -306,6 +324,93 @@ BuiltTree build_tree(const Geometry &g, u32 fdp, u32 objid, u32 parent_fdp, u32 
     }
     out.pages[pgno[i] - fdp] = make_page(g, pgno[i], objid, flags, prev, nxt, dbtime, values);
   }
+  return out;
+}
+
+// Builds a table's long-value tree in the contiguous pages fdp, fdp+1, ...: the root, then the
+// leaves in key order (chained by prev/next), then inner branch pages. `entries` are sorted:
+// per long value its root node (key: the LID big-endian, 4 bytes) then its chunks (key: LID
+// and byte offset, 8 bytes).
+//
+// The shape is valid ESE but chosen so that libesedb 20181229 (our oracle) can look long
+// values up, which it does by key, unlike records:
+// - It builds a wrong key for any node with a non-empty local key (it appends the key bytes
+//   from two bytes too early, starting at the key-size field); only nodes whose whole key is
+//   the page's key prefix (tag 0 of a non-root page; common-key flag, empty local key) come
+//   out right. Windows' own dissect__text.edb shows it: of its uncompressed separated values
+//   libesedb finds LIDs 1 and 5, whose nodes have empty local keys, and not LID 2, whose root
+//   node has the local key byte 02. So a leaf page here holds one chunk, its tag 0 the chunk's
+//   key, preceded by the value's root node when it is the first chunk: all nodes are prefixes.
+// - It descends into the first child whose branch key is not below the searched key, then
+//   scans that leaf and the next one only. Root pages cannot hold common-key nodes, so their
+//   keys always come out wrong: the root has one child (empty key), and below it every branch
+//   page has two children: the separator (the first key of the right child, as the page's key
+//   prefix, so read right) and the last entry with an empty key.
+BuiltTree build_lv_tree(const Geometry &g, u32 fdp, u32 objid, u32 parent_fdp,
+                        const std::vector<Entry> &entries, u64 dbtime) {
+  const u32 page_room = g.page_size - g.header;
+  struct Leaf {
+    std::vector<Entry> entries;
+  };
+  std::vector<Leaf> leaves;
+  for (std::size_t i = 0; i < entries.size();) {
+    Leaf l;
+    l.entries.push_back(entries[i++]);
+    if (l.entries[0].key.size() == 4 && i < entries.size() && entries[i].key.size() == 8 &&
+        entries[i].key.compare(0, 4, l.entries[0].key) == 0)
+      l.entries.push_back(entries[i++]);
+    u32 used = static_cast<u32>(l.entries.back().key.size()) + 4;  // tag 0
+    for (const Entry &e : l.entries) used += static_cast<u32>(4 + e.data.size() + 4);
+    if (used > page_room) throw std::invalid_argument("ese: long-value chunk does not fit a page");
+    leaves.push_back(std::move(l));
+  }
+  if (leaves.empty()) throw std::logic_error("ese: empty long-value tree");
+  const u32 nleaves = static_cast<u32>(leaves.size());
+  BuiltTree out;
+  out.pages.resize(1 + nleaves);
+  for (u32 i = 0; i < nleaves; ++i) {
+    std::vector<Bytes> values{leaves[i].entries.back().key};
+    std::vector<u8> tag_flags{0};
+    for (const Entry &e : leaves[i].entries) {
+      values.push_back(prefixed_node_value(g, e));
+      tag_flags.push_back(NODE_COMMON_KEY);
+    }
+    const u32 pg = fdp + 1 + i;
+    out.pages[1 + i] = make_page(g, pg, objid, PAGE_LEAF | PAGE_LONG_VALUE, i ? pg - 1 : 0,
+                                 i + 1 < nleaves ? pg + 1 : 0, dbtime, values, tag_flags);
+  }
+  // Binary branch pages over leaves [lo, hi); returns the page number of the subtree.
+  u32 depth = 1;
+  auto child_entry = [](const Bytes &key, u32 child) {
+    Bytes v;
+    put16(v, static_cast<u16>(key.size()));
+    v += key;
+    put32(v, child);
+    return v;
+  };
+  std::function<u32(u32, u32, u32)> subtree = [&](u32 lo, u32 hi, u32 level) -> u32 {
+    depth = std::max(depth, level);
+    if (hi - lo == 1) return fdp + 1 + lo;
+    const u32 mid = lo + (hi - lo) / 2;
+    const u32 left = subtree(lo, mid, level + 1);
+    const u32 right = subtree(mid, hi, level + 1);
+    const Bytes &sep = leaves[mid].entries.front().key;
+    Bytes first;
+    put16(first, static_cast<u16>(sep.size() | (g.large ? NODE_COMMON_KEY << 13 : 0)));
+    put16(first, 0);
+    put32(first, left);
+    const u32 pg = fdp + static_cast<u32>(out.pages.size());
+    out.pages.push_back(make_page(g, pg, objid, PAGE_PARENT | PAGE_LONG_VALUE, 0, 0, dbtime,
+                                  {sep, first, child_entry(Bytes(), right)},
+                                  {0, NODE_COMMON_KEY, 0}));
+    return pg;
+  };
+  const u32 top = subtree(0, nleaves, 2);
+  out.pages[0] = make_page(
+      g, fdp, objid, PAGE_ROOT | PAGE_PARENT | PAGE_LONG_VALUE, 0, 0, dbtime,
+      {space_header(static_cast<u32>(out.pages.size()), parent_fdp, false, 0),
+       child_entry(Bytes(), top)});
+  out.depth = depth;
   return out;
 }
 
@@ -838,7 +943,9 @@ Bytes build_database(const std::vector<Table> &tables, const WriteOptions &optio
                    options.page_size > 16384 ? 80u : 40u};
   WriteOptions opt = options;
   if (opt.lv_chunk_size == 0) opt.lv_chunk_size = g.large ? g.page_size - 122 : g.page_size - 82;
-  if (opt.lv_chunk_size + 10 + 4 + 16 + 4 + g.header > g.page_size)
+  // A long-value leaf page: header, the 8-byte key prefix, the value's root node (4 + 8), the
+  // chunk's node (4 + chunk) and three tags.
+  if (opt.lv_chunk_size + 8 + 12 + 4 + 12 + g.header > g.page_size)
     throw std::invalid_argument("ese: long-value chunk does not fit in a page");
   WriteStats stats;
   stats.lv_chunk_size = opt.lv_chunk_size;
@@ -935,7 +1042,7 @@ Bytes build_database(const std::vector<Table> &tables, const WriteOptions &optio
               Entry{be32(lid) + be32(static_cast<u32>(off)), value.substr(off, opt.lv_chunk_size)});
       }
       p.lv_fdp = next;
-      lv_trees[i] = build_tree(g, p.lv_fdp, p.lv_objid, p.fdp, PAGE_LONG_VALUE, e, dbtime);
+      lv_trees[i] = build_lv_tree(g, p.lv_fdp, p.lv_objid, p.fdp, e, dbtime);
       p.lv_pages = static_cast<u32>(lv_trees[i].pages.size());
       next += p.lv_pages;
     }
