@@ -1043,6 +1043,7 @@ Bytes build_database(const std::vector<Table> &tables, const WriteOptions &optio
       }
       p.lv_fdp = next;
       lv_trees[i] = build_lv_tree(g, p.lv_fdp, p.lv_objid, p.fdp, e, dbtime);
+      stats.max_lv_tree_depth = std::max(stats.max_lv_tree_depth, lv_trees[i].depth);
       p.lv_pages = static_cast<u32>(lv_trees[i].pages.size());
       next += p.lv_pages;
     }

@@ -92,6 +92,7 @@ struct WriteStats {
   u32 separated_values = 0;   ///< long values stored in long-value trees
   u32 compressed_values = 0;  ///< values stored 7-bit compressed
   u32 max_tree_depth = 0;     ///< deepest table B+tree (1 = root is a leaf)
+  u32 max_lv_tree_depth = 0;  ///< deepest long-value tree (at least 2: its root is a branch)
   u32 lv_chunk_size = 0;
 };
 
