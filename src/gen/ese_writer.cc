@@ -406,10 +406,9 @@ BuiltTree build_lv_tree(const Geometry &g, u32 fdp, u32 objid, u32 parent_fdp,
     return pg;
   };
   const u32 top = subtree(0, nleaves, 2);
-  out.pages[0] = make_page(
-      g, fdp, objid, PAGE_ROOT | PAGE_PARENT | PAGE_LONG_VALUE, 0, 0, dbtime,
-      {space_header(static_cast<u32>(out.pages.size()), parent_fdp, false, 0),
-       child_entry(Bytes(), top)});
+  out.pages[0] = make_page(g, fdp, objid, PAGE_ROOT | PAGE_PARENT | PAGE_LONG_VALUE, 0, 0, dbtime,
+                           {space_header(static_cast<u32>(out.pages.size()), parent_fdp, false, 0),
+                            child_entry(Bytes(), top)});
   out.depth = depth;
   return out;
 }

@@ -394,8 +394,7 @@ TEST(EseWriter, TwentyThousandRowsMultiLevel32K) {
 // Long values of 0, 1, chunk - 1, chunk, chunk + 1 and several chunks, `repeat` times (more
 // values: a deeper long-value tree): every cell, intrinsic or separated, is compared through
 // esedbexport, and libesedb must find every separated one.
-void check_long_values(u32 page_size, u32 inline_max, int repeat = 1,
-                       WriteStats *stats = nullptr) {
+void check_long_values(u32 page_size, u32 inline_max, int repeat = 1, WriteStats *stats = nullptr) {
   const std::string dir = testing::make_tmp_dir("mm_ese");
   const std::string db = dir + "/lv.edb";
   WriteOptions o;
@@ -494,9 +493,9 @@ TEST(EseWriter, SeparatedLongValueLookupFailsOnWindowsFileToo) {
   ASSERT_EQ(g.size(), 2u);
   std::map<std::string, std::string> row;
   for (std::size_t c = 0; c < g[0].size() && c < g[1].size(); ++c) row[g[0][c]] = g[1][c];
-  EXPECT_EQ(row["LongASCII"].rfind("Long ASCII text aaa", 0), 0u);           // LID 1, found
+  EXPECT_EQ(row["LongASCII"].rfind("Long ASCII text aaa", 0), 0u);         // LID 1, found
   EXPECT_EQ(row["MaxLongUnicode"].rfind("Max long Unicode text", 0), 0u);  // LID 5, found
-  EXPECT_EQ(row["LongUnicode"], "");                                      // LID 2, not found
+  EXPECT_EQ(row["LongUnicode"], "");                                       // LID 2, not found
   EXPECT_NE(log.find("Unable to retrieve long value of record entry: 16."), std::string::npos);
   run("rm -rf " + q(dir));
 }
