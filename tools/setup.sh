@@ -11,7 +11,7 @@ PACKAGES=(
   libssl-dev zlib1g-dev libsqlite3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   pff-tools pst-utils python3-vobject dovecot-imapd
-  libgsf-1-dev python3-olefile python3-pil
+  libgsf-1-dev python3-olefile python3-pil libesedb-utils
   openssl libical-dev python3-icalendar libytnef0-dev libgoogle-perftools-dev
 )
 
