@@ -49,8 +49,11 @@ inline std::string format_item(const Value &v, std::size_t i) {
     }
     case ColumnType::Text:
     case ColumnType::LongText: {
+      // esedbexport prints text as a C string: up to the first NUL.
       auto s = v.as_text(i);
-      return s ? *s : text::to_hex(v.bytes(i));
+      if (!s) return text::to_hex(v.bytes(i));
+      const std::size_t nul = s->find('\0');
+      return nul == std::string::npos ? *s : s->substr(0, nul);
     }
     default: return text::to_hex(v.bytes(i));
   }
