@@ -127,7 +127,8 @@ Result<std::pair<ByteView, u8>> Page::tag(u32 i) const {
 Result<Entry> Page::entry(u32 i) const {
   auto t = tag(i);
   if (!t) return t.problem();
-  auto [d, flags] = *t;
+  const ByteView d = t->first;
+  const u8 flags = t->second;
   Entry e;
   e.flags = flags;
   u64 pos = 0;
