@@ -48,7 +48,9 @@ TEST(EseCorrupt, TruncatedFile) {
   for (u64 n : {u64{0}, u64{100}, u64{4095}, u64{2 * PS}, u64{4 * PS}, u64{6 * PS + 17}}) {
     auto db = Database::open_bytes(ByteView(b).substr(0, n));
     EXPECT_FALSE(db.ok()) << n;
-    if (!db.ok()) EXPECT_FALSE(db.problem().detail.empty());
+    if (!db.ok()) {
+      EXPECT_FALSE(db.problem().detail.empty());
+    }
   }
 }
 
