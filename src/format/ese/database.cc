@@ -180,8 +180,8 @@ Result<Page> DatabaseImpl::page(u32 n) const {
   // from offset 4 with seed 0x89abcdef (offset 4 holding the page number).
   bool ok = true;
   std::atomic<u8> &seen = verified[n];
-  if (seen.load(std::memory_order_relaxed) != 0) {
-    // verified before (by any thread): the map is immutable
+  if (seen.load(std::memory_order_relaxed) != 0 || !verify_checksums) {
+    // verified before (by any thread): the map is immutable; or not verified at all
   } else if (pg.flags & PAGE_NEW_CHECKSUM) {
     if (pg.large) {
       const u64 bs = ps / 4;
@@ -530,8 +530,9 @@ Status read_catalog(const std::shared_ptr<DatabaseImpl> &db) {
   return {};
 }
 
-Result<Database> build(std::shared_ptr<Mapping> map) {
+Result<Database> build(std::shared_ptr<Mapping> map, const OpenOptions &opts) {
   auto db = std::make_shared<DatabaseImpl>();
+  db->verify_checksums = opts.verify_checksums;
   db->map = std::move(map);
   db->file = ByteView(db->map->base, db->map->size);
   auto h = parse_header(db->file, 0);
@@ -555,7 +556,7 @@ Result<Database> build(std::shared_ptr<Mapping> map) {
       }
     }
   }
-  if (!hdr.checksum_ok && !hdr.used_shadow)
+  if (!hdr.checksum_ok && !hdr.used_shadow && opts.verify_checksums)
     return corrupt("database header checksum mismatch (and no valid shadow header)", 0);
   if (!(hdr.page_size == 4096 || hdr.page_size == 8192 || hdr.page_size == 16384 ||
         hdr.page_size == 32768))
@@ -575,7 +576,7 @@ Result<Database> build(std::shared_ptr<Mapping> map) {
 
 }  // namespace
 
-Result<Database> Database::open(const std::string &path) {
+Result<Database> Database::open(const std::string &path, const OpenOptions &opts) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Problem{ProblemCode::SourceUnreadable, path + ": " + std::strerror(errno), -1};
   struct stat st {};
@@ -597,7 +598,7 @@ Result<Database> Database::open(const std::string &path) {
     map->mapped = true;
   }
   ::close(fd);
-  auto r = build(std::move(map));
+  auto r = build(std::move(map), opts);
   if (!r) {
     Problem p = r.problem();
     p.detail = path + ": " + p.detail;
@@ -606,11 +607,11 @@ Result<Database> Database::open(const std::string &path) {
   return r;
 }
 
-Result<Database> Database::open_bytes(ByteView bytes) {
+Result<Database> Database::open_bytes(ByteView bytes, const OpenOptions &opts) {
   auto map = std::make_shared<Mapping>();
   map->base = bytes.data();
   map->size = bytes.size();
-  return build(std::move(map));
+  return build(std::move(map), opts);
 }
 
 const Header &Database::header() const { return impl_->header; }

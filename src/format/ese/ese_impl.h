@@ -77,6 +77,7 @@ struct DatabaseImpl {
   /// Pages whose checksum was verified (set once, never cleared; relaxed atomics suffice since
   /// the map never changes and verifying twice is harmless).
   std::unique_ptr<std::atomic<u8>[]> verified;
+  bool verify_checksums = true;  ///< OpenOptions::verify_checksums
 
   /// Page `n` with its header parsed, checksum verified and tag array bounds-checked.
   Result<Page> page(u32 n) const;

@@ -78,6 +78,35 @@ TEST(EseCorrupt, BadPageChecksum) {
   EXPECT_NE(db.problem().detail.find("page 4: checksum mismatch"), std::string::npos) << db.problem().detail;
 }
 
+// Checksums off (OpenOptions, for fuzzing): a page whose stored checksum alone is wrong reads
+// as the intact file does; with them on (the default) it is refused.
+TEST(EseCorrupt, ChecksumsOffReadsAPageWithAWrongChecksum) {
+  MM_REQUIRE_CORPUS();
+  const std::string good = basic();
+  std::string b = good;
+  const u32 root = table_root(b, "basic");
+  ASSERT_NE(root, 0u);
+  b[(u64{root} + 1) * PS] ^= 0x01;  // the page's checksum field, not its data
+  auto refused = Database::open_bytes(b);
+  ASSERT_TRUE(refused.ok()) << refused.problem().detail;  // the catalog pages are intact
+  auto rt = refused->table("basic");
+  ASSERT_TRUE(rt.ok());
+  EXPECT_FALSE(rt->read_all().ok());
+  auto lenient = Database::open_bytes(b, OpenOptions{false});
+  auto intact = Database::open_bytes(good);
+  ASSERT_TRUE(lenient.ok() && intact.ok());
+  auto lt = lenient->table("basic");
+  auto it = intact->table("basic");
+  ASSERT_TRUE(lt.ok() && it.ok());
+  auto lr = lt->read_all();
+  auto ir = it->read_all();
+  ASSERT_TRUE(lr.ok()) << lr.problem().detail;
+  ASSERT_TRUE(ir.ok());
+  ASSERT_EQ(lr->size(), ir->size());
+  ASSERT_GT(ir->size(), 0u);
+  for (std::size_t i = 0; i < ir->size(); ++i) EXPECT_EQ((*lr)[i].raw(), (*ir)[i].raw()) << i;
+}
+
 TEST(EseCorrupt, TagPointingPastThePage) {
   MM_REQUIRE_CORPUS();
   std::string b = basic();

@@ -271,6 +271,14 @@ class Table {
   const TableDef *def_;
 };
 
+/// How a database is opened.
+struct OpenOptions {
+  /// Verify the header and page checksums (a page that fails is a SourceCorrupt problem).
+  /// Off only for fuzzing: random mutations nearly always break a checksum, so with it on the
+  /// fuzzer would never get past the first page it touches.
+  bool verify_checksums = true;
+};
+
 /// An ESE database opened read-only.
 class Database {
  public:
@@ -278,9 +286,9 @@ class Database {
   /// cannot be opened; SourceNotPst (wrong kind of file) when it has no ESE signature;
   /// SourceTruncated when shorter than its header says; SourceCorrupt for a damaged catalog.
   /// A dirty database opens (header().state says so): refusing it is the caller's choice.
-  static Result<Database> open(const std::string &path);
+  static Result<Database> open(const std::string &path, const OpenOptions &opts = {});
   /// The same over bytes in memory, which are NOT copied and must outlive the Database.
-  static Result<Database> open_bytes(ByteView bytes);
+  static Result<Database> open_bytes(ByteView bytes, const OpenOptions &opts = {});
 
   const Header &header() const;
   /// Every table of the catalog (MSysObjects included), in catalog order.
