@@ -158,6 +158,8 @@ Value decode_value(const DatabaseImpl &db, const TableDef &def, ByteView rec, co
   if (var_off < 4 || var_off > rec.size()) return error_value(col, "variable-data offset out of bounds");
 
   if (col.fixed()) {
+    // Fixed column ids start at 1; a catalog entry with id 0 (damage) has no place in a record.
+    if (col.id == 0) return error_value(col, "column id 0 in the catalog");
     if (col.id > last_fixed) return absent(col);
     // Offsets come from the sizes of the fixed columns before it; the null bitmap follows the
     // last fixed column present in the record.

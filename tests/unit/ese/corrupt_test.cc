@@ -107,6 +107,37 @@ TEST(EseCorrupt, ChecksumsOffReadsAPageWithAWrongChecksum) {
   for (std::size_t i = 0; i < ir->size(); ++i) EXPECT_EQ((*lr)[i].raw(), (*ir)[i].raw()) << i;
 }
 
+// A catalog entry giving a fixed column the id 0 (found by fuzzing: the bitmap index for
+// id - 1 wrapped around and read far outside the record): the cell is an error, nothing else.
+TEST(EseCorrupt, FixedColumnIdZeroIsAnErrorValue) {
+  MM_REQUIRE_CORPUS();
+  std::string b = basic();
+  // MSysObjects rows of table "basic" (object id 8): ObjidTable 8, Type 2 (column), Id 1, the
+  // first fixed fields of the row. The catalog and its shadow copy each hold one.
+  const std::string row("\x08\x00\x00\x00\x02\x00\x01\x00\x00\x00", 10);
+  int patched = 0;
+  for (std::size_t at = b.find(row); at != std::string::npos; at = b.find(row, at + 1)) {
+    put32(b, at + 6, 0);
+    fix_page_checksum(b, static_cast<u32>(at / PS - 1));
+    ++patched;
+  }
+  ASSERT_EQ(patched, 2);
+  auto db = Database::open_bytes(b);
+  ASSERT_TRUE(db.ok()) << db.problem().detail;
+  auto t = db->table("basic");
+  ASSERT_TRUE(t.ok());
+  const Column *zero = t->def().column_by_id(0);
+  ASSERT_NE(zero, nullptr);
+  auto records = t->read_all();
+  ASSERT_TRUE(records.ok());
+  ASSERT_FALSE(records->empty());
+  for (const Record &r : *records) {
+    const Value v = r.value(*zero);
+    EXPECT_EQ(v.state, Value::State::Error);
+    EXPECT_NE(v.error.find("column id 0"), std::string::npos) << v.error;
+  }
+}
+
 TEST(EseCorrupt, TagPointingPastThePage) {
   MM_REQUIRE_CORPUS();
   std::string b = basic();
