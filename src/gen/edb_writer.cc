@@ -19,7 +19,6 @@ namespace {
 namespace E = mm::gen::ese;
 namespace T = mm::mapi::pid;
 
-constexpr u32 kTextInlineMax = 2048;  // PropertyBlob values above this go off-page (NEAR)
 constexpr u16 kNamedGenerator = 0x8000;
 
 const char *const kOwners[] = {"Alice Archive", "Bob Backup",  "Carol Custodian",
@@ -278,8 +277,8 @@ class EdbOutput : public Output {
   }
 
   // A text property inline, or off-page through a NEAR reference when long.
-  static void text_prop(edb::BlobWriter &w, u16 id, const std::string &v, Bytes &sep, u16 slot) {
-    if (v.size() > kTextInlineMax && sep.empty()) {
+  void text_prop(edb::BlobWriter &w, u16 id, const std::string &v, Bytes &sep, u16 slot) const {
+    if (!in_embedded_ && v.size() > e_.blob_inline_max && sep.empty()) {
       sep = v;
       w.add_near(id, edb::T_UNICODE, slot, 0x4e, static_cast<u32>(v.size()));
     } else {
@@ -363,14 +362,15 @@ class EdbOutput : public Output {
         .set(A_NAME, E::encode_utf16(a.filename))
         .set(A_BLOB, w.finish());
     if (embedded) {
+      // Embedded messages keep every property in their blob (no SeparatedProperty columns on
+      // an attachment row in this layout).
+      in_embedded_ = true;
       MessageCells c = encode_message(b, *a.embedded);
+      in_embedded_ = false;
       row.set(A_MSGBLOB, c.blob).set(A_BODYTYPE, E::encode_i32(c.body_type));
       if (!c.native_body.empty()) row.set(A_NATIVE, c.native_body);
       if (!c.recipients.empty()) row.set_multi(A_RECIPS, c.recipients);
       if (!c.subobjects.empty()) row.set(A_SUBOBJ, subobjects_blob(c.subobjects));
-      // Embedded messages keep long values inline in this layout: refuse what would need one.
-      if (!c.sep1.empty() || !c.sep2.empty())
-        throw std::invalid_argument("embedded message with off-page properties");
     } else {
       row.set(A_SIZE, E::encode_i64(static_cast<i64>(a.data.size())));
       row.set(A_CONTENT, Bytes(a.data.view()));
@@ -413,6 +413,7 @@ class EdbOutput : public Output {
   }
 
   EdbOptions e_;
+  bool in_embedded_ = false;
   std::vector<Mailbox> mbx_;
   u64 bytes_ = 0;
 };

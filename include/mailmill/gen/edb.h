@@ -22,6 +22,9 @@ struct EdbOptions {
   u32 first_mailbox_number = 101;  ///< MailboxNumber of the first mailbox; then +1 each
   /// Long values above this many bytes are separated (ese WriteOptions::lv_inline_max).
   u32 lv_inline_max = 1024;
+  /// Text properties longer than this many bytes leave the PropertyBlob for a NEAR reference
+  /// to a SeparatedPropertyNN column (the fact sheet: Exchange does so above 2048 bytes).
+  u32 blob_inline_max = 2048;
 };
 
 /// One generated mailbox.

@@ -584,6 +584,14 @@ bool per_mailbox_layout(const ese::Database &db, const std::vector<MailboxRow> &
 
 }  // namespace
 
+namespace {
+Problem not_ese(const std::string &path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Problem{ProblemCode::SourceUnreadable, path + ": cannot open"};
+  return Problem{ProblemCode::SourceNotPst, path + ": not an ESE database (no signature 0x89abcdef at offset 4)"};
+}
+}  // namespace
+
 bool looks_like_ese(const std::string &path) {
   std::ifstream f(path, std::ios::binary);
   char b[8] = {};
@@ -593,6 +601,7 @@ bool looks_like_ese(const std::string &path) {
 }
 
 Result<DatabaseInfo> describe(const std::string &path) {
+  if (!looks_like_ese(path)) return not_ese(path);
   Result<ese::Database> db = ese::Database::open(path);
   if (!db) return Problem{ProblemCode::SourceNotPst, db.problem().detail, db.problem().offset};
   DatabaseInfo d;
@@ -650,6 +659,7 @@ Result<DatabaseInfo> describe(const std::string &path) {
 }
 
 Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path, const OpenOptions &opts) {
+  if (!looks_like_ese(path)) return not_ese(path);
   Result<ese::Database> db = ese::Database::open(path);
   if (!db) {
     Problem p = db.problem();
