@@ -66,7 +66,11 @@ void BlobWriter::add_long(u16 id, i64 v) {
 void BlobWriter::add_i8(u16 id, i64 v) {
   head(T_I8, id);
   const int w = width_of(v);
-  values_.push_back(static_cast<char>(w == 0 ? 0x20 : w == 1 ? 0x21 : w == 2 ? 0x22 : w == 4 ? 0x23 : 0x24));
+  values_.push_back(static_cast<char>(w == 0   ? 0x20
+                                      : w == 1 ? 0x21
+                                      : w == 2 ? 0x22
+                                      : w == 4 ? 0x23
+                                               : 0x24));
   put(values_, static_cast<u64>(v), w);
 }
 

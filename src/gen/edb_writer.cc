@@ -21,7 +21,7 @@ namespace T = mm::mapi::pid;
 
 constexpr u16 kNamedGenerator = 0x8000;
 
-const char *const kOwners[] = {"Alice Archive", "Bob Backup",  "Carol Custodian",
+const char *const kOwners[] = {"Alice Archive", "Bob Backup",   "Carol Custodian",
                                "Dave Döring",   "Eve Evidence", "Frank Fileplan"};
 
 u64 filetime(i64 unix_seconds) {
@@ -52,18 +52,40 @@ Bytes long_id(const Bytes &db_guid, u64 globcnt) {
 // Column ids of the generated tables (the reader finds columns by name).
 enum : u32 {
   // Message_n and the message part of embedded-attachment rows
-  M_DOC_ID = 1, M_HIDDEN = 2, M_READ = 3, M_HASATTACH = 4, M_BODYTYPE = 5, M_RECEIVED = 6,
-  M_SENT = 7, M_SIZE = 8,
-  M_FOLDER = 128, M_MSGID = 129,
-  M_CLASS = 256, M_DISPLAY_TO = 257, M_BLOB = 258, M_RECIPS = 259, M_SUBOBJ = 260,
-  M_NATIVE = 261, M_SEP1 = 262, M_SEP2 = 263,
+  M_DOC_ID = 1,
+  M_HIDDEN = 2,
+  M_READ = 3,
+  M_HASATTACH = 4,
+  M_BODYTYPE = 5,
+  M_RECEIVED = 6,
+  M_SENT = 7,
+  M_SIZE = 8,
+  M_FOLDER = 128,
+  M_MSGID = 129,
+  M_CLASS = 256,
+  M_DISPLAY_TO = 257,
+  M_BLOB = 258,
+  M_RECIPS = 259,
+  M_SUBOBJ = 260,
+  M_NATIVE = 261,
+  M_SEP1 = 262,
+  M_SEP2 = 263,
   // Attachment_n
-  A_INID = 1, A_METHOD = 2, A_SIZE = 3, A_BODYTYPE = 4,
-  A_NAME = 256, A_BLOB = 257, A_CONTENT = 258, A_MSGBLOB = 259, A_RECIPS = 260, A_SUBOBJ = 261,
+  A_INID = 1,
+  A_METHOD = 2,
+  A_SIZE = 3,
+  A_BODYTYPE = 4,
+  A_NAME = 256,
+  A_BLOB = 257,
+  A_CONTENT = 258,
+  A_MSGBLOB = 259,
+  A_RECIPS = 260,
+  A_SUBOBJ = 261,
   A_NATIVE = 262,
 };
 
-E::Column col(u32 id, const char *name, E::ColumnType t, bool compressed = false, bool multi = false) {
+E::Column col(u32 id, const char *name, E::ColumnType t, bool compressed = false,
+              bool multi = false) {
   E::Column c;
   c.id = id;
   c.name = name;
@@ -99,7 +121,7 @@ class EdbOutput : public Output {
     std::string owner;
     Bytes guid, owner_guid, instance_guid, mapping_guid, local_guid;
     E::Table folders, messages, attachments, names;
-    std::vector<Bytes> folder_ids;  // by handle
+    std::vector<Bytes> folder_ids;    // by handle
     std::vector<i64> normal, hidden;  // rows per folder handle
     u64 globcnt = 1;
     u32 doc_id = 1;
@@ -127,52 +149,53 @@ class EdbOutput : public Output {
                          col(257, "ContainerClass", E::ColumnType::LongText, true),
                          col(258, "PropertyBlob", E::ColumnType::LongBinary)};
     m.messages.name = "Message_" + n;
-    m.messages.columns = {
-        col(M_DOC_ID, "MessageDocumentId", E::ColumnType::Long),
-        col(M_HIDDEN, "IsHidden", E::ColumnType::Bit),
-        col(M_READ, "IsRead", E::ColumnType::Bit),
-        col(M_HASATTACH, "HasAttachments", E::ColumnType::Bit),
-        col(M_BODYTYPE, "BodyType", E::ColumnType::Long),
-        col(M_RECEIVED, "DateReceived", E::ColumnType::DateTime),
-        col(M_SENT, "DateSent", E::ColumnType::DateTime),
-        col(M_SIZE, "Size", E::ColumnType::LongLong),
-        col(M_FOLDER, "FolderId", E::ColumnType::Binary),
-        col(M_MSGID, "MessageId", E::ColumnType::Binary),
-        col(M_CLASS, "MessageClass", E::ColumnType::LongText, true),
-        col(M_DISPLAY_TO, "DisplayTo", E::ColumnType::LongText, true),
-        col(M_BLOB, "PropertyBlob", E::ColumnType::LongBinary),
-        col(M_RECIPS, "RecipientList", E::ColumnType::LongBinary, false, true),
-        col(M_SUBOBJ, "SubobjectsBlob", E::ColumnType::LongBinary),
-        col(M_NATIVE, "NativeBody", E::ColumnType::LongBinary),
-        col(M_SEP1, "SeparatedProperty01", E::ColumnType::LongBinary),
-        col(M_SEP2, "SeparatedProperty02", E::ColumnType::LongBinary)};
+    m.messages.columns = {col(M_DOC_ID, "MessageDocumentId", E::ColumnType::Long),
+                          col(M_HIDDEN, "IsHidden", E::ColumnType::Bit),
+                          col(M_READ, "IsRead", E::ColumnType::Bit),
+                          col(M_HASATTACH, "HasAttachments", E::ColumnType::Bit),
+                          col(M_BODYTYPE, "BodyType", E::ColumnType::Long),
+                          col(M_RECEIVED, "DateReceived", E::ColumnType::DateTime),
+                          col(M_SENT, "DateSent", E::ColumnType::DateTime),
+                          col(M_SIZE, "Size", E::ColumnType::LongLong),
+                          col(M_FOLDER, "FolderId", E::ColumnType::Binary),
+                          col(M_MSGID, "MessageId", E::ColumnType::Binary),
+                          col(M_CLASS, "MessageClass", E::ColumnType::LongText, true),
+                          col(M_DISPLAY_TO, "DisplayTo", E::ColumnType::LongText, true),
+                          col(M_BLOB, "PropertyBlob", E::ColumnType::LongBinary),
+                          col(M_RECIPS, "RecipientList", E::ColumnType::LongBinary, false, true),
+                          col(M_SUBOBJ, "SubobjectsBlob", E::ColumnType::LongBinary),
+                          col(M_NATIVE, "NativeBody", E::ColumnType::LongBinary),
+                          col(M_SEP1, "SeparatedProperty01", E::ColumnType::LongBinary),
+                          col(M_SEP2, "SeparatedProperty02", E::ColumnType::LongBinary)};
     m.attachments.name = "Attachment_" + n;
-    m.attachments.columns = {
-        col(A_INID, "Inid", E::ColumnType::LongLong),
-        col(A_METHOD, "AttachmentMethod", E::ColumnType::Long),
-        col(A_SIZE, "Size", E::ColumnType::LongLong),
-        col(A_BODYTYPE, "BodyType", E::ColumnType::Long),
-        col(A_NAME, "Name", E::ColumnType::LongText, true),
-        col(A_BLOB, "PropertyBlob", E::ColumnType::LongBinary),
-        col(A_CONTENT, "Content", E::ColumnType::LongBinary),
-        col(A_MSGBLOB, "MessagePropertyBlob", E::ColumnType::LongBinary),
-        col(A_RECIPS, "RecipientList", E::ColumnType::LongBinary, false, true),
-        col(A_SUBOBJ, "SubobjectsBlob", E::ColumnType::LongBinary),
-        col(A_NATIVE, "NativeBody", E::ColumnType::LongBinary)};
+    m.attachments.columns = {col(A_INID, "Inid", E::ColumnType::LongLong),
+                             col(A_METHOD, "AttachmentMethod", E::ColumnType::Long),
+                             col(A_SIZE, "Size", E::ColumnType::LongLong),
+                             col(A_BODYTYPE, "BodyType", E::ColumnType::Long),
+                             col(A_NAME, "Name", E::ColumnType::LongText, true),
+                             col(A_BLOB, "PropertyBlob", E::ColumnType::LongBinary),
+                             col(A_CONTENT, "Content", E::ColumnType::LongBinary),
+                             col(A_MSGBLOB, "MessagePropertyBlob", E::ColumnType::LongBinary),
+                             col(A_RECIPS, "RecipientList", E::ColumnType::LongBinary, false, true),
+                             col(A_SUBOBJ, "SubobjectsBlob", E::ColumnType::LongBinary),
+                             col(A_NATIVE, "NativeBody", E::ColumnType::LongBinary)};
     m.names.name = "ExtendedPropertyNameMapping_" + n;
-    m.names.columns = {col(1, "PropNumber", E::ColumnType::Long),
-                       col(2, "PropDispId", E::ColumnType::Long),
-                       col(3, "PropGuid", E::ColumnType::GUID),
-                       col(256, "PropName", E::ColumnType::LongText)};
+    m.names.columns = {
+        col(1, "PropNumber", E::ColumnType::Long), col(2, "PropDispId", E::ColumnType::Long),
+        col(3, "PropGuid", E::ColumnType::GUID), col(256, "PropName", E::ColumnType::LongText)};
     // PSETID_Common {00062008-0000-0000-C000-000000000046}, LID 0x8580 (a numeric name) and
     // PS_INTERNET_HEADERS {00020386-0000-0000-C000-000000000046} "x-mailmill-generator".
     const Bytes common("\x08\x20\x06\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46", 16);
     const Bytes headers("\x86\x03\x02\x00\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x46", 16);
-    m.names.rows.push_back(E::Row().set(1, E::encode_u32(kNamedGenerator))
-                               .set(2, E::encode_u32(0)).set(3, headers)
+    m.names.rows.push_back(E::Row()
+                               .set(1, E::encode_u32(kNamedGenerator))
+                               .set(2, E::encode_u32(0))
+                               .set(3, headers)
                                .set(256, E::encode_utf16("x-mailmill-generator")));
-    m.names.rows.push_back(E::Row().set(1, E::encode_u32(kNamedGenerator + 1))
-                               .set(2, E::encode_u32(0x8580)).set(3, common));
+    m.names.rows.push_back(E::Row()
+                               .set(1, E::encode_u32(kNamedGenerator + 1))
+                               .set(2, E::encode_u32(0x8580))
+                               .set(3, common));
     mbx_.push_back(std::move(m));
     Mailbox &b = mbx_.back();
     // The mailbox root (parent: 26 zero bytes, no name) and Top of Information Store.
@@ -203,18 +226,18 @@ class EdbOutput : public Output {
   // Hidden rows, folder counts, then the image.
   Result<E::WriteStats> build(const std::string &path, u64 seed) {
     std::vector<E::Table> tables;
-    E::Table mailbox{"Mailbox",
-                     {col(1, "MailboxNumber", E::ColumnType::Long),
-                      col(2, "MailboxGuid", E::ColumnType::GUID),
-                      col(3, "OwnerADGuid", E::ColumnType::GUID),
-                      col(4, "MailboxInstanceGuid", E::ColumnType::GUID),
-                      col(5, "MappingSignatureGuid", E::ColumnType::GUID),
-                      col(256, "MailboxOwnerDisplayName", E::ColumnType::LongText)},
-                     {}};
-    E::Table identity{"MailboxIdentity",
-                      {col(1, "MailboxNumber", E::ColumnType::Long),
-                       col(2, "LocalIdGuid", E::ColumnType::GUID)},
-                      {}};
+    E::Table mailbox{
+        "Mailbox",
+        {col(1, "MailboxNumber", E::ColumnType::Long), col(2, "MailboxGuid", E::ColumnType::GUID),
+         col(3, "OwnerADGuid", E::ColumnType::GUID),
+         col(4, "MailboxInstanceGuid", E::ColumnType::GUID),
+         col(5, "MappingSignatureGuid", E::ColumnType::GUID),
+         col(256, "MailboxOwnerDisplayName", E::ColumnType::LongText)},
+        {}};
+    E::Table identity{
+        "MailboxIdentity",
+        {col(1, "MailboxNumber", E::ColumnType::Long), col(2, "LocalIdGuid", E::ColumnType::GUID)},
+        {}};
     for (Mailbox &b : mbx_) {
       for (u64 f = 0; f < b.folder_ids.size(); ++f) {
         for (i64 h = 0; h < e_.hidden_per_folder; ++h) {
@@ -230,9 +253,13 @@ class EdbOutput : public Output {
         row.set(1, E::encode_i32(static_cast<i32>(b.normal[f])));
         row.set(2, E::encode_i32(static_cast<i32>(b.hidden[f])));
       }
-      mailbox.rows.push_back(E::Row().set(1, E::encode_u32(b.number)).set(2, b.guid)
-                                 .set(3, b.owner_guid).set(4, b.instance_guid)
-                                 .set(5, b.mapping_guid).set(256, E::encode_utf16(b.owner)));
+      mailbox.rows.push_back(E::Row()
+                                 .set(1, E::encode_u32(b.number))
+                                 .set(2, b.guid)
+                                 .set(3, b.owner_guid)
+                                 .set(4, b.instance_guid)
+                                 .set(5, b.mapping_guid)
+                                 .set(256, E::encode_utf16(b.owner)));
       identity.rows.push_back(E::Row().set(1, E::encode_u32(b.number)).set(2, b.local_guid));
     }
     tables.push_back(std::move(mailbox));
@@ -399,7 +426,8 @@ class EdbOutput : public Output {
         .set(M_MSGID, long_id(b.guid, b.globcnt++))
         .set(M_CLASS, E::encode_utf16(m.message_class.empty() ? "IPM.Note" : m.message_class))
         .set(M_BLOB, c.blob);
-    if (m.delivery_time) row.set(M_RECEIVED, E::encode_i64(static_cast<i64>(filetime(*m.delivery_time))));
+    if (m.delivery_time)
+      row.set(M_RECEIVED, E::encode_i64(static_cast<i64>(filetime(*m.delivery_time))));
     if (m.submit_time) row.set(M_SENT, E::encode_i64(static_cast<i64>(filetime(*m.submit_time))));
     if (!to.empty()) row.set(M_DISPLAY_TO, E::encode_utf16(to));
     if (!c.recipients.empty()) row.set_multi(M_RECIPS, c.recipients);
@@ -423,13 +451,15 @@ class EdbOutput : public Output {
 Result<EdbStats> write_edb_corpus(const GenOptions &o, const EdbOptions &e,
                                   const std::string &edb_path, const std::string &jsonl_path) {
   if (o.calendar_ratio > 0 || o.contact_ratio > 0 || o.dist_list_ratio > 0)
-    return Problem{ProblemCode::ItemUnsupportedType,
-                   "appointments, contacts and distribution lists are generated for PST output only"};
+    return Problem{
+        ProblemCode::ItemUnsupportedType,
+        "appointments, contacts and distribution lists are generated for PST output only"};
   if (e.mailboxes < 1 || e.mailboxes > 1000)
     return Problem{ProblemCode::ItemUnsupportedType, "EDB mailboxes must be 1..1000"};
   if (o.messages < 0 || o.target_bytes > 0)
     return Problem{ProblemCode::ItemUnsupportedType, "EDB output needs a message count"};
-  std::unique_ptr<std::FILE, int (*)(std::FILE *)> jf(std::fopen(jsonl_path.c_str(), "wb"), &std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> jf(std::fopen(jsonl_path.c_str(), "wb"),
+                                                      &std::fclose);
   if (!jf) return Problem{ProblemCode::OutputWriteFailed, "cannot create " + jsonl_path};
   EdbOutput out(e);
   EdbStats st;
@@ -471,7 +501,8 @@ Result<EdbStats> write_edb_corpus(const GenOptions &o, const EdbOptions &e,
     st.mailboxes.push_back(std::move(ms));
   }
   st.gen.pst_bytes = static_cast<u64>(ws->pages + 2) * e.page_size;
-  if (std::fflush(jf.get()) != 0) return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
+  if (std::fflush(jf.get()) != 0)
+    return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
   return st;
 }
 

@@ -30,11 +30,11 @@ struct EdbOptions {
 /// One generated mailbox.
 struct EdbMailboxStats {
   u32 number = 0;
-  std::string owner;          ///< MailboxOwnerDisplayName
-  i64 folders = 0;            ///< rows of Folder_n (root and Top of Information Store included)
-  i64 messages = 0;           ///< normal rows of Message_n (the JSONL lines of this mailbox)
-  i64 hidden = 0;             ///< hidden rows of Message_n
-  i64 attachment_rows = 0;    ///< rows of Attachment_n
+  std::string owner;        ///< MailboxOwnerDisplayName
+  i64 folders = 0;          ///< rows of Folder_n (root and Top of Information Store included)
+  i64 messages = 0;         ///< normal rows of Message_n (the JSONL lines of this mailbox)
+  i64 hidden = 0;           ///< hidden rows of Message_n
+  i64 attachment_rows = 0;  ///< rows of Attachment_n
 };
 
 struct EdbStats {

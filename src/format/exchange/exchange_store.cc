@@ -113,7 +113,8 @@ Result<std::vector<MailboxRow>> read_mailboxes(const ese::Database &db) {
     m.guid = guid_string(bytes_of(r, "MailboxGuid"));
     out.push_back(std::move(m));
   }
-  std::sort(out.begin(), out.end(), [](const MailboxRow &a, const MailboxRow &b) { return a.number < b.number; });
+  std::sort(out.begin(), out.end(),
+            [](const MailboxRow &a, const MailboxRow &b) { return a.number < b.number; });
   return out;
 }
 
@@ -136,7 +137,7 @@ struct MessageRow {
 struct Mailbox {
   MailboxRow row;
   std::optional<ese::Table> messages, attachments;
-  std::vector<Folder> folders;  // index 0 = the mailbox root
+  std::vector<Folder> folders;   // index 0 = the mailbox root
   std::vector<MessageRow> rows;  // by MessageDocumentId
   std::shared_ptr<mapi::NameMap> names;
   std::string attach_problem;
@@ -147,7 +148,7 @@ struct Shared {
   ese::Database db;
   mapi::StoreInfo info;
   std::vector<Mailbox> mbx;
-  std::vector<mapi::FolderInfo> folders;  // pre-order
+  std::vector<mapi::FolderInfo> folders;            // pre-order
   std::unordered_map<u64, std::vector<u64>> items;  // folder nid -> normal item ids
   mapi::NameMap empty_names;
 };
@@ -196,7 +197,8 @@ Status load_mailbox(Shared &s, Mailbox &m, u64 k) {
       Bytes blob = bytes_of(r, "PropertyBlob");
       if (Result<DecodedBlob> d = decode_property_blob(blob); d) {
         for (const BlobProperty &p : d->props)
-          if (p.kind == BlobProperty::Kind::Value && p.tag == make_tag(P::DISPLAY_NAME, mapi::PT_UNICODE))
+          if (p.kind == BlobProperty::Kind::Value &&
+              p.tag == make_tag(P::DISPLAY_NAME, mapi::PT_UNICODE))
             f.name = text::utf16le_to_utf8(p.value);
       }
     }
@@ -205,9 +207,11 @@ Status load_mailbox(Shared &s, Mailbox &m, u64 k) {
     if (f.id.empty()) continue;
     all.push_back(std::move(f));
   }
-  auto root_it = std::find_if(all.begin(), all.end(), [&](const Folder &f) { return f.parent == zero; });
+  auto root_it =
+      std::find_if(all.begin(), all.end(), [&](const Folder &f) { return f.parent == zero; });
   if (root_it == all.end())
-    return Problem{ProblemCode::SourceCorrupt, "Folder_" + n + ": no mailbox root folder (ParentFolderId all zero)"};
+    return Problem{ProblemCode::SourceCorrupt,
+                   "Folder_" + n + ": no mailbox root folder (ParentFolderId all zero)"};
   std::rotate(all.begin(), root_it, root_it + 1);
   const u64 base = (k + 1) << 20;
   for (u64 i = 0; i < all.size(); ++i) all[i].nid = base | (i + 1);
@@ -221,7 +225,8 @@ Status load_mailbox(Shared &s, Mailbox &m, u64 k) {
   const std::string top = "Mailbox - " + (m.row.owner.empty() ? "#" + n : m.row.owner);
   std::vector<bool> seen(all.size(), false);
   auto walk = [&](u64 start, u64 parent_nid, std::vector<std::string> parent_path) {
-    std::vector<std::tuple<u64, u64, std::vector<std::string>>> stack{{start, parent_nid, parent_path}};
+    std::vector<std::tuple<u64, u64, std::vector<std::string>>> stack{
+        {start, parent_nid, parent_path}};
     while (!stack.empty()) {
       auto [i, pnid, ppath] = std::move(stack.back());
       stack.pop_back();
@@ -307,22 +312,26 @@ void column_props(const ese::Record &r, mapi::PropertyBag &bag) {
   set_text("MessageClass", P::MESSAGE_CLASS);
   set_text("DisplayTo", P::DISPLAY_TO);
   auto set_time = [&](const char *col, u16 id) {
-    if (std::optional<i64> t = int_of(r, col); t && *t != 0) bag.set_i64(make_tag(id, mapi::PT_SYSTIME), *t);
+    if (std::optional<i64> t = int_of(r, col); t && *t != 0)
+      bag.set_i64(make_tag(id, mapi::PT_SYSTIME), *t);
   };
   set_time("DateReceived", P::MESSAGE_DELIVERY_TIME);
   set_time("DateSent", P::CLIENT_SUBMIT_TIME);
-  if (std::optional<i64> v = int_of(r, "HasAttachments")) bag.set_bool(make_tag(P::HASATTACH, mapi::PT_BOOLEAN), *v != 0);
-  if (std::optional<i64> v = int_of(r, "IsRead")) bag.set_i32(make_tag(P::MESSAGE_FLAGS, mapi::PT_LONG), *v ? 1 : 0);
+  if (std::optional<i64> v = int_of(r, "HasAttachments"))
+    bag.set_bool(make_tag(P::HASATTACH, mapi::PT_BOOLEAN), *v != 0);
+  if (std::optional<i64> v = int_of(r, "IsRead"))
+    bag.set_i32(make_tag(P::MESSAGE_FLAGS, mapi::PT_LONG), *v ? 1 : 0);
 }
 
 // Applies a PropertyBlob: values as they are, NEAR references from the row's
 // SeparatedPropertyNN columns, FAR references dropped with a warning, tombstones skipped.
-void apply_blob(const ese::Record &r, ByteView blob, mapi::PropertyBag &bag, std::vector<Problem> &warnings,
-                const char *what) {
+void apply_blob(const ese::Record &r, ByteView blob, mapi::PropertyBag &bag,
+                std::vector<Problem> &warnings, const char *what) {
   if (blob.empty()) return;
   Result<DecodedBlob> d = decode_property_blob(blob);
   if (!d) {
-    warnings.push_back({ProblemCode::ItemUnreadable, std::string(what) + ": " + d.problem().detail});
+    warnings.push_back(
+        {ProblemCode::ItemUnreadable, std::string(what) + ": " + d.problem().detail});
     return;
   }
   for (BlobProperty &p : d->props) {
@@ -334,18 +343,21 @@ void apply_blob(const ese::Record &r, ByteView blob, mapi::PropertyBag &bag, std
         char col[32];
         std::snprintf(col, sizeof col, "SeparatedProperty%02u", static_cast<unsigned>(p.slot));
         ese::Value v = r.value(col);
-        Result<Bytes> val = v.ok() ? decode_separated_value(p.tag, v.bytes())
-                                   : Result<Bytes>(Problem{ProblemCode::SourceCorrupt, std::string("no ") + col});
+        Result<Bytes> val =
+            v.ok() ? decode_separated_value(p.tag, v.bytes())
+                   : Result<Bytes>(Problem{ProblemCode::SourceCorrupt, std::string("no ") + col});
         if (val) {
           bag.set(p.tag, *val);
         } else {
-          warnings.push_back({ProblemCode::ItemUnreadable, std::string(what) + ": off-page property " +
-                                                               text::hex_u64(p.tag) + ": " + val.problem().detail});
+          warnings.push_back({ProblemCode::ItemUnreadable,
+                              std::string(what) + ": off-page property " + text::hex_u64(p.tag) +
+                                  ": " + val.problem().detail});
         }
         break;
       }
       case BlobProperty::Kind::Far:
-        warnings.push_back({ProblemCode::ItemUnreadable, std::string(what) + ": property " + text::hex_u64(p.tag) +
+        warnings.push_back({ProblemCode::ItemUnreadable, std::string(what) + ": property " +
+                                                             text::hex_u64(p.tag) +
                                                              " is stored FAR (not supported)"});
         break;
       case BlobProperty::Kind::Tombstone:
@@ -363,9 +375,15 @@ void apply_body(const ese::Record &r, mapi::PropertyBag &bag, std::vector<Proble
   }
   const i64 type = int_of(r, "BodyType").value_or(0);
   switch (type) {
-    case 1: bag.set(make_tag(P::BODY, mapi::PT_UNICODE), text::utf8_to_utf16le(body.bytes())); break;
-    case 2: bag.set(make_tag(P::RTF_COMPRESSED, mapi::PT_BINARY), body.bytes()); break;
-    case 3: bag.set(make_tag(P::HTML, mapi::PT_BINARY), body.bytes()); break;
+    case 1:
+      bag.set(make_tag(P::BODY, mapi::PT_UNICODE), text::utf8_to_utf16le(body.bytes()));
+      break;
+    case 2:
+      bag.set(make_tag(P::RTF_COMPRESSED, mapi::PT_BINARY), body.bytes());
+      break;
+    case 3:
+      bag.set(make_tag(P::HTML, mapi::PT_BINARY), body.bytes());
+      break;
     default:
       warnings.push_back({ProblemCode::BodyUndecodable,
                           "NativeBody of unknown BodyType " + std::to_string(type) + " not read"});
@@ -390,12 +408,14 @@ std::optional<std::vector<u64>> parse_subobjects(ByteView b) {
   if (b.empty()) return std::vector<u64>{};
   if (b.size() < 4) return std::nullopt;
   u64 n = 0;
-  for (int i = 0; i < 4; ++i) n |= static_cast<u64>(static_cast<u8>(b[static_cast<u64>(i)])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    n |= static_cast<u64>(static_cast<u8>(b[static_cast<u64>(i)])) << (8 * i);
   if (n > (b.size() - 4) / 8 || b.size() != 4 + 8 * n) return std::nullopt;
   std::vector<u64> out;
   for (u64 k = 0; k < n; ++k) {
     u64 v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<u64>(static_cast<u8>(b[4 + 8 * k + static_cast<u64>(i)])) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= static_cast<u64>(static_cast<u8>(b[4 + 8 * k + static_cast<u64>(i)])) << (8 * i);
     out.push_back(v);
   }
   return out;
@@ -404,7 +424,8 @@ std::optional<std::vector<u64>> parse_subobjects(ByteView b) {
 void apply_attachments(const Mailbox &m, const ese::Record &r, mapi::RawMessage &msg, int depth);
 
 // An embedded message kept on its attachment row (docs/exchange-edb.md, Attachment_n).
-std::unique_ptr<mapi::RawMessage> embedded_message(const Mailbox &m, const ese::Record &r, int depth) {
+std::unique_ptr<mapi::RawMessage> embedded_message(const Mailbox &m, const ese::Record &r,
+                                                   int depth) {
   auto e = std::make_unique<mapi::RawMessage>();
   e->names = m.names;
   apply_blob(r, bytes_of(r, "MessagePropertyBlob"), e->props, e->warnings, "embedded message");
@@ -444,7 +465,8 @@ void apply_attachments(const Mailbox &m, const ese::Record &r, mapi::RawMessage 
         att.props.set_i32(make_tag(P::ATTACH_METHOD, mapi::PT_LONG), static_cast<i32>(*meth));
     }
     if (!att.props.has(P::ATTACH_LONG_FILENAME)) {
-      if (std::optional<std::string> name = text_of(ar, "Name")) att.props.set_unicode(P::ATTACH_LONG_FILENAME, *name);
+      if (std::optional<std::string> name = text_of(ar, "Name"))
+        att.props.set_unicode(P::ATTACH_LONG_FILENAME, *name);
     }
     const i32 method = att.props.get_i32(P::ATTACH_METHOD).value_or(1);
     if (method == P::ATTACH_EMBEDDED_MSG) {
@@ -490,7 +512,8 @@ class ExchangeStore : public mapi::MailStore {
   }
   Result<mapi::RawMessage> read_item(u64 id) override {
     const u64 k = (id >> 32) - 1, i = (id & 0xFFFFFFFFu) - 1;
-    if ((id >> 32) == 0 || (id & 0xFFFFFFFFu) == 0 || k >= s_->mbx.size() || i >= s_->mbx[k].rows.size())
+    if ((id >> 32) == 0 || (id & 0xFFFFFFFFu) == 0 || k >= s_->mbx.size() ||
+        i >= s_->mbx[k].rows.size())
       return Problem{ProblemCode::ItemUnreadable, "no item " + text::hex_u64(id)};
     const Mailbox &m = s_->mbx[k];
     const ese::Record &r = m.rows[i].rec;
@@ -570,9 +593,11 @@ class ExchangeStore : public mapi::MailStore {
 };
 
 Problem not_exchange(const std::string &path, const ese::Database &db) {
-  return Problem{ProblemCode::SourceNotPst,
-                 path + ": an ESE database but not an Exchange mailbox database (no Mailbox table; looks like " +
-                     guess_kind(db) + "; tables: " + table_list(db) + ")"};
+  return Problem{
+      ProblemCode::SourceNotPst,
+      path +
+          ": an ESE database but not an Exchange mailbox database (no Mailbox table; looks like " +
+          guess_kind(db) + "; tables: " + table_list(db) + ")"};
 }
 
 // Exchange 2013+ keeps per-mailbox tables; older layouts keep one shared table set.
@@ -588,7 +613,8 @@ namespace {
 Problem not_ese(const std::string &path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return Problem{ProblemCode::SourceUnreadable, path + ": cannot open"};
-  return Problem{ProblemCode::SourceNotPst, path + ": not an ESE database (no signature 0x89abcdef at offset 4)"};
+  return Problem{ProblemCode::SourceNotPst,
+                 path + ": not an ESE database (no signature 0x89abcdef at offset 4)"};
 }
 }  // namespace
 
@@ -596,8 +622,8 @@ bool looks_like_ese(const std::string &path) {
   std::ifstream f(path, std::ios::binary);
   char b[8] = {};
   if (!f.read(b, 8)) return false;
-  return static_cast<u8>(b[4]) == 0xef && static_cast<u8>(b[5]) == 0xcd && static_cast<u8>(b[6]) == 0xab &&
-         static_cast<u8>(b[7]) == 0x89;
+  return static_cast<u8>(b[4]) == 0xef && static_cast<u8>(b[5]) == 0xcd &&
+         static_cast<u8>(b[6]) == 0xab && static_cast<u8>(b[7]) == 0x89;
 }
 
 Result<DatabaseInfo> describe(const std::string &path) {
@@ -621,7 +647,8 @@ Result<DatabaseInfo> describe(const std::string &path) {
     d.layout = "Exchange (Mailbox table unreadable: " + rows.problem().detail + ")";
     return d;
   }
-  d.layout = per_mailbox_layout(*db, *rows) ? "Exchange 2013+" : "Exchange 2010 or older (no per-mailbox tables)";
+  d.layout = per_mailbox_layout(*db, *rows) ? "Exchange 2013+"
+                                            : "Exchange 2010 or older (no per-mailbox tables)";
   for (const MailboxRow &r : *rows) {
     MailboxInfo mi;
     mi.number = r.number;
@@ -632,8 +659,10 @@ Result<DatabaseInfo> describe(const std::string &path) {
       i64 count = 0;
       ese::RecordRange range = ft->records();
       for (auto it = range.begin(); it != range.end(); ++it) ++count;
-      if (range.problem()) mi.problem = range.problem()->detail;
-      else mi.folders = count;
+      if (range.problem())
+        mi.problem = range.problem()->detail;
+      else
+        mi.folders = count;
     } else {
       mi.problem = ft.problem().detail;
     }
@@ -658,7 +687,8 @@ Result<DatabaseInfo> describe(const std::string &path) {
   return d;
 }
 
-Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path, const OpenOptions &opts) {
+Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path,
+                                                       const OpenOptions &opts) {
   if (!looks_like_ese(path)) return not_ese(path);
   Result<ese::Database> db = ese::Database::open(path);
   if (!db) {
@@ -671,11 +701,15 @@ Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path, 
   if (!db->header().clean())
     return Problem{ProblemCode::SourceCorrupt, path + ": " + db->header().state_line()};
   Result<std::vector<MailboxRow>> rows = read_mailboxes(*db);
-  if (!rows) return Problem{ProblemCode::SourceCorrupt, path + ": Mailbox table unreadable: " + rows.problem().detail};
+  if (!rows)
+    return Problem{ProblemCode::SourceCorrupt,
+                   path + ": Mailbox table unreadable: " + rows.problem().detail};
   if (!per_mailbox_layout(*db, *rows))
-    return Problem{ProblemCode::SourceNotPst,
-                   path + ": Exchange 2003/2007/2010 layout (no Folder_<n> tables): only Exchange 2013-2019 "
-                          "databases are supported"};
+    return Problem{
+        ProblemCode::SourceNotPst,
+        path +
+            ": Exchange 2003/2007/2010 layout (no Folder_<n> tables): only Exchange 2013-2019 "
+            "databases are supported"};
   std::vector<MailboxRow> chosen;
   if (opts.mailboxes.empty()) {
     chosen = *rows;
@@ -690,11 +724,14 @@ Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path, 
     }
     if (chosen.empty()) {
       std::string there;
-      for (const MailboxRow &r : *rows) there += (there.empty() ? "" : ", ") + std::to_string(r.number) + " \"" + r.owner + "\"";
-      return Problem{ProblemCode::SourceNotPst, path + ": no mailbox matches the selection (mailboxes: " + there + ")"};
+      for (const MailboxRow &r : *rows)
+        there += (there.empty() ? "" : ", ") + std::to_string(r.number) + " \"" + r.owner + "\"";
+      return Problem{ProblemCode::SourceNotPst,
+                     path + ": no mailbox matches the selection (mailboxes: " + there + ")"};
     }
   }
-  if (chosen.size() > kMaxMailboxes) return Problem{ProblemCode::LimitExceeded, path + ": too many mailboxes"};
+  if (chosen.size() > kMaxMailboxes)
+    return Problem{ProblemCode::LimitExceeded, path + ": too many mailboxes"};
   auto s = std::make_shared<Shared>(Shared{*db, {}, {}, {}, {}, {}});
   s->info.kind = "edb";
   s->info.detail = "Exchange 2013+ mailbox database (experimental reader)";

@@ -40,7 +40,8 @@ struct Reader {
 };
 
 Problem corrupt(const std::string &what, u64 at) {
-  return Problem{ProblemCode::SourceCorrupt, "PropertyBlob: " + what + " at offset " + std::to_string(at),
+  return Problem{ProblemCode::SourceCorrupt,
+                 "PropertyBlob: " + what + " at offset " + std::to_string(at),
                  static_cast<i64>(at)};
 }
 
@@ -59,13 +60,23 @@ Bytes le(u64 v, int n) {
 // Natural size of a fixed MAPI type (0 for variable types).
 int fixed_size(u16 pt) {
   switch (pt) {
-    case mapi::PT_SHORT: return 2;
-    case mapi::PT_LONG: case mapi::PT_FLOAT: return 4;
-    case mapi::PT_BOOLEAN: return 1;
-    case mapi::PT_I8: case mapi::PT_CURRENCY: case mapi::PT_DOUBLE: case mapi::PT_APPTIME:
-    case mapi::PT_SYSTIME: return 8;
-    case mapi::PT_CLSID: return 16;
-    default: return 0;
+    case mapi::PT_SHORT:
+      return 2;
+    case mapi::PT_LONG:
+    case mapi::PT_FLOAT:
+      return 4;
+    case mapi::PT_BOOLEAN:
+      return 1;
+    case mapi::PT_I8:
+    case mapi::PT_CURRENCY:
+    case mapi::PT_DOUBLE:
+    case mapi::PT_APPTIME:
+    case mapi::PT_SYSTIME:
+      return 8;
+    case mapi::PT_CLSID:
+      return 16;
+    default:
+      return 0;
   }
 }
 
@@ -82,7 +93,9 @@ bool var_element(Reader &r, u8 code, u8 base, ByteView &out) {
     out = {};
     return true;
   }
-  const int width = code == (base == 0x48 ? 0x4d : 0x51) ? 1 : code == (base == 0x48 ? 0x4e : 0x52) ? 2 : 0;
+  const int width = code == (base == 0x48 ? 0x4d : 0x51)   ? 1
+                    : code == (base == 0x48 ? 0x4e : 0x52) ? 2
+                                                           : 0;
   if (width == 0) return false;
   if (!r.uint_(n, width)) return false;
   return r.bytes(out, n);
@@ -98,9 +111,12 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
   const u64 at = r.pos;
   u8 code = 0;
   if (!r.u8_(code)) return corrupt("truncated value code", at);
-  auto truncated = [&] { return corrupt("truncated value (code " + text::hex_u64(code) + ")", at); };
+  auto truncated = [&] {
+    return corrupt("truncated value (code " + text::hex_u64(code) + ")", at);
+  };
   auto mismatch = [&] {
-    return corrupt("encoding " + text::hex_u64(code) + " does not fit type " + text::hex_u64(pt), at);
+    return corrupt("encoding " + text::hex_u64(code) + " does not fit type " + text::hex_u64(pt),
+                   at);
   };
   if (code == 0x00) {
     p.kind = BlobProperty::Kind::Tombstone;
@@ -109,7 +125,8 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
   if (code == 0x78 || code == 0x7a) {
     p.kind = code == 0x78 ? BlobProperty::Kind::Near : BlobProperty::Kind::Far;
     u64 slot = 0, hint = 0, enc = 0, len = 0;
-    if (!r.uint_(slot, 2) || !r.uint_(hint, 4) || !r.uint_(enc, 2) || !r.uint_(len, 4)) return truncated();
+    if (!r.uint_(slot, 2) || !r.uint_(hint, 4) || !r.uint_(enc, 2) || !r.uint_(len, 4))
+      return truncated();
     p.slot = static_cast<u16>(slot);
     p.hint = static_cast<u32>(hint);
     p.encoding = static_cast<u16>(enc);
@@ -119,12 +136,34 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
   // Scalar integers: 0/1/2/4/8-byte forms of the boolean, short, long, i8 and systime codes.
   int width = -1;
   switch (code) {
-    case 0x08: case 0x09: case 0x10: case 0x18: case 0x20: width = 0; break;
-    case 0x11: case 0x19: case 0x21: width = 1; break;
-    case 0x12: case 0x1a: case 0x22: width = 2; break;
-    case 0x1b: case 0x23: case 0x39: width = 4; break;
-    case 0x24: case 0x38: width = 8; break;
-    default: break;
+    case 0x08:
+    case 0x09:
+    case 0x10:
+    case 0x18:
+    case 0x20:
+      width = 0;
+      break;
+    case 0x11:
+    case 0x19:
+    case 0x21:
+      width = 1;
+      break;
+    case 0x12:
+    case 0x1a:
+    case 0x22:
+      width = 2;
+      break;
+    case 0x1b:
+    case 0x23:
+    case 0x39:
+      width = 4;
+      break;
+    case 0x24:
+    case 0x38:
+      width = 8;
+      break;
+    default:
+      break;
   }
   if (width >= 0) {
     u64 raw = 0;
@@ -138,14 +177,16 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
     return p;
   }
   switch (code) {
-    case 0x28: case 0x2a: {  // float
+    case 0x28:
+    case 0x2a: {  // float
       if (pt != mapi::PT_FLOAT) return mismatch();
       u64 raw = 0;
       if (code == 0x28 && !r.uint_(raw, 4)) return truncated();
       p.value = le(raw, 4);
       return p;
     }
-    case 0x30: case 0x32: {  // double / apptime
+    case 0x30:
+    case 0x32: {  // double / apptime
       if (pt != mapi::PT_DOUBLE && pt != mapi::PT_APPTIME) return mismatch();
       u64 raw = 0;
       if (code == 0x30 && !r.uint_(raw, 8)) return truncated();
@@ -159,21 +200,26 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
       p.value = Bytes(g);
       return p;
     }
-    case 0x48: case 0x4d: case 0x4e: {
+    case 0x48:
+    case 0x4d:
+    case 0x4e: {
       if (pt != mapi::PT_UNICODE) return mismatch();
       ByteView s;
       if (!var_element(r, code, 0x48, s)) return truncated();
       p.value = text_value(s);
       return p;
     }
-    case 0x50: case 0x51: case 0x52: {
+    case 0x50:
+    case 0x51:
+    case 0x52: {
       if (pt != mapi::PT_BINARY) return mismatch();
       ByteView s;
       if (!var_element(r, code, 0x50, s)) return truncated();
       p.value = Bytes(s);
       return p;
     }
-    default: break;
+    default:
+      break;
   }
   // Multi-values: code 0x80 | family | count width (1: u8 count, 2: u16 count).
   if (code >= 0x91 && code <= 0xd2 && (code & 0x07) >= 1 && (code & 0x07) <= 2) {
@@ -182,16 +228,42 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
     u16 want = 0;
     int esize = 0;
     switch (family) {
-      case 0x10: want = mapi::PT_SHORT; esize = 2; break;
-      case 0x18: want = mapi::PT_LONG; esize = 4; break;
-      case 0x20: want = mapi::PT_I8; esize = 8; break;
-      case 0x28: want = mapi::PT_FLOAT; esize = 4; break;
-      case 0x30: want = mapi::PT_DOUBLE; esize = 8; break;
-      case 0x38: want = mapi::PT_SYSTIME; esize = 8; break;
-      case 0x40: want = mapi::PT_CLSID; esize = 16; break;
-      case 0x48: want = mapi::PT_UNICODE; break;
-      case 0x50: want = mapi::PT_BINARY; break;
-      default: return corrupt("unknown value encoding " + text::hex_u64(code), at);
+      case 0x10:
+        want = mapi::PT_SHORT;
+        esize = 2;
+        break;
+      case 0x18:
+        want = mapi::PT_LONG;
+        esize = 4;
+        break;
+      case 0x20:
+        want = mapi::PT_I8;
+        esize = 8;
+        break;
+      case 0x28:
+        want = mapi::PT_FLOAT;
+        esize = 4;
+        break;
+      case 0x30:
+        want = mapi::PT_DOUBLE;
+        esize = 8;
+        break;
+      case 0x38:
+        want = mapi::PT_SYSTIME;
+        esize = 8;
+        break;
+      case 0x40:
+        want = mapi::PT_CLSID;
+        esize = 16;
+        break;
+      case 0x48:
+        want = mapi::PT_UNICODE;
+        break;
+      case 0x50:
+        want = mapi::PT_BINARY;
+        break;
+      default:
+        return corrupt("unknown value encoding " + text::hex_u64(code), at);
     }
     const u16 base = static_cast<u16>(pt & ~mapi::PT_MV_FLAG);
     const bool fits = (pt & mapi::PT_MV_FLAG) != 0 &&
@@ -232,19 +304,44 @@ Result<BlobProperty> decode_value(Reader &r, u32 tag) {
 u16 blob_type_to_mapi(u8 code) {
   u16 base = 0;
   switch (code & 0x7f) {
-    case 0x08: base = mapi::PT_BOOLEAN; break;
-    case 0x10: base = mapi::PT_SHORT; break;
-    case 0x18: base = mapi::PT_LONG; break;
-    case 0x20: base = mapi::PT_I8; break;
-    case 0x24: base = mapi::PT_CURRENCY; break;
-    case 0x28: base = mapi::PT_FLOAT; break;
-    case 0x30: base = mapi::PT_DOUBLE; break;
-    case 0x34: base = mapi::PT_APPTIME; break;
-    case 0x38: base = mapi::PT_SYSTIME; break;
-    case 0x40: base = mapi::PT_CLSID; break;
-    case 0x48: base = mapi::PT_UNICODE; break;
-    case 0x50: base = mapi::PT_BINARY; break;
-    default: return 0;
+    case 0x08:
+      base = mapi::PT_BOOLEAN;
+      break;
+    case 0x10:
+      base = mapi::PT_SHORT;
+      break;
+    case 0x18:
+      base = mapi::PT_LONG;
+      break;
+    case 0x20:
+      base = mapi::PT_I8;
+      break;
+    case 0x24:
+      base = mapi::PT_CURRENCY;
+      break;
+    case 0x28:
+      base = mapi::PT_FLOAT;
+      break;
+    case 0x30:
+      base = mapi::PT_DOUBLE;
+      break;
+    case 0x34:
+      base = mapi::PT_APPTIME;
+      break;
+    case 0x38:
+      base = mapi::PT_SYSTIME;
+      break;
+    case 0x40:
+      base = mapi::PT_CLSID;
+      break;
+    case 0x48:
+      base = mapi::PT_UNICODE;
+      break;
+    case 0x50:
+      base = mapi::PT_BINARY;
+      break;
+    default:
+      return 0;
   }
   if ((code & 0x80) != 0) {
     if (base == mapi::PT_BOOLEAN) return 0;  // no multi-valued boolean in MAPI
@@ -292,12 +389,14 @@ Result<DecodedBlob> decode_property_blob(ByteView blob) {
 
 Result<Bytes> decode_separated_value(u32 tag, ByteView raw) {
   switch (mapi::tag_type(tag)) {
-    case mapi::PT_UNICODE: return text_value(raw);
-    case mapi::PT_BINARY: return Bytes(raw);
+    case mapi::PT_UNICODE:
+      return text_value(raw);
+    case mapi::PT_BINARY:
+      return Bytes(raw);
     default:
-      return Problem{ProblemCode::SourceCorrupt,
-                     "off-page value of property type " + text::hex_u64(mapi::tag_type(tag)) +
-                         " is not supported"};
+      return Problem{ProblemCode::SourceCorrupt, "off-page value of property type " +
+                                                     text::hex_u64(mapi::tag_type(tag)) +
+                                                     " is not supported"};
   }
 }
 

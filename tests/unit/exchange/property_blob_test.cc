@@ -1,11 +1,12 @@
 // The PropertyBlob decoder against byte strings written by hand from docs/exchange-edb.md (the
 // encoding table there cites gromox's edb_pack.cpp): one test per encoding form, and
 // truncations / bad codes that must give a Problem, never a crash.
+#include "mailmill/format/exchange/property_blob.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "mailmill/format/exchange/property_blob.h"
 #include "mailmill/mapi/property.h"
 #include "mailmill/util/text.h"
 
@@ -25,8 +26,10 @@ Bytes blob(int count, const Bytes &list, const Bytes &values) {
 
 i64 le_int(const Bytes &v) {
   u64 x = 0;
-  for (std::size_t i = 0; i < v.size(); ++i) x |= static_cast<u64>(static_cast<u8>(v[i])) << (8 * i);
-  if (v.size() < 8 && !v.empty() && (static_cast<u8>(v.back()) & 0x80)) x |= ~u64{0} << (8 * v.size());
+  for (std::size_t i = 0; i < v.size(); ++i)
+    x |= static_cast<u64>(static_cast<u8>(v[i])) << (8 * i);
+  if (v.size() < 8 && !v.empty() && (static_cast<u8>(v.back()) & 0x80))
+    x |= ~u64{0} << (8 * v.size());
   return static_cast<i64>(x);
 }
 
@@ -34,8 +37,9 @@ TEST(PropertyBlob, IntegerForms) {
   // LONG 0x0e07 in the 0, 1, 2 and 4-byte forms; SHORT 0x0017 1-byte -1; I8 8-byte; BOOL true.
   const Bytes list = B({0x18, 0x07, 0x0e, 0x18, 0x01, 0x00, 0x18, 0x02, 0x00, 0x18, 0x03, 0x00,
                         0x10, 0x17, 0x00, 0x20, 0x04, 0x00, 0x08, 0x05, 0x00, 0x20, 0x06, 0x00});
-  const Bytes values = B({0x18, 0x19, 0x85, 0x1a, 0x34, 0x12, 0x1b, 0x78, 0x56, 0x34, 0x12, 0x11, 0xff,
-                          0x24, 1, 2, 3, 4, 5, 6, 7, 8, 0x09, 0x22, 0x00, 0x80});
+  const Bytes values =
+      B({0x18, 0x19, 0x85, 0x1a, 0x34, 0x12, 0x1b, 0x78, 0x56, 0x34, 0x12, 0x11, 0xff,
+         0x24, 1,    2,    3,    4,    5,    6,    7,    8,    0x09, 0x22, 0x00, 0x80});
   Result<DecodedBlob> d = decode_property_blob(blob(8, list, values));
   ASSERT_TRUE(d.ok()) << d.problem().detail;
   ASSERT_EQ(d->props.size(), 8u);
@@ -55,13 +59,13 @@ TEST(PropertyBlob, IntegerForms) {
 }
 
 TEST(PropertyBlob, TimeFloatGuidForms) {
-  const Bytes list = B({0x38, 0x39, 0x00, 0x38, 0x06, 0x0e, 0x30, 0x01, 0x00, 0x30, 0x02, 0x00,
-                        0x28, 0x03, 0x00, 0x28, 0x04, 0x00, 0x40, 0x05, 0x00});
+  const Bytes list = B({0x38, 0x39, 0x00, 0x38, 0x06, 0x0e, 0x30, 0x01, 0x00, 0x30, 0x02,
+                        0x00, 0x28, 0x03, 0x00, 0x28, 0x04, 0x00, 0x40, 0x05, 0x00});
   Bytes values = B({0x38, 0x00, 0x80, 0x3e, 0xd5, 0xde, 0xb1, 0x9d, 0x01,  // 8-byte FILETIME
                     0x39, 0x10, 0x00, 0x00, 0x00,                          // 4-byte form
-                    0x30, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,                    // 1.0
+                    0x30, 0,    0,    0,    0,    0,    0,    0xf0, 0x3f,  // 1.0
                     0x32,                                                  // 0.0
-                    0x28, 0, 0, 0x80, 0x3f,                                // 1.0f
+                    0x28, 0,    0,    0x80, 0x3f,                          // 1.0f
                     0x2a, 0x40});
   for (int i = 0; i < 16; ++i) values.push_back(static_cast<char>(i));
   Result<DecodedBlob> d = decode_property_blob(blob(7, list, values));
@@ -83,7 +87,8 @@ TEST(PropertyBlob, TextAndBinaryForms) {
                         0x50, 0x02, 0x00, 0x50, 0x03, 0x00});
   const std::string cafe = "café";
   const std::string longtext(300, 'x');
-  Bytes values = B({0x48, 0x4d, static_cast<int>(cafe.size())}) + cafe + B({0x4e, 0x2c, 0x01}) + longtext;
+  Bytes values =
+      B({0x48, 0x4d, static_cast<int>(cafe.size())}) + cafe + B({0x4e, 0x2c, 0x01}) + longtext;
   values += B({0x50, 0x51, 3, 1, 2, 3, 0x52, 0x02, 0x00, 9, 9});
   Result<DecodedBlob> d = decode_property_blob(blob(6, list, values));
   ASSERT_TRUE(d.ok()) << d.problem().detail;
@@ -124,7 +129,7 @@ TEST(PropertyBlob, NearFarTombstoneAndExtraHeader) {
   b += B({0x48, 0x00, 0x10, 0x50, 0x7d, 0x00, 0x18, 0x36, 0x00});
   b += B({0x78, 0x01, 0x00, 0, 0, 0, 0, 0x4e, 0x00, 0x10, 0x27, 0, 0});  // NEAR slot 1, 10000 bytes
   b += B({0x7a, 0x05, 0x00, 1, 2, 3, 4, 0x52, 0x00, 0x00, 0x00, 1, 0});  // FAR slot 5
-  b += B({0x00});                                                      // tombstone
+  b += B({0x00});                                                        // tombstone
   Result<DecodedBlob> d = decode_property_blob(b);
   ASSERT_TRUE(d.ok()) << d.problem().detail;
   EXPECT_EQ(d->flags, 0x0401);
@@ -159,7 +164,9 @@ TEST(PropertyBlob, DamageIsAProblemNeverACrash) {
   for (std::size_t n = 0; n < good.size(); ++n) {
     Result<DecodedBlob> d = decode_property_blob(ByteView(good).substr(0, n));
     EXPECT_FALSE(d.ok()) << "prefix of " << n << " bytes";
-    if (!d.ok()) EXPECT_EQ(d.problem().code, ProblemCode::SourceCorrupt);
+    if (!d.ok()) {
+      EXPECT_EQ(d.problem().code, ProblemCode::SourceCorrupt);
+    }
   }
   // Bad signature, flags, type code, encoding code, family mismatch, huge count.
   EXPECT_FALSE(decode_property_blob("PROP" + good.substr(4)).ok());
@@ -176,8 +183,9 @@ TEST(PropertyBlob, DamageIsAProblemNeverACrash) {
       (void)decode_property_blob(bad);
     }
   }
-  EXPECT_NE(decode_property_blob(ByteView(good).substr(0, 10)).problem().detail.find("PropertyBlob"),
-            std::string::npos);
+  EXPECT_NE(
+      decode_property_blob(ByteView(good).substr(0, 10)).problem().detail.find("PropertyBlob"),
+      std::string::npos);
 }
 
 }  // namespace
