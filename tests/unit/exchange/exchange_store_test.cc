@@ -4,6 +4,7 @@
 // census, mapi::to_model, mailbox selection and the refusals of exchange.h.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -271,26 +272,55 @@ TEST_F(ExchangeCorpus, EsedbexportReadsEveryTable) {
   ASSERT_EQ(
       testing::run("rm -rf " + q(out + ".export") + " && esedbexport -t " + q(out) + " " + q(db())),
       0);
-  auto rows = [&](const std::string &table) -> i64 {
+  // The exported table `table`: rows of tab-separated cells, the header (column names) first.
+  auto grid = [&](const std::string &table) {
+    std::vector<std::vector<std::string>> g;
     const std::string list = *dir_ + "/ls.txt";
     // testing::run discards output: the parentheses keep our own redirection.
     testing::run("(ls " + q(out + ".export") + " > " + q(list) + ")");
     std::string names;
     testing::read_file(list, names);
-    std::size_t p = 0;
-    while (p < names.size()) {
-      std::size_t e = names.find('\n', p);
-      std::string f = names.substr(p, e - p);
-      p = e == std::string::npos ? names.size() : e + 1;
+    auto split = [](const std::string &t, char sep) {
+      std::vector<std::string> v(1);
+      for (char c : t) {
+        if (c == sep)
+          v.emplace_back();
+        else
+          v.back() += c;
+      }
+      return v;
+    };
+    for (const std::string &f : split(names, '\n')) {
       if (f.rfind(table + ".", 0) != 0) continue;
       std::string body;
       testing::read_file(out + ".export/" + f, body);
-      i64 lines = 0;
-      for (char c : body) lines += c == '\n';
-      return lines - 1;  // header line
+      for (const std::string &line : split(body, '\n'))
+        if (!line.empty()) g.push_back(split(line, '\t'));
     }
-    return -1;
+    return g;
   };
+  auto rows = [&](const std::string &table) -> i64 {
+    auto g = grid(table);
+    return g.empty() ? -1 : static_cast<i64>(g.size()) - 1;
+  };
+  auto column = [&](const std::string &table, const std::string &name) {
+    std::vector<std::string> v;
+    auto g = grid(table);
+    if (g.empty()) return v;
+    auto it = std::find(g[0].begin(), g[0].end(), name);
+    if (it == g[0].end()) return v;
+    const std::size_t c = static_cast<std::size_t>(it - g[0].begin());
+    for (std::size_t r = 1; r < g.size(); ++r) v.push_back(c < g[r].size() ? g[r][c] : "");
+    return v;
+  };
+  std::vector<std::string> owners;
+  for (const gen::EdbMailboxStats &m : stats_->mailboxes) owners.push_back(m.owner);
+  EXPECT_EQ(column("Mailbox", "MailboxOwnerDisplayName"), owners);
+  for (const gen::EdbMailboxStats &m : stats_->mailboxes) {
+    std::vector<std::string> ids;
+    for (i64 k = 1; k <= m.messages + m.hidden; ++k) ids.push_back(std::to_string(k));
+    EXPECT_EQ(column("Message_" + std::to_string(m.number), "MessageDocumentId"), ids);
+  }
   EXPECT_EQ(rows("Mailbox"), 3);
   EXPECT_EQ(rows("MailboxIdentity"), 3);
   for (const gen::EdbMailboxStats &m : stats_->mailboxes) {
@@ -503,26 +533,36 @@ TEST_F(ExchangeCorpus, SelectsMailboxesByNameAndNumber) {
   EXPECT_NE(s3.problem().detail.find(second.owner), std::string::npos);
 }
 
-// A generated database whose header says DirtyShutdown: refused with the state line. The
-// state is at offset 52 of the header and of its shadow copy; the checksums are left as they
-// are (the reader falls back or reports, either way no store).
+// A generated database whose header says DirtyShutdown (state at offset 52 of the header and
+// of its shadow copy, the header XOR checksum over bytes 4..4096 with seed 0x89abcdef
+// recomputed): it opens as an ESE database, and open_exchange refuses it with the state line.
 TEST_F(ExchangeCorpus, RefusesDirtyShutdown) {
   std::string bytes;
   ASSERT_TRUE(testing::read_file(db(), bytes));
-  for (std::size_t base : {std::size_t{0}, std::size_t{32768}}) bytes[base + 52] = 2;
+  for (std::size_t base : {std::size_t{0}, std::size_t{32768}}) {
+    bytes[base + 52] = 2;
+    u32 x = 0x89abcdef;
+    for (std::size_t o = 4; o < 4096; o += 4) x ^= load_le32(bytes.data() + base + o);
+    for (int k = 0; k < 4; ++k)
+      bytes[base + static_cast<std::size_t>(k)] = static_cast<char>(x >> (8 * k));
+  }
   const std::string dirty = *dir_ + "/dirty.edb";
   {
     std::ofstream o(dirty, std::ios::binary);
     o.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
+  auto h = ese::Database::open(dirty);
+  ASSERT_TRUE(h.ok()) << h.problem().detail;
+  ASSERT_EQ(h->header().state, ese::DbState::DirtyShutdown);
+  EXPECT_TRUE(h->header().checksum_ok);
+  auto d = describe(dirty);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->state, "DirtyShutdown");
   auto s = open_exchange(dirty);
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(s.problem().code == ProblemCode::SourceCorrupt ||
-              s.problem().code == ProblemCode::SourceNotPst);
-  auto h = ese::Database::open(dirty);
-  if (h.ok() && h->header().state == ese::DbState::DirtyShutdown) {
-    EXPECT_NE(s.problem().detail.find("DirtyShutdown"), std::string::npos) << s.problem().detail;
-  }
+  EXPECT_EQ(s.problem().code, ProblemCode::SourceCorrupt);
+  EXPECT_NE(s.problem().detail.find("DirtyShutdown"), std::string::npos) << s.problem().detail;
+  EXPECT_NE(s.problem().detail.find("eseutil /r"), std::string::npos) << s.problem().detail;
 }
 
 // Cut and damaged copies of the generated file: a clear Problem or a readable store, never a
