@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -664,6 +665,43 @@ TEST(ExchangeRefusals, DirtyNonExchangeFromCorpus) {
   auto s = open_exchange(path);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.problem().code, ProblemCode::SourceNotPst);
+}
+
+}  // namespace
+}  // namespace mm::exchange
+
+namespace mm::exchange {
+namespace {
+
+// Every ESE file of the corpus (none is an Exchange database): describe() reads it or says why
+// not, open_exchange refuses it with one line; nothing crashes.
+TEST(ExchangeRefusals, EveryCorpusEseFileIsRefusedCleanly) {
+  MM_REQUIRE_CORPUS();
+  const std::string dir = testing::corpus_path("edb");
+  std::error_code ec;
+  i64 seen = 0;
+  for (const auto &e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string p = e.path().string();
+    if (p.size() > 3 && p.substr(p.size() - 3) == ".gz") continue;
+    ++seen;
+    (void)describe(p);
+    auto s = open_exchange(p);
+    ASSERT_FALSE(s.ok()) << p;
+    EXPECT_FALSE(s.problem().detail.empty()) << p;
+    EXPECT_EQ(s.problem().detail.find('\n'), std::string::npos) << p;
+  }
+  EXPECT_GT(seen, 0);
+}
+
+TEST(EdbGenerator, RefusesItemKindsItCannotLayOut) {
+  gen::GenOptions o;
+  o.messages = 3;
+  o.calendar_ratio = 0.5;
+  const std::string dir = testing::make_tmp_dir("mm_exch_g");
+  auto st = gen::write_edb_corpus(o, {}, dir + "/x.edb", dir + "/x.jsonl");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.problem().code, ProblemCode::ItemUnsupportedType);
+  testing::run("rm -rf " + testing::q(dir));
 }
 
 }  // namespace
