@@ -316,32 +316,8 @@ std::optional<u64> parse_byte_size(std::string_view t) {
   return v << shift;
 }
 
-Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, const std::string &jsonl_path) {
-  const bool pst_out = o.format == OutputFormat::Pst;
-  // MIME stores hold mail only; these item kinds and RTF-only bodies exist only in a PST.
-  if (!pst_out && (o.calendar_ratio > 0 || o.contact_ratio > 0 || o.dist_list_ratio > 0 ||
-                   o.rtf_only_ratio > 0)) {
-    return Problem{ProblemCode::ItemUnsupportedType,
-                   "appointments, contacts, distribution lists and RTF-only bodies are "
-                   "generated for PST output only"};
-  }
-  std::unique_ptr<std::FILE, int (*)(std::FILE *)> jf(std::fopen(jsonl_path.c_str(), "wb"), &std::fclose);
-  if (!jf) return Problem{ProblemCode::OutputWriteFailed, "cannot create " + jsonl_path};
-  std::unique_ptr<Output> out;
-  if (pst_out) {
-    pst::WriterOptions wo;
-    wo.display_name = "Generated " + std::to_string(o.seed);
-    wo.encryption = o.permute ? pst::WriterEncryption::Permute : pst::WriterEncryption::None;
-    auto wr = pst::PstWriter::create(pst_path, wo);
-    if (!wr) return wr.problem();
-    out = std::make_unique<PstOutput>(std::move(*wr));
-  } else {
-    auto mo = create_mime_output(o.format, pst_path, o.eol);
-    if (!mo) return mo.problem();
-    out = std::move(*mo);
-  }
-  Output &w = *out;
-  GenStats st;
+Status generate_items(const GenOptions &o, Output &w, std::FILE *jf, const std::string &jsonl_path,
+                      const std::string &top, i64 seq_base, GenStats &st) {
   Rng fr(o.seed ^ 0xF01DE7ULL);
 
   // Folder tree: each folder goes under the IPM subtree or an earlier folder. MIME stores have
@@ -352,7 +328,6 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
     std::string path;
   };
   std::vector<F> mail_folders;
-  const std::string top = pst_out ? "Top of Personal Folders" : "";
   mail_folders.push_back({w.root(), 0, top});
   for (i64 i = 0; i < std::max<i64>(o.folders, 1); ++i) {
     const F &parent = mail_folders[fr.below(mail_folders.size())];
@@ -483,17 +458,17 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
         Shape s = make_message(o, message_seed(o.seed, p.src_seq), p.src_seq, false);
         std::optional<i64> dup_of, near_of;
         if (p.dup_of >= 0) {
-          dup_of = p.dup_of;
+          dup_of = seq_base + p.dup_of;
           ++st.duplicates;
         } else if (p.near_of >= 0) {
-          near_of = p.near_of;
+          near_of = seq_base + p.near_of;
           ++st.near_duplicates;
           std::string h = "Received: from relay" + std::to_string(p.relay) +
                           ".example.net by mail.example.com; resent\r\n";
           s.msg.transport_headers = h + s.msg.transport_headers;
           if (s.msg.transport_headers.find("\r\n\r\n") == std::string::npos) s.msg.transport_headers += "\r\n";
         }
-        const i64 seq_out = p.seq;
+        const i64 seq_out = seq_base + p.seq;
         const F *folder = &targets[p.target];
         Result<std::string> extra =
             w.add_message(folder->nid, s.msg, p.seq, message_seed(o.seed, p.src_seq));
@@ -546,7 +521,7 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
         }
         line += *extra;
         line += "}\n";
-        if (std::fwrite(line.data(), 1, line.size(), jf.get()) != line.size()) {
+        if (std::fwrite(line.data(), 1, line.size(), jf) != line.size()) {
           return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
         }
       }
@@ -554,9 +529,39 @@ Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, cons
   } catch (const FatalError &e) {
     return Problem{ProblemCode::OutputWriteFailed, e.what()};
   }
-  Status fs = w.finish();
+  return {};
+}
+
+Result<GenStats> generate(const GenOptions &o, const std::string &pst_path, const std::string &jsonl_path) {
+  const bool pst_out = o.format == OutputFormat::Pst;
+  // MIME stores hold mail only; these item kinds and RTF-only bodies exist only in a PST.
+  if (!pst_out && (o.calendar_ratio > 0 || o.contact_ratio > 0 || o.dist_list_ratio > 0 ||
+                   o.rtf_only_ratio > 0)) {
+    return Problem{ProblemCode::ItemUnsupportedType,
+                   "appointments, contacts, distribution lists and RTF-only bodies are "
+                   "generated for PST output only"};
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE *)> jf(std::fopen(jsonl_path.c_str(), "wb"), &std::fclose);
+  if (!jf) return Problem{ProblemCode::OutputWriteFailed, "cannot create " + jsonl_path};
+  std::unique_ptr<Output> out;
+  if (pst_out) {
+    pst::WriterOptions wo;
+    wo.display_name = "Generated " + std::to_string(o.seed);
+    wo.encryption = o.permute ? pst::WriterEncryption::Permute : pst::WriterEncryption::None;
+    auto wr = pst::PstWriter::create(pst_path, wo);
+    if (!wr) return wr.problem();
+    out = std::make_unique<PstOutput>(std::move(*wr));
+  } else {
+    auto mo = create_mime_output(o.format, pst_path, o.eol);
+    if (!mo) return mo.problem();
+    out = std::move(*mo);
+  }
+  GenStats st;
+  if (Status s = generate_items(o, *out, jf.get(), jsonl_path, pst_out ? "Top of Personal Folders" : "", 0, st); !s)
+    return s.problem();
+  Status fs = out->finish();
   if (!fs) return fs.problem();
-  st.pst_bytes = w.bytes_written();
+  st.pst_bytes = out->bytes_written();
   if (std::fflush(jf.get()) != 0) return Problem{ProblemCode::OutputWriteFailed, "cannot write " + jsonl_path};
   return st;
 }

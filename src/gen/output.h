@@ -2,6 +2,7 @@
 // Where the generator puts folders and messages: a PST (PstOutput in generate.cc) or a MIME
 // store (mbox file, EML tree, Maildir++ tree; mime_store.cc). The generator's loop draws the
 // same folders and messages for every output, so one seed gives one corpus in every format.
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -33,5 +34,11 @@ class Output {
 /// A MIME output at `path` (the mbox file, or the EML / maildir root directory).
 Result<std::unique_ptr<Output>> create_mime_output(OutputFormat format, const std::string &path,
                                                    Eol eol);
+
+/// The generator's loop: draws the folder tree and `o.messages` items from `o.seed` and writes
+/// them to `w` (folders under w.root(), whose ground-truth path is `top`) and one JSONL line per
+/// item to `jf`, numbering items from `seq_base`. Adds to `st`; does not finish `w`.
+Status generate_items(const GenOptions &o, Output &w, std::FILE *jf, const std::string &jsonl_path,
+                      const std::string &top, i64 seq_base, GenStats &st);
 
 }  // namespace mm::gen
