@@ -63,6 +63,7 @@ std::string fingerprint(const ConvertOptions &o, const std::vector<std::string> 
        "," + std::to_string(static_cast<int>(o.reader)) + "," + o.pst.default_mailbox + "," +
        std::to_string(o.pst.max_pst_bytes) + "," + o.pst.target_root_folder +
        (o.recover ? ",recover" : "") + "\n";
+  for (const std::string &m : o.mailboxes) s += "mailbox:" + m + "\n";
   for (const auto &[src, mbx] : o.pst.mailbox_for_source) s += "map:" + src + "=" + mbx + "\n";
   for (const auto &in : inputs) {
     struct stat st {};
@@ -216,7 +217,7 @@ class Run {
 
   // Planning (plan.h); the sink learns each source and its folders as they are planned.
   void plan() {
-    PlanOptions po{opts_.reader, opts_.recover, opts_.profile};
+    PlanOptions po{opts_.reader, opts_.recover, opts_.profile, opts_.mailboxes};
     plan_ = plan_inputs(inputs_, po, run_.first_seq, result_.ledger, log_, [this](SourcePlan &sp) {
       sp.key = sink_->add_source(sp.path);
       new_source_keys_.push_back(sp.key);
@@ -274,7 +275,7 @@ class Run {
     for (auto e = mine.begin(); e != mine.end();) e = e->first < s ? mine.erase(e) : std::next(e);
     SourcePlan &sp = *plan_.sources[s];
     Result<std::unique_ptr<mapi::MailStore>> h = sp.primary->open_another();
-    if (!h) h = source::open_store(sp.path, sp.reader, source::OpenOptions{opts_.recover});
+    if (!h) h = source::open_store(sp.path, sp.reader, source::OpenOptions{opts_.recover, opts_.mailboxes});
     if (!h) {
       why = h.problem();
       return nullptr;

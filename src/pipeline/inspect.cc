@@ -4,9 +4,11 @@
 #include <map>
 
 #include "json.h"
+#include "mailmill/format/exchange/exchange.h"
 #include "mailmill/mapi/to_model.h"
 #include "mailmill/mime/parse.h"
 #include "mailmill/pipeline/convert.h"
+#include "mailmill/source/detect.h"
 #include "mailmill/source/discover.h"
 
 namespace mm::pipeline {
@@ -42,6 +44,7 @@ std::string type_label(const mapi::StoreInfo &info) {
   if (info.kind == "mbox") return "mbox";
   if (info.kind == "maildir") return "maildir";
   if (info.kind == "files") return "EML/MSG files";
+  if (info.kind == "edb") return "Exchange mailbox database (EDB, experimental)";
   return info.kind;
 }
 
@@ -66,8 +69,25 @@ struct Description {
   i64 flagged = 0, read = 0, answered = 0, draft = 0, flags_unknown = 0, flags_known = 0;
   std::optional<mapi::Census> census;
   std::string census_error;
+  /// ESE databases: what the header, catalog and Mailbox table say, even when the database
+  /// cannot be opened as a mail store (not Exchange, dirty): the user sees what it is.
+  std::optional<exchange::DatabaseInfo> edb;
   bool failed = false;
 };
+
+std::string hex_u32(u32 v) {
+  static const char *digits = "0123456789abcdef";
+  std::string s = "0x";
+  bool started = false;
+  for (int shift = 28; shift >= 0; shift -= 4) {
+    const u32 nibble = (v >> shift) & 0xF;
+    if (nibble != 0 || started || shift == 0) {
+      s += digits[nibble];
+      started = true;
+    }
+  }
+  return s;
+}
 
 // Kind of one item: the model's kind, "unparsed" for an Internet message the MIME parser
 // cannot read (a conversion writes it verbatim with a warning), "unreadable" when the item
@@ -98,6 +118,9 @@ std::string item_kind(mapi::MailStore &store, u64 id, Description &d) {
 Description describe(const std::string &path, source::Reader reader) {
   Description d;
   d.path = path;
+  if (source::detect_input(path) == source::InputKind::Edb) {
+    if (Result<exchange::DatabaseInfo> info = exchange::describe(path); info) d.edb = *info;
+  }
   Result<std::unique_ptr<mapi::MailStore>> opened = source::open_store(path, reader);
   if (!opened) {
     d.error = opened.problem().detail;
@@ -140,15 +163,45 @@ Description describe(const std::string &path, source::Reader reader) {
   return d;
 }
 
+void print_database(const exchange::DatabaseInfo &db, std::ostream &out) {
+  out << "database:    ESE, " << db.page_size << "-byte pages, format "
+      << hex_u32(db.format_version) << " revision " << hex_u32(db.format_revision) << ", "
+      << db.state << "\n";
+  out << "layout:      " << (db.layout.empty() ? "unknown" : db.layout) << "\n";
+  if (!db.exchange) {
+    out << "tables:      " << db.tables.size() << ":";
+    for (const std::string &t : db.tables) out << " " << t;
+    out << "\n";
+    return;
+  }
+  out << "mailboxes:   " << db.mailboxes.size() << "\n";
+  for (const exchange::MailboxInfo &m : db.mailboxes) {
+    out << "  #" << m.number << " " << (m.owner.empty() ? "(no owner name)" : m.owner);
+    if (!m.guid.empty()) out << "  {" << m.guid << "}";
+    if (m.folders >= 0) out << "  " << m.folders << " folders";
+    if (m.messages >= 0) {
+      out << ", " << m.messages << " messages";
+      if (m.hidden >= 0) out << " (" << m.hidden << " hidden)";
+    }
+    if (!m.problem.empty()) out << "  [" << m.problem << "]";
+    out << "\n";
+  }
+}
+
 void print_text(const Description &d, std::ostream &out, std::ostream &err) {
   if (d.error) {
     err << "error: " << d.path << ": " << *d.error << "\n";
+    if (d.edb) {
+      out << "input:       " << d.path << "\n";
+      print_database(*d.edb, out);
+    }
     if (d.folders.empty() && d.info.kind.empty()) return;
   }
   const mapi::StoreInfo &info = d.info;
   out << "input:       " << d.path << "\n";
   out << "type:        " << type_label(info) << "\n";
   if (!info.detail.empty()) out << "read as:     " << info.detail << "\n";
+  if (d.edb && !d.error) print_database(*d.edb, out);
   if (is_pst(info)) out << "encryption:  " << encryption_label(info.encryption) << "\n";
   if (info.file_size > 0) out << "size:        " << info.file_size << " bytes\n";
   if (!info.display_name.empty()) out << "name:        " << info.display_name << "\n";
@@ -213,6 +266,33 @@ void write_json(JsonWriter &j, const Description &d) {
   j.key("warnings").begin_array();
   for (const Problem &w : info.warnings) j.value(w.detail);
   j.end_array();
+  if (d.edb) {
+    const exchange::DatabaseInfo &db = *d.edb;
+    j.key("database").begin_object();
+    j.key("page_size").value(static_cast<i64>(db.page_size));
+    j.key("format_version").value(static_cast<i64>(db.format_version));
+    j.key("format_revision").value(static_cast<i64>(db.format_revision));
+    j.key("state").value(db.state);
+    j.key("exchange").value(db.exchange);
+    j.key("layout").value(db.layout);
+    j.key("tables").begin_array();
+    for (const std::string &t : db.tables) j.value(t);
+    j.end_array();
+    j.key("mailboxes").begin_array();
+    for (const exchange::MailboxInfo &m : db.mailboxes) {
+      j.begin_object();
+      j.key("number").value(static_cast<i64>(m.number));
+      j.key("owner").value(m.owner);
+      j.key("guid").value(m.guid);
+      j.key("folders").value(m.folders);
+      j.key("messages").value(m.messages);
+      j.key("hidden").value(m.hidden);
+      if (!m.problem.empty()) j.key("problem").value(m.problem);
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+  }
   i64 items = 0;
   j.key("folders").begin_array();
   for (const FolderCount &f : d.folders) {

@@ -228,7 +228,7 @@ Plan plan_inputs(const std::vector<std::string> &inputs, const PlanOptions &opts
   for (const std::string &path : inputs) {
     SourceLedger &sl = ledger.add_source(path);
     Result<std::unique_ptr<mapi::MailStore>> opened =
-        source::open_store(path, opts.reader, source::OpenOptions{opts.recover});
+        source::open_store(path, opts.reader, source::OpenOptions{opts.recover, opts.mailboxes});
     if (!opened) {
       sl.error_code = problem_code_name(opened.problem().code);
       sl.error = opened.problem().detail;

@@ -71,6 +71,7 @@ struct PlanOptions {
   source::Reader reader = source::Reader::Auto;
   bool recover = false;
   Profile profile = Profile::Generic;
+  std::vector<std::string> mailboxes;  ///< Exchange databases: mailboxes to take (all if empty)
 };
 
 /// Opens every input, takes its census, lists its folders and items and cuts them into units

@@ -18,6 +18,8 @@
 namespace mm::source {
 namespace {
 
+// ESE database header: a 4-byte checksum, then this signature (little-endian).
+constexpr u32 ESE_SIGNATURE = 0x89abcdef;
 // How much of a file the text rules look at.
 constexpr std::size_t HEAD_BYTES = 8192;
 // A compound file is opened whole to find its root streams; bigger ones are not read (no .msg
@@ -145,6 +147,8 @@ InputKind detect_file(const std::string &path) {
     const u64 size = static_cast<u64>(st.st_size);
     if (head.size() >= 4 && head.compare(0, 4, "!BDN") == 0) {
       kind = InputKind::Pst;
+    } else if (head.size() >= 8 && load_le32(head.data() + 4) == ESE_SIGNATURE) {
+      kind = InputKind::Edb;
     } else if (cfb::has_signature(head)) {
       if (size <= MAX_CFB_DETECT_BYTES) {
         Bytes all(size, '\0');
@@ -167,6 +171,8 @@ const char *input_kind_name(InputKind kind) {
   switch (kind) {
     case InputKind::Pst:
       return "pst";
+    case InputKind::Edb:
+      return "edb";
     case InputKind::Msg:
       return "msg";
     case InputKind::Eml:

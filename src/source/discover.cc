@@ -6,6 +6,7 @@
 #include <set>
 #include <system_error>
 
+#include "mailmill/format/exchange/exchange.h"
 #include "mailmill/source/detect.h"
 
 namespace mm::source {
@@ -18,7 +19,14 @@ constexpr std::size_t IGNORED_EXAMPLES = 3;
 bool has_store_extension(const fs::path &p) {
   std::string ext = p.extension().string();
   for (char &c : ext) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  return ext == ".pst" || ext == ".ost";
+  return ext == ".pst" || ext == ".ost" || ext == ".edb";
+}
+
+// An ESE database is an input when it is an Exchange mailbox database, or when it cannot be
+// read but is named like one (opening it then says why).
+bool is_exchange_database(const fs::path &p) {
+  Result<exchange::DatabaseInfo> info = exchange::describe(p.string());
+  return info ? info->exchange : has_store_extension(p);
 }
 
 struct Walk {
@@ -72,6 +80,16 @@ void walk(const fs::path &root, Walk &w, std::vector<Problem> &problems) {
         case InputKind::Mbox:
         case InputKind::Maildir:
           w.found.push_back(p.string());
+          break;
+        case InputKind::Edb:
+          // Windows keeps many ESE databases of its own (SRUDB.dat, WebCache, UAL .mdb):
+          // only Exchange mailbox databases are inputs; the others are ignored, not failed.
+          if (is_exchange_database(p.string())) {
+            w.found.push_back(p.string());
+          } else {
+            ++w.ignored;
+            if (w.examples.size() < IGNORED_EXAMPLES) w.examples.push_back(p.string());
+          }
           break;
         case InputKind::Eml:
         case InputKind::Msg:

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "libpff_impl.h"
+#include "mailmill/format/exchange/exchange.h"
 #include "mailmill/format/pst/native_store.h"
 #include "mailmill/source/detect.h"
 
@@ -84,6 +85,8 @@ Result<std::unique_ptr<mapi::MailStore>> open_store(const std::string &path, Rea
     case InputKind::Eml:
     case InputKind::Directory:
       return open_file_tree(path);
+    case InputKind::Edb:
+      return exchange::open_exchange(path, exchange::OpenOptions{opts.mailboxes});
     case InputKind::Pst:
     case InputKind::Unknown:
       break;

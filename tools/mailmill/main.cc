@@ -29,7 +29,8 @@ namespace {
 
 constexpr const char *VERSION = "0.1.0";
 
-const char *MAIN_HELP = R"(mailmill - convert salvaged mail (PST/OST, MSG, EML, mbox, maildir) to standard mailboxes
+const char *MAIN_HELP = R"(mailmill - convert salvaged mail (PST/OST, MSG, EML, mbox, maildir; Exchange EDB,
+experimental) to standard mailboxes
 
 Usage:
   mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
@@ -52,7 +53,8 @@ Commands:
             mailbox (Microsoft 365, Google Workspace, Dovecot, ...): folder tree, flags and
             dates kept, several connections, exactly once across interrupted runs.
   inspect   Describe each input without converting it: its kind (PST/OST with format and
-            encryption, mbox with the dialect assumed, maildir, EML/MSG files), folder tree
+            encryption, mbox with the dialect assumed, maildir, EML/MSG files; Exchange
+            databases with their state and mailboxes), folder tree
             with item counts by type, recorded flags, and census (what a conversion is
             checked against). --json for a machine-readable answer.
   generate  Write a deterministic synthetic PST, mbox, EML tree or maildir (and its ground
@@ -71,7 +73,11 @@ Exit codes:
 
 const char *INSPECT_EXAMPLES = R"(
 INPUT is any mix of files and folders, found by content as `convert` finds them: a folder
-holding PSTs, mbox files, maildirs and loose .eml/.msg files lists each of them.
+holding PSTs, Exchange databases, mbox files, maildirs and loose .eml/.msg files lists each of
+them. For an ESE database (.edb) inspect prints its page size, format, state (a database not
+cleanly shut down cannot be converted: run `eseutil /r` on it first) and, for an Exchange
+mailbox database, its mailboxes (number, owner, folders, messages); for any other ESE file
+(Windows keeps many) its tables.
 Every item is read and parsed as a conversion would read it, so the counts by type
 ("message", "appointment", ... ; "unparsed" for an Internet message the MIME parser cannot
 read, which convert writes verbatim; "unreadable" for items that cannot be read) predict
@@ -324,6 +330,10 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "orphan items, as the extra folders \"[Recovered items]\" and \"[Orphan items]\" "
        "(only when non-empty); each is counted in the report (written, or failed with "
        "libpff's error). Reads every input with libpff, whatever --reader says")
+      ("mailbox", po::value(&opts.mailboxes)->composing(),
+       "Exchange databases (.edb, experimental): convert only this mailbox, by owner display "
+       "name (case-insensitive) or mailbox number; repeat for several. Default: every mailbox, "
+       "each in its own folder tree (`mailmill inspect x.edb` lists them)")
       ("quiet,q", po::bool_switch(&quiet), "no progress line, only errors and the summary");
   po::options_description to(
       "Upload while converting (mbox, eml, maildir or batch output; see mailmill upload --help)");

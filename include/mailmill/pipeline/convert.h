@@ -59,6 +59,9 @@ struct ConvertOptions {
   Profile profile = Profile::Generic;
   u64 max_message_bytes = 0;        ///< 0 = the profile's limit (none for generic)
   bool recover = false;             ///< --recover: also export libpff's recovered/orphan items
+  /// --mailbox: the mailboxes of Exchange databases to convert (owner name or number); empty
+  /// takes every mailbox.
+  std::vector<std::string> mailboxes;
 };
 
 struct StageStats {

@@ -13,6 +13,8 @@ namespace mm::source {
 enum class InputKind : u8 {
   Unknown,    ///< none of the below (or unreadable)
   Pst,        ///< PST/OST: "!BDN" magic
+  Edb,        ///< an ESE (JET Blue) database, signature 0x89abcdef at offset 4: Exchange
+              ///< mailbox databases (.edb) and others (Windows' SRUDB.dat, UAL .mdb...)
   Msg,        ///< an Outlook .msg: a compound file with the message's property streams
   Eml,        ///< one RFC 5322 message: a header block at the start
   Mbox,       ///< "From " line at the start, then a header block
@@ -20,7 +22,7 @@ enum class InputKind : u8 {
   Directory,  ///< any other directory (searched for inputs)
 };
 
-/// Printable name: "pst", "msg", "eml", "mbox", "maildir", "directory", "unknown".
+/// Printable name: "pst", "edb", "msg", "eml", "mbox", "maildir", "directory", "unknown".
 const char *input_kind_name(InputKind kind);
 
 /// Tells what `path` is from its first bytes (files) or its entries (directories). A .msg is

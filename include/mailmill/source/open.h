@@ -22,6 +22,9 @@ struct OpenOptions {
   /// the native reader is asked for by name; the native reader exports instead the message
   /// nodes of its census that no folder lists (they are skipped as "unlisted" otherwise).
   bool recover = false;
+  /// Exchange databases (.edb): the mailboxes to open, by owner display name or mailbox
+  /// number; empty opens every mailbox (see mailmill/format/exchange/exchange.h).
+  std::vector<std::string> mailboxes;
 };
 
 /// Opens a PST/OST with libpff. One handle per thread (the handle owns one libpff_file_t; no

@@ -29,6 +29,20 @@ TEST(DetectInput, PstFixturesArePst) {
   for (const fs::path &p : files) EXPECT_EQ(detect_input(p.string()), InputKind::Pst) << p;
 }
 
+// The corpus' ESE databases (written by Windows' own engine; MANIFEST.tsv lists them, and
+// libesedb reads each) are told by their header signature, whatever their extension (.edb,
+// .dat, .mdb); the gzip-compressed one is not an ESE file until unpacked.
+TEST(DetectInput, EseFixturesAreEdb) {
+  MM_REQUIRE_CORPUS();
+  i64 ese = 0;
+  for (const fs::path &p : files_in(corpus("edb"))) {
+    const InputKind want = p.extension() == ".gz" ? InputKind::Unknown : InputKind::Edb;
+    ese += want == InputKind::Edb;
+    EXPECT_EQ(detect_input(p.string()), want) << p;
+  }
+  EXPECT_EQ(ese, 14);
+}
+
 // Every .msg of the corpus is a compound file with a __properties_version1.0 stream; the TNEF
 // files beside them are neither compound files nor text.
 TEST(DetectInput, MsgFixturesAreMsgAndTnefIsUnknown) {
