@@ -36,6 +36,7 @@ void Ledger::set_census(SourceLedger &src, mapi::Census census) {
   src.expected = std::move(census.node_ids);
   census.node_ids.clear();
   census.node_parents.clear();
+  census.node_associated.clear();
   src.hits.assign(src.expected.size(), 0);
   src.census = std::move(census);
 }

@@ -59,9 +59,14 @@ std::string join_path(const std::vector<std::string> &path) {
 // the end-of-run check compares the two, folder by folder and node by node. Counts read from
 // the file (PR_CONTENT_COUNT) are never a loop bound.
 void plan_folders(SourcePlan &sp, SourceLedger &sl, std::vector<mapi::FolderInfo> tree,
-                  const std::vector<u64> &parents, const PlanOptions &opts, Ledger &ledger) {
+                  const std::vector<u64> &parents, const std::vector<bool> &associated,
+                  const PlanOptions &opts, Ledger &ledger) {
   const std::vector<u64> &nodes = sl.expected;  // sorted census node ids
   const bool by_nodes = sl.census.basis == "node-index";
+  // A census of rows that says which are associated (an Exchange database): items the
+  // folders do not list are planned from it as the node-index census plans unlisted nodes.
+  const bool by_rows = !by_nodes && !nodes.empty() && associated.size() == nodes.size() &&
+                       parents.size() == nodes.size();
   std::map<u64, std::size_t> plan_of;  // folder id -> index in sp.folders
   auto add_plan = [&](mapi::FolderInfo fi, bool in_tree) -> FolderPlan & {
     FolderPlan &fp = sp.folders.emplace_back();
@@ -76,7 +81,7 @@ void plan_folders(SourcePlan &sp, SourceLedger &sl, std::vector<mapi::FolderInfo
     if (plan_of.count(fi.node_id)) continue;  // listed twice by a damaged tree
     add_plan(std::move(fi), true);
   }
-  if (by_nodes) {
+  if (by_nodes || by_rows) {
     for (const mapi::CensusFolder &cf : sl.census.folders) {
       if (plan_of.count(cf.folder_id) || (cf.items == 0 && cf.rows <= 0)) continue;
       mapi::FolderInfo fi;
@@ -151,6 +156,25 @@ void plan_folders(SourcePlan &sp, SourceLedger &sl, std::vector<mapi::FolderInfo
       fp.nids.push_back(nid);
       fp.fates.push_back(fate);
       fp.listed.push_back(!assoc && l != listings.end());
+    }
+  }
+  if (by_rows) {
+    std::vector<u64> listed;
+    for (const FolderPlan &fp : sp.folders) listed.insert(listed.end(), fp.nids.begin(), fp.nids.end());
+    std::sort(listed.begin(), listed.end());
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      const u64 nid = nodes[i];
+      if (std::binary_search(listed.begin(), listed.end(), nid)) continue;
+      const std::size_t home = plan_for(parents[i]);
+      const FolderPlan &h = sp.folders[home];
+      const Fate fate = associated[i]                       ? Fate::Associated
+                        : h.in_tree && h.contents_problem ? Fate::Read
+                        : opts.recover                      ? Fate::Read
+                                                            : Fate::Unlisted;
+      FolderPlan &fp = sp.folders[home];
+      fp.nids.push_back(nid);
+      fp.fates.push_back(fate);
+      fp.listed.push_back(false);
     }
   }
   for (FolderPlan &fp : sp.folders) {
@@ -268,9 +292,10 @@ Plan plan_inputs(const std::vector<std::string> &inputs, const PlanOptions &opts
     }
     sl.opened = true;
     std::vector<u64> parents = std::move(census->node_parents);
+    std::vector<bool> associated = std::move(census->node_associated);
     ledger.set_census(sl, std::move(*census));
     for (const std::string &p : sl.census.problems) log << "warning: " << path << ": " << p << "\n";
-    plan_folders(*sp, sl, std::move(*folders), parents, opts, ledger);
+    plan_folders(*sp, sl, std::move(*folders), parents, associated, opts, ledger);
     if (on_source) on_source(*sp);
     // Opening walked the B-tree pages and listing read every contents table; with the
     // kernel's fault-around that maps far more of the file than was read. Drop it.

@@ -323,7 +323,11 @@ void process_item(mapi::MailStore &store, u64 nid, Produce produce, ItemOut &out
     convert(store, nid, produce, out, times, streaming);
   } catch (const std::exception &e) {
     // A bug of ours on this item must not stop the run or lose the item from the ledger.
-    out = ItemOut{out.seq, out.index, nid};
+    ItemOut fresh;
+    fresh.seq = out.seq;
+    fresh.index = out.index;
+    fresh.node_id = nid;
+    out = std::move(fresh);
     out.note = note_of(nid, nullptr, Problem{ProblemCode::InternalError, e.what()});
     out.outcome = Outcome::Failed;
   }

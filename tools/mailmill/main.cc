@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mailmill/gen/generate.h"
+#include "mailmill/gen/edb.h"
 #include "mailmill/mime/encode.h"
 #include "mailmill/pipeline/convert.h"
 #include "mailmill/upload/upload.h"
@@ -38,7 +39,7 @@ Usage:
   mailmill inspect INPUT... [--json] [--reader native|libpff|auto]
   mailmill verify OUTDIR [--imap URL --user U --password-file F]
   mailmill upload OUTDIR --imap URL --user U (--password-file F | --token-file F) [options]
-  mailmill generate -o OUT [--format pst|mbox|eml|maildir] [--truth FILE.jsonl] [--seed N]
+  mailmill generate -o OUT [--format pst|mbox|eml|maildir|edb] [--truth FILE.jsonl] [--seed N]
                     [--messages N | --target-bytes SIZE] [options]
   mailmill --help | --version
   mailmill COMMAND --help        help for one command
@@ -330,7 +331,7 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "orphan items, as the extra folders \"[Recovered items]\" and \"[Orphan items]\" "
        "(only when non-empty); each is counted in the report (written, or failed with "
        "libpff's error). Reads every input with libpff, whatever --reader says")
-      ("mailbox", po::value(&opts.mailboxes)->composing(),
+      ("source-mailbox", po::value(&opts.mailboxes)->composing(),
        "Exchange databases (.edb, experimental): convert only this mailbox, by owner display "
        "name (case-insensitive) or mailbox number; repeat for several. Default: every mailbox, "
        "each in its own folder tree (`mailmill inspect x.edb` lists them)")
@@ -601,7 +602,11 @@ int cmd_generate(const std::vector<std::string> &args) {
       ("format", po::value(&format)->default_value("pst"),
        "pst; or mbox (one mboxrd file), eml (one .eml file per message in a directory per "
        "folder), maildir (Maildir++, flags in the file names) written by the generator's own "
-       "MIME writer")
+       "MIME writer; or edb: an Exchange-2013-shaped mailbox database (experimental; mail "
+       "only, --mailboxes mailboxes)")
+      ("mailboxes", po::value<i64>()->default_value(2),
+       "edb: mailboxes in the database; the messages are split between them")
+      ("page-size", po::value<u32>()->default_value(32768), "edb: 32768 (as Exchange) or 8192")
       ("eol", po::value(&eol)->default_value("lf"), "line ends of mbox, eml, maildir: lf or crlf")
       ("truth", po::value(&truth), "ground-truth JSONL to write (default: OUT.jsonl)")
       ("seed", po::value(&g.seed)->default_value(g.seed), "PRNG seed")
@@ -651,7 +656,8 @@ int cmd_generate(const std::vector<std::string> &args) {
                  "\nExamples:\n  mailmill generate -o sample.pst --messages 1000 --seed 7\n"
                  "  mailmill generate -o big.pst -n 200000 --attachment-ratio 0.05\n"
                  "  mailmill generate -o big.mbox --format mbox --target-bytes 1G\n"
-                 "  mailmill generate -o md --format maildir --eol crlf -n 500\n";
+                 "  mailmill generate -o md --format maildir --eol crlf -n 500\n"
+                 "  mailmill generate -o mail.edb --format edb -n 2000 --mailboxes 3\n";
     return 0;
   }
   po::notify(vm);
@@ -660,7 +666,10 @@ int cmd_generate(const std::vector<std::string> &args) {
   else if (encryption != "none")
     throw po::validation_error(po::validation_error::invalid_option_value, "encryption",
                                encryption);
-  if (std::optional<gen::OutputFormat> f = gen::parse_output_format(format))
+  const bool edb = format == "edb";
+  if (edb) {
+    // Checked by write_edb_corpus (mail only); the format field is not used for it.
+  } else if (std::optional<gen::OutputFormat> f = gen::parse_output_format(format))
     g.format = *f;
   else
     throw po::validation_error(po::validation_error::invalid_option_value, "format", format);
@@ -681,6 +690,27 @@ int cmd_generate(const std::vector<std::string> &args) {
   // Beside the output, never inside an EML or maildir directory ("dir/" -> "dir.jsonl").
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   if (truth.empty()) truth = out + ".jsonl";
+  if (edb) {
+    gen::EdbOptions eo;
+    eo.mailboxes = vm["mailboxes"].as<i64>();
+    eo.page_size = vm["page-size"].as<u32>();
+    if (eo.mailboxes < 1) throw po::error("--mailboxes must be at least 1");
+    if (eo.page_size != 32768 && eo.page_size != 8192)
+      throw po::error("--page-size must be 32768 or 8192");
+    if (g.target_bytes > 0) throw po::error("--target-bytes does not apply to --format edb: give --messages");
+    Result<gen::EdbStats> e = gen::write_edb_corpus(g, eo, out, truth);
+    if (!e) {
+      std::cerr << "mailmill generate: " << e.problem().detail << "\n";
+      return pipeline::EXIT_FATAL;
+    }
+    std::cerr << "wrote " << out << ": " << e->gen.messages << " items in " << e->mailboxes.size()
+              << " mailboxes, " << e->gen.attachments << " attachments, " << e->gen.pst_bytes
+              << " bytes; ground truth in " << truth << "\n";
+    for (const gen::EdbMailboxStats &m : e->mailboxes)
+      std::cerr << "  mailbox " << m.number << " " << m.owner << ": " << m.folders << " folders, "
+                << m.messages << " messages, " << m.hidden << " hidden\n";
+    return 0;
+  }
   Result<gen::GenStats> r = gen::generate(g, out, truth);
   if (!r) {
     std::cerr << "mailmill generate: " << r.problem().detail << "\n";

@@ -134,6 +134,10 @@ struct Census {
   /// Sorted node ids of every counted message node (empty for the libpff census).
   std::vector<u64> node_ids;
   std::vector<u64> node_parents;  ///< nidParent of each node_ids entry
+  /// For bases whose ids carry no NID type (an Exchange database's message rows): true for
+  /// each node_ids entry that is a hidden, folder-associated item. Empty otherwise (the
+  /// node-index census tells associated nodes by their NID type).
+  std::vector<bool> node_associated;
   std::vector<CensusFolder> folders;
   /// Parts of the folder tree that could not be counted (a sub-folder libpff cannot open):
   /// their items are unknown, so the source is only partly read.

@@ -563,6 +563,7 @@ class ExchangeStore : public mapi::MailStore {
         row.hidden ? ++c.assoc_nodes : ++c.message_nodes;
         c.node_ids.push_back(((k + 1) << 32) | (i + 1));
         c.node_parents.push_back(row.folder_nid);
+        c.node_associated.push_back(row.hidden);
         auto it = fidx.find(row.folder_nid);
         if (it == fidx.end()) {
           ++c.orphan_nodes;

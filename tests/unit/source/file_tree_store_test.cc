@@ -280,8 +280,9 @@ TEST(FileTreeStore, DirectoryNamesThatAreNotUtf8StayDistinctFolders) {
   for (const mapi::FolderInfo &f : *folders) {
     paths.insert(f.path);
     for (const std::string &c : f.path) EXPECT_TRUE(text::is_valid_utf8(c));
-    if (f.path.size() == 2)
+    if (f.path.size() == 2) {
       EXPECT_EQ((*folders)[f.parent_id - 1].path, std::vector<std::string>{f.path[0]});
+    }
   }
   EXPECT_EQ(paths.size(), 4u);
   auto census = (*store)->census();

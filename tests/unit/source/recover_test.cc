@@ -114,7 +114,7 @@ TEST(Recover, OffChangesNothingOnChangesOnlyTheAddedFolders) {
     SCOPED_TRACE(name);
     Result<std::unique_ptr<mapi::MailStore>> plain = open_libpff(pst_fixture(name));
     Result<std::unique_ptr<mapi::MailStore>> rec =
-        open_libpff(pst_fixture(name), OpenOptions{true});
+        open_libpff(pst_fixture(name), OpenOptions{true, {}});
     ASSERT_EQ(plain.ok(), rec.ok());
     if (!plain.ok()) continue;
     Result<std::vector<mapi::FolderInfo>> a = (*plain)->folders();
@@ -129,7 +129,9 @@ TEST(Recover, OffChangesNothingOnChangesOnlyTheAddedFolders) {
       Result<std::vector<u64>> ia = (*plain)->items_in((*a)[i].node_id);
       Result<std::vector<u64>> ib = (*rec)->items_in((*b)[i].node_id);
       ASSERT_EQ(ia.ok(), ib.ok());
-      if (ia.ok()) EXPECT_EQ(*ia, *ib);
+      if (ia.ok()) {
+        EXPECT_EQ(*ia, *ib);
+      }
     }
     std::vector<std::string> added;
     for (std::size_t i = a->size(); i < b->size(); ++i) {
@@ -155,7 +157,7 @@ TEST(Recover, OpenStoreWithRecoverUsesLibpffUnlessNativeIsNamed) {
   MM_REQUIRE_CORPUS();
   const std::string path = pst_fixture("pstsdk__sample1.pst");
   for (Reader r : {Reader::Auto, Reader::Native, Reader::Libpff}) {
-    Result<std::unique_ptr<mapi::MailStore>> s = open_store(path, r, OpenOptions{true});
+    Result<std::unique_ptr<mapi::MailStore>> s = open_store(path, r, OpenOptions{true, {}});
     ASSERT_TRUE(s.ok()) << s.problem().detail;
     EXPECT_STREQ((*s)->reader_name(), r == Reader::Native ? "native" : "libpff");
   }
@@ -172,7 +174,7 @@ TEST(Recover, MatchesPffexportOnEveryFixture) {
   for (const std::string &name : all_pst_fixtures()) {
     SCOPED_TRACE(name);
     Result<std::unique_ptr<mapi::MailStore>> store =
-        open_libpff(pst_fixture(name), OpenOptions{true});
+        open_libpff(pst_fixture(name), OpenOptions{true, {}});
     if (!store.ok()) continue;  // e.g. the header-CRC fixture libpff refuses
     RecoveryTally t = tally_recovery(**store);
     EXPECT_EQ(t.listed, t.readable + t.failed);
@@ -190,7 +192,7 @@ TEST(Recover, FixturesWithRecoveredItemsListThem) {
   for (const char *name : WITH_RECOVERED) {
     SCOPED_TRACE(name);
     Result<std::unique_ptr<mapi::MailStore>> store =
-        open_libpff(pst_fixture(name), OpenOptions{true});
+        open_libpff(pst_fixture(name), OpenOptions{true, {}});
     ASSERT_TRUE(store.ok()) << store.problem().detail;
     RecoveryTally t = tally_recovery(**store);
     EXPECT_GT(t.readable, 0);
@@ -202,8 +204,8 @@ TEST(Recover, FixturesWithRecoveredItemsListThem) {
 TEST(Recover, IdsAreStableAcrossHandles) {
   MM_REQUIRE_CORPUS();
   const std::string path = pst_fixture("aspnet__SampleOstFile.ost");
-  Result<std::unique_ptr<mapi::MailStore>> a = open_libpff(path, OpenOptions{true});
-  Result<std::unique_ptr<mapi::MailStore>> b = open_libpff(path, OpenOptions{true});
+  Result<std::unique_ptr<mapi::MailStore>> a = open_libpff(path, OpenOptions{true, {}});
+  Result<std::unique_ptr<mapi::MailStore>> b = open_libpff(path, OpenOptions{true, {}});
   ASSERT_TRUE(a.ok() && b.ok());
   Result<std::vector<u64>> ids = (*a)->items_in(make_recovery_folder_id(RecoveryKind::Recovered));
   ASSERT_TRUE(ids.ok());
@@ -295,7 +297,7 @@ TEST(RecoverCli, LedgerBalancedAndOnlyRecoveryFoldersAdded) {
       EXPECT_TRUE(b[path] == t) << path;
     }
     // The recovery folders account for every listed item.
-    Result<std::unique_ptr<mapi::MailStore>> store = open_libpff(input, OpenOptions{true});
+    Result<std::unique_ptr<mapi::MailStore>> store = open_libpff(input, OpenOptions{true, {}});
     ASSERT_TRUE(store.ok());
     RecoveryTally t = tally_recovery(**store);
     long seen = 0, failed = 0;
