@@ -618,6 +618,12 @@ const Header &Database::header() const { return impl_->header; }
 const std::vector<TableDef> &Database::tables() const { return impl_->tables; }
 u64 Database::page_count() const { return impl_->pages; }
 
+void Database::release_pages() const {
+  const Mapping &m = *impl_->map;
+  if (m.mapped && m.size > 0)
+    ::madvise(const_cast<char *>(m.base), m.size, MADV_DONTNEED);  // read-only file pages
+}
+
 Result<Table> Database::table(std::string_view name) const {
   for (const TableDef &t : impl_->tables)
     if (t.name == name) return Table(impl_, &t);

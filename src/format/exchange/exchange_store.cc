@@ -488,6 +488,7 @@ class ExchangeStore : public mapi::MailStore {
  public:
   explicit ExchangeStore(std::shared_ptr<const Shared> s) : s_(std::move(s)) {}
   const mapi::StoreInfo &info() const override { return s_->info; }
+  void release_memory() override { s_->db.release_pages(); }
   Result<std::vector<mapi::FolderInfo>> folders() override {
     std::vector<mapi::FolderInfo> out;
     out.reserve(s_->folders.size());

@@ -299,6 +299,10 @@ class Database {
   Table table(const TableDef &def) const { return Table(impl_, &def); }
   /// Number of pages in the file (header and shadow excluded).
   u64 page_count() const;
+  /// Drops the resident pages of a file mapping (they stay in the page cache; the next access
+  /// maps them again), so that resident memory does not grow with the database as it is read.
+  /// Values already returned stay valid. Nothing for open_bytes. Thread-safe.
+  void release_pages() const;
 
   /// Internal: wraps an opened database (use open / open_bytes).
   explicit Database(std::shared_ptr<const DatabaseImpl> impl) : impl_(std::move(impl)) {}
