@@ -689,10 +689,12 @@ Result<DatabaseInfo> describe(const std::string &path) {
   return d;
 }
 
-Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path,
+namespace {
+
+// The store over an opened database; `path` names it in messages, `file_size` is its size.
+Result<std::unique_ptr<mapi::MailStore>> open_database(Result<ese::Database> db,
+                                                       const std::string &path, u64 file_size,
                                                        const OpenOptions &opts) {
-  if (!looks_like_ese(path)) return not_ese(path);
-  Result<ese::Database> db = ese::Database::open(path);
   if (!db) {
     Problem p = db.problem();
     if (p.code == ProblemCode::SourceNotPst || p.code == ProblemCode::SourceUnreadable) return p;
@@ -738,10 +740,7 @@ Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path,
   s->info.kind = "edb";
   s->info.detail = "Exchange 2013+ mailbox database (experimental reader)";
   s->info.display_name = "Exchange database";
-  {
-    std::ifstream f(path, std::ios::binary | std::ios::ate);
-    if (f) s->info.file_size = static_cast<u64>(f.tellg());
-  }
+  s->info.file_size = file_size;
   mapi::FolderInfo root;
   root.node_id = kRootNid;
   s->folders.push_back(std::move(root));
@@ -759,6 +758,27 @@ Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path,
     }
   }
   return std::unique_ptr<mapi::MailStore>(std::make_unique<ExchangeStore>(std::move(s)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path,
+                                                       const OpenOptions &opts) {
+  if (!looks_like_ese(path)) return not_ese(path);
+  u64 size = 0;
+  {
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    if (f) size = static_cast<u64>(f.tellg());
+  }
+  return open_database(ese::Database::open(path), path, size, opts);
+}
+
+Result<std::unique_ptr<mapi::MailStore>> open_exchange_bytes(ByteView bytes,
+                                                             const std::string &name,
+                                                             const OpenOptions &opts,
+                                                             bool verify_checksums) {
+  return open_database(ese::Database::open_bytes(bytes, ese::OpenOptions{verify_checksums}), name,
+                       bytes.size(), opts);
 }
 
 }  // namespace mm::exchange

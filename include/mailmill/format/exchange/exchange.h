@@ -65,4 +65,11 @@ Result<DatabaseInfo> describe(const std::string &path);
 Result<std::unique_ptr<mapi::MailStore>> open_exchange(const std::string &path,
                                                        const OpenOptions &opts = {});
 
+/// The same over a database in memory (not copied; it must outlive the store), named `name` in
+/// messages. `verify_checksums` off is for fuzzing only (see ese::OpenOptions).
+Result<std::unique_ptr<mapi::MailStore>> open_exchange_bytes(ByteView bytes,
+                                                             const std::string &name,
+                                                             const OpenOptions &opts = {},
+                                                             bool verify_checksums = true);
+
 }  // namespace mm::exchange
