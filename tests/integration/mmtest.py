@@ -3,6 +3,7 @@ import argparse
 import collections
 import email
 import email.policy
+import email.utils
 import hashlib
 import json
 import os
@@ -194,6 +195,19 @@ def ole_object_contents(data):
 
 def sha256(b):
     return hashlib.sha256(b).hexdigest()
+
+
+def addr_list(msg, *fields):
+    """The addresses of the given header fields, lower-cased, in order."""
+    vals = []
+    for f in fields:
+        vals += [str(v) for v in msg.get_all(f, [])]
+    return [a.lower() for _, a in email.utils.getaddresses(vals) if a]
+
+
+def crlf(s):
+    """Text with every line end as CRLF (the generator's ground truth hashes CRLF bodies)."""
+    return s.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
 def load_jsonl(path):

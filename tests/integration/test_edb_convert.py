@@ -18,7 +18,6 @@ import json
 import mailbox
 import os
 import re
-from email.utils import getaddresses
 
 import mmtest
 
@@ -74,17 +73,6 @@ c.check(outcomes == {("written", ""): N, ("skipped", "associated"): hidden},
         f"manifest outcomes {dict(outcomes)}")
 
 
-def addr_list(msg, *fields):
-    vals = []
-    for f in fields:
-        vals += [str(v) for v in msg.get_all(f, [])]
-    return [a.lower() for _, a in getaddresses(vals) if a]
-
-
-def crlf(s):
-    return s.replace("\r\n", "\n").replace("\n", "\r\n")
-
-
 # Every mbox file the manifest names, read with Python's mailbox (not our reader).
 by_folder = collections.defaultdict(list)  # manifest folder -> parsed messages
 files = {e["location"].rsplit("#", 1)[0]: e["folder"] for e in manifest if e["outcome"] == "written"}
@@ -116,20 +104,20 @@ for folder, items in truth_by_folder.items():
         want_subject = "generated" if transport else t["subject"]
         got_subject = str(msg["subject"]) if msg["subject"] is not None else None
         c.check(got_subject == want_subject, f"{where}: Subject {got_subject!r} != {want_subject!r}")
-        c.check(addr_list(msg, "From") == [t["sender"]],
-                f"{where}: From {addr_list(msg, 'From')} != {t['sender']}")
+        c.check(mmtest.addr_list(msg, "From") == [t["sender"]],
+                f"{where}: From {mmtest.addr_list(msg, 'From')} != {t['sender']}")
         want_rcpts = t["recipients"][:1] if transport else t["recipients"]
-        c.check(sorted(addr_list(msg, "To", "Cc")) == sorted(want_rcpts),
-                f"{where}: To+Cc {addr_list(msg, 'To', 'Cc')} != {want_rcpts}")
+        c.check(sorted(mmtest.addr_list(msg, "To", "Cc")) == sorted(want_rcpts),
+                f"{where}: To+Cc {mmtest.addr_list(msg, 'To', 'Cc')} != {want_rcpts}")
         body = mmtest.text_body(msg)
         if t["body_sha256"]:
             checked["body"] += 1
-            got = hashlib.sha256(crlf(body).encode("utf-8")).hexdigest() if body is not None else None
+            got = hashlib.sha256(mmtest.crlf(body).encode("utf-8")).hexdigest() if body is not None else None
             c.check(got == t["body_sha256"], f"{where}: text body sha256 {got} != truth")
         if t["html_sha256"]:
             checked["html"] += 1
             hp = msg.get_body(preferencelist=("html",))
-            got = hashlib.sha256(crlf(hp.get_content()).encode("utf-8")).hexdigest() if hp else None
+            got = hashlib.sha256(mmtest.crlf(hp.get_content()).encode("utf-8")).hexdigest() if hp else None
             c.check(got == t["html_sha256"], f"{where}: HTML body sha256 {got} != truth")
         got_atts = sorted((n, len(b), mmtest.sha256(b)) for n, b in mmtest.attachments(msg))
         want_atts = sorted((a["name"], a["size"], a["sha256"]) for a in t["attachments"])

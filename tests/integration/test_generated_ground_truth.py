@@ -21,7 +21,6 @@ import collections
 import hashlib
 import os
 import re
-from email.utils import getaddresses
 
 import mmtest
 
@@ -92,17 +91,6 @@ def unfold_props(data):
     return out
 
 
-def addr_list(msg, *fields):
-    vals = []
-    for f in fields:
-        vals += [str(v) for v in msg.get_all(f, [])]
-    return [a.lower() for _, a in getaddresses(vals) if a]
-
-
-def crlf(s):
-    return s.replace("\r\n", "\n").replace("\n", "\r\n")
-
-
 checked = collections.Counter()
 for folder, items in truth_by_folder.items():
     entries = man_by_folder.get(folder, [])
@@ -153,11 +141,11 @@ for folder, items in truth_by_folder.items():
         got_subject = str(msg["subject"]) if msg["subject"] is not None else None
         c.check(got_subject == want_subject,
                 f"{where}: Subject {got_subject!r} != {want_subject!r}")
-        c.check(addr_list(msg, "From") == [t["sender"]],
-                f"{where}: From {addr_list(msg, 'From')} != {t['sender']}")
+        c.check(mmtest.addr_list(msg, "From") == [t["sender"]],
+                f"{where}: From {mmtest.addr_list(msg, 'From')} != {t['sender']}")
         want_rcpts = t["recipients"][:1] if transport else t["recipients"]
-        c.check(sorted(addr_list(msg, "To", "Cc")) == sorted(want_rcpts),
-                f"{where}: To+Cc {addr_list(msg, 'To', 'Cc')} != {want_rcpts}")
+        c.check(sorted(mmtest.addr_list(msg, "To", "Cc")) == sorted(want_rcpts),
+                f"{where}: To+Cc {mmtest.addr_list(msg, 'To', 'Cc')} != {want_rcpts}")
         c.check((msg["Message-ID"] or "").strip() == t["message_id"],
                 f"{where}: Message-ID {msg['Message-ID']!r} != {t['message_id']!r}")
         c.check(e["message_id"] == t["message_id"],
@@ -165,7 +153,7 @@ for folder, items in truth_by_folder.items():
         body = mmtest.text_body(msg)
         if t["body_sha256"]:
             checked["body"] += 1
-            got = hashlib.sha256(crlf(body).encode("utf-8")).hexdigest() if body is not None else None
+            got = hashlib.sha256(mmtest.crlf(body).encode("utf-8")).hexdigest() if body is not None else None
             c.check(got == t["body_sha256"], f"{where}: text body sha256 {got} != truth")
         elif t["rtf_only"]:
             checked["rtf"] += 1
@@ -174,7 +162,7 @@ for folder, items in truth_by_folder.items():
         if t["html_sha256"]:
             checked["html"] += 1
             hp = msg.get_body(preferencelist=("html",))
-            got = hashlib.sha256(crlf(hp.get_content()).encode("utf-8")).hexdigest() if hp else None
+            got = hashlib.sha256(mmtest.crlf(hp.get_content()).encode("utf-8")).hexdigest() if hp else None
             c.check(got == t["html_sha256"], f"{where}: HTML body sha256 {got} != truth")
         atts = mmtest.attachments(msg)
         got_atts = sorted((n, len(b), mmtest.sha256(b)) for n, b in atts)
