@@ -107,11 +107,6 @@ Bytes build_database(const std::vector<Table> &tables, const WriteOptions &optio
 WriteStats write_database(const std::string &path, const std::vector<Table> &tables,
                           const WriteOptions &options);
 
-/// The page checksum ESE stores in the first 8 bytes of a page of `page_size` bytes ≤ 8 KiB
-/// (low 32 bits: XOR checksum with the page number, high: ECC), and for larger pages in each
-/// 8 KiB block: `block` is the bytes of one 8 KiB block, `first_block` whether it is block 0
-/// (whose first 8 bytes, the checksum itself, are skipped). Exposed to test it on real pages.
-u64 page_block_checksum(ByteView block, u32 pgno, bool first_block);
 
 // --- value encoders (little-endian, as ESE stores them) ---
 Bytes encode_bit(bool v);

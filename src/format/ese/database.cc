@@ -13,6 +13,7 @@
 #include <map>
 
 #include "ese_impl.h"
+#include "mailmill/format/ese/checksum.h"
 #include "mailmill/format/ese/compression.h"
 #include "mailmill/util/text.h"
 
@@ -183,14 +184,16 @@ Result<Page> DatabaseImpl::page(u32 n) const {
   if (seen.load(std::memory_order_relaxed) != 0 || !verify_checksums) {
     // verified before (by any thread): the map is immutable; or not verified at all
   } else if (pg.flags & PAGE_NEW_CHECKSUM) {
+    // Both halves of each block's 64-bit checksum: the XOR and the ECC (checksum.h).
     if (pg.large) {
       const u64 bs = ps / 4;
-      ok = (xor_words(p, 8, bs) ^ n) == load_le32(p);
+      ok = page_block_checksum(pg.bytes.substr(0, bs), n, true) == load_le64(p);
       for (u64 b = 1; ok && b < 4; ++b)
-        ok = (xor_words(p, b * bs, (b + 1) * bs) ^ n) == load_le32(p + 40 + 8 * (b - 1));
+        ok = page_block_checksum(pg.bytes.substr(b * bs, bs), n, false) ==
+             load_le64(p + 40 + 8 * (b - 1));
       if (ok && load_le64(p + 64) != n) ok = false;
     } else {
-      ok = (xor_words(p, 8, ps) ^ n) == load_le32(p);
+      ok = page_block_checksum(pg.bytes, n, true) == load_le64(p);
     }
   } else {
     ok = (xor_words(p, 4, ps) ^ 0x89abcdefu) == load_le32(p);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ese_dump.h"
+#include "mailmill/format/ese/checksum.h"
 #include "mailmill/format/ese/compression.h"
 #include "test_support.h"
 
@@ -24,12 +25,12 @@ void put32(std::string &b, u64 at, u32 v) {
   for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
 }
 
-/// Recomputes the (new-format, 4 KiB) checksum of page `n` after an edit.
+/// Recomputes the (new-format, 4 KiB) checksum of page `n`, XOR and ECC, after an edit.
 void fix_page_checksum(std::string &b, u32 n) {
   const u64 at = (u64{n} + 1) * PS;
-  u32 x = 0;
-  for (u64 i = 8; i < PS; i += 4) x ^= load_le32(b.data() + at + i);
-  put32(b, at, x ^ n);
+  const u64 c = page_block_checksum(ByteView(b).substr(at, PS), n, true);
+  put32(b, at, static_cast<u32>(c));
+  put32(b, at + 4, static_cast<u32>(c >> 32));
 }
 
 u32 table_root(const std::string &b, const char *name) {
@@ -136,6 +137,30 @@ TEST(EseCorrupt, FixedColumnIdZeroIsAnErrorValue) {
     EXPECT_EQ(v.state, Value::State::Error);
     EXPECT_NE(v.error.find("column id 0"), std::string::npos) << v.error;
   }
+}
+
+// The ECC half of a page checksum is verified too: the same bit flipped in two words leaves
+// the XOR half unchanged, and only the ECC shows the damage.
+TEST(EseCorrupt, EccHalfOfThePageChecksumIsVerified) {
+  MM_REQUIRE_CORPUS();
+  std::string b = basic();
+  const u32 root = table_root(b, "basic");
+  ASSERT_NE(root, 0u);
+  const u64 at = (u64{root} + 1) * PS;
+  const u64 before = page_block_checksum(ByteView(b).substr(at, PS), root, true);
+  ASSERT_EQ(before, load_le64(b.data() + at));  // the Windows-written page checks out whole
+  b[at + 1000] ^= 0x10;  // the same bit of two different words: the XOR half is unchanged
+  b[at + 2000] ^= 0x10;
+  const u64 after = page_block_checksum(ByteView(b).substr(at, PS), root, true);
+  ASSERT_EQ(static_cast<u32>(after), static_cast<u32>(before));
+  ASSERT_NE(after >> 32, before >> 32);
+  auto db = Database::open_bytes(b);
+  ASSERT_TRUE(db.ok()) << db.problem().detail;
+  auto t = db->table("basic");
+  ASSERT_TRUE(t.ok());
+  auto r = t->read_all();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.problem().detail.find("checksum mismatch"), std::string::npos) << r.problem().detail;
 }
 
 TEST(EseCorrupt, TagPointingPastThePage) {

@@ -23,6 +23,7 @@
 // - Page checksums are not verified by libesedb: page_block_checksum is checked against every
 //   page of a Windows-written 8 KiB and 32 KiB file, then against every page we write.
 #include "mailmill/gen/ese_writer.h"
+#include "mailmill/format/ese/checksum.h"
 
 #include <gtest/gtest.h>
 
@@ -340,10 +341,10 @@ void check_all_types(u32 page_size) {
   for (u32 pg = 1; pg + 1 < file.size() / page_size; ++pg) {
     const char *p = file.data() + static_cast<u64>(pg + 1) * page_size;
     if (load_le64(p + 8) == 0) continue;  // unused catalog page: all zero
-    EXPECT_EQ(load_le64(p), page_block_checksum(ByteView(p, 8192), pg, true)) << "page " << pg;
+    EXPECT_EQ(load_le64(p), ::mm::ese::page_block_checksum(ByteView(p, 8192), pg, true)) << "page " << pg;
     for (u32 k = 1; k < page_size / 8192; ++k)
       EXPECT_EQ(load_le64(p + 40 + 8 * (k - 1)),
-                page_block_checksum(ByteView(p + 8192 * k, 8192), pg, false));
+                ::mm::ese::page_block_checksum(ByteView(p + 8192 * k, 8192), pg, false));
   }
 }
 
@@ -550,20 +551,20 @@ TEST(EseWriter, ChecksumMatchesWindowsPages) {
     for (u32 pg = 1; pg + 1 < f->size() / ps; ++pg) {
       const char *p = f->data() + static_cast<u64>(pg + 1) * ps;
       if (load_le64(p) == 0) continue;  // never-written page
-      ASSERT_EQ(load_le64(p), page_block_checksum(ByteView(p, 8192), pg, true))
+      ASSERT_EQ(load_le64(p), ::mm::ese::page_block_checksum(ByteView(p, 8192), pg, true))
           << "page " << pg << " of the " << ps << "-byte file";
       for (u32 k = 1; k < ps / 8192; ++k)
         ASSERT_EQ(load_le64(p + 40 + 8 * (k - 1)),
-                  page_block_checksum(ByteView(p + 8192 * k, 8192), pg, false));
+                  ::mm::ese::page_block_checksum(ByteView(p + 8192 * k, 8192), pg, false));
       ++checked;
     }
   }
   EXPECT_GT(checked, 300);
   // A flipped bit changes the checksum (the check can fail).
   Bytes page(f8.data() + 2 * 8192, 8192);
-  const u64 good = page_block_checksum(page, 1, true);
+  const u64 good = ::mm::ese::page_block_checksum(page, 1, true);
   page[100] = static_cast<char>(page[100] ^ 0x10);
-  EXPECT_NE(page_block_checksum(page, 1, true), good);
+  EXPECT_NE(::mm::ese::page_block_checksum(page, 1, true), good);
 }
 
 // The surrogate shift assumed by libesedb_text() happens on a Windows-written file too:
