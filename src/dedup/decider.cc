@@ -47,6 +47,18 @@ Decision Decider::decide(const ItemKeys &keys, const ItemPlace &place, u64 seq) 
   return d;
 }
 
+Decision Decider::decided(const ItemKeys &keys, const ItemPlace &place, u64 seq,
+                          std::optional<u64> duplicate_of) const {
+  Decision d;
+  d.seq = seq;
+  std::optional<Digest> key = key_of(keys, place);
+  if (!key) return d;
+  d.keyed = true;
+  d.key = *key;
+  d.duplicate_of = duplicate_of;
+  return d;
+}
+
 void Decider::kept(const Decision &d) {
   if (d.keyed && !d.duplicate()) journal_.emplace_back(d.key, d.seq);
 }

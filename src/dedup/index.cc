@@ -51,4 +51,16 @@ std::optional<u64> KeyIndex::find_or_insert(const Digest &key, u64 value) {
   }
 }
 
+void KeyIndex::keep_smallest(const Digest &key, u64 value) {
+  if (std::optional<u64> had = find_or_insert(key, value); had && *had > value) {
+    for (std::size_t i = bucket(key);; i = (i + 1) & (table_.size() - 1)) {
+      const u32 n = table_[i];
+      if (entry(n).key == key) {
+        chunks_[(n - 1) / CHUNK][(n - 1) % CHUNK].value = value;
+        return;
+      }
+    }
+  }
+}
+
 }  // namespace mm::dedup

@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <sstream>
+
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/global_control.h>
 #include <tbb/info.h>
@@ -25,6 +28,7 @@
 #include "json.h"
 #include "budget.h"
 #include "json_read.h"
+#include "keyexchange.h"
 #include "mailmill/dedup/decider.h"
 #include "mailmill/mime/build.h"
 #include "mailmill/sink/pst_sink.h"
@@ -33,6 +37,7 @@
 #include "manifest.h"
 #include "plan.h"
 #include "process.h"
+#include "spool.h"
 #include "state.h"
 
 namespace mm::pipeline {
@@ -87,6 +92,133 @@ u64 profile_limit(const ConvertOptions &o) {
   return 0;
 }
 
+// ---- A run spread over ranks (issue 17): the job folder, the plan's digest, the shares ------
+
+// An error every rank of a distributed run learned at the same point (they all stop with it);
+// any other error on one rank ends the whole job at once (MPI_Abort), since the others would
+// wait for it forever.
+struct JobError : FatalError {
+  using FatalError::FatalError;
+};
+
+fs::path job_dir(const std::string &out_dir) { return fs::path(out_dir) / ".mailmill" / "mpi"; }
+
+constexpr const char *JOB_MAGIC = "mailmill-mpi-job-v1";
+constexpr const char *PARTS_COMPLETE = "\x01parts complete";
+
+// What the ranks must agree on before they split the work: every unit, and every item's node
+// and fate (the census of every input, as each rank read it).
+std::string plan_digest(const Plan &plan) {
+  std::string s;
+  auto num = [&](u64 v) { s.append(reinterpret_cast<const char *>(&v), sizeof v); };
+  for (const auto &sp : plan.sources) {
+    s += sp->path;
+    s.push_back('\0');
+    num(sp->folders.size());
+    for (const FolderPlan &fp : sp->folders) {
+      num(fp.nids.size());
+      for (std::size_t i = 0; i < fp.nids.size(); ++i) {
+        num(fp.nids[i]);
+        s.push_back(static_cast<char>(fp.fates[i]));
+      }
+    }
+  }
+  for (const Unit &u : plan.units) {
+    num(u.source);
+    num(u.folder);
+    num(u.begin);
+    num(u.end);
+    num(u.first_seq);
+  }
+  return dedup::to_hex(dedup::sha256(s));
+}
+
+// The rank of every unit. Units are weighed by their items times the input's bytes per item
+// (messages of a 5 GB archive of 4,000 items weigh more than those of a 2 GB one of 200,000),
+// cut in order into blocks of about 1/16 of a rank's share and dealt out round robin: each rank
+// gets about the same weight even where the estimate is off for one part of an input.
+std::vector<u32> assign_units(const Plan &plan, int ranks) {
+  std::vector<double> per_item(plan.sources.size(), 16384.0);
+  std::vector<u64> items(plan.sources.size(), 0);
+  for (const Unit &u : plan.units) items[u.source] += u.end - u.begin;
+  for (std::size_t s = 0; s < plan.sources.size(); ++s) {
+    const u64 bytes = plan.sources[s]->primary->info().file_size;
+    if (bytes > 0 && items[s] > 0) per_item[s] = static_cast<double>(bytes) / items[s];
+  }
+  double total = 0;
+  for (const Unit &u : plan.units) total += (u.end - u.begin) * per_item[u.source];
+  const double block = std::max(1.0, total / (ranks * 16.0));
+  std::vector<u32> out(plan.units.size());
+  double in_block = 0;
+  u64 b = 0;
+  for (const Unit &u : plan.units) {
+    out[u.index] = static_cast<u32>(b % static_cast<u64>(ranks));
+    in_block += (u.end - u.begin) * per_item[u.source];
+    if (in_block >= block) {
+      ++b;
+      in_block = 0;
+    }
+  }
+  return out;
+}
+
+std::string stats_line(const RankStats &r) {
+  std::ostringstream o;
+  o << r.rank << '\t' << r.units << '\t' << r.items << '\t' << r.resumed_units << '\t'
+    << r.convert_seconds << '\t' << r.dedup_seconds << '\t' << r.rounds << '\t' << r.bytes_sent
+    << '\t' << r.keys_sent << '\t' << r.owned_keys << '\n';
+  return o.str();
+}
+
+RankStats parse_stats_line(const std::string &line) {
+  std::istringstream in(line);
+  RankStats r;
+  in >> r.rank >> r.units >> r.items >> r.resumed_units >> r.convert_seconds >> r.dedup_seconds >>
+      r.rounds >> r.bytes_sent >> r.keys_sent >> r.owned_keys;
+  return r;
+}
+
+// Reads a rank's duplicates ((seq, first) pairs, seq order) as the assembly asks for them in
+// seq order.
+class DupReader {
+ public:
+  explicit DupReader(const fs::path &path) : path_(path), f_(std::fopen(path.c_str(), "rb")) {
+    if (!f_) throw FatalError("cannot open " + path.string() + ": " + std::strerror(errno));
+    advance();
+  }
+  ~DupReader() { std::fclose(f_); }
+  DupReader(const DupReader &) = delete;
+  DupReader &operator=(const DupReader &) = delete;
+  std::optional<u64> first_of(u64 seq) {
+    while (have_ && seq_ < seq) advance();
+    if (have_ && seq_ == seq) return first_;
+    return std::nullopt;
+  }
+
+ private:
+  void advance() {
+    char b[16];
+    const std::size_t n = std::fread(b, 1, 16, f_);
+    if (n == 0) {
+      have_ = false;
+      return;
+    }
+    if (n != 16) throw FatalError("the part " + path_.string() + " is cut short");
+    seq_ = load_le64(b);
+    first_ = load_le64(b + 8);
+    have_ = true;
+  }
+  fs::path path_;
+  std::FILE *f_;
+  bool have_ = false;
+  u64 seq_ = 0, first_ = 0;
+};
+
+void remove_parts(const fs::path &dir) {
+  std::error_code ec;
+  for (const char *name : {"spool", "keys", "dups", "dups.tmp", "progress"}) fs::remove(dir / name, ec);
+}
+
 // ---- Progress -----------------------------------------------------------------------------
 
 class Progress {
@@ -129,6 +261,12 @@ class Run {
       std::string_view v(f);
       if (v.rfind("drop-outcome:", 0) == 0) drop_outcome_ = std::atoll(f + 13);
       if (v.rfind("shrink-input:", 0) == 0) shrink_after_ = std::atoll(f + 13);
+      // kill-rank:R:K: rank R of a distributed run kills itself (SIGKILL) once K of its work
+      // units are in its parts.
+      if (v.rfind("kill-rank:", 0) == 0) {
+        kill_rank_ = std::atoi(f + 10);
+        if (const char *k = std::strchr(f + 10, ':')) kill_after_ = std::atoll(k + 1);
+      }
     }
   }
 
@@ -144,32 +282,406 @@ class Run {
       log_ << "error: " << p.detail << "\n";
     }
     fs::create_directories(opts_.out_dir);
+    if (mode_ == Mode::Merge) load_job();
     state_ = std::make_unique<StateStore>(opts_.out_dir);
-    open_sink();
+    open_sink(opts_.out_dir);
     start_run();
     auto t_plan = Clock::now();
     plan();
     result_.plan_seconds = std::chrono::duration<double>(Clock::now() - t_plan).count();
-    run_pipeline();
+    if (mode_ == Mode::Merge) {
+      merge_units();
+    } else {
+      order_.resize(plan_.units.size());
+      for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+      run_pipeline();
+    }
     sink_->finish();
     commit(last_seq_);
     manifest_->close();
     state_->finish_run(run_.id);
+    if (mode_ == Mode::Merge) finish_job();
+  }
+
+  /// `mailmill merge`, and rank 0 at the end of a distributed run: the final assembly.
+  void execute_merge() {
+    mode_ = Mode::Merge;
+    execute();
+  }
+
+  /// Every rank of a distributed run: converts its share of the units into its parts and
+  /// decides, with the other ranks, which of its items are duplicates. Collective.
+  void execute_part(Cluster &c) {
+    mode_ = Mode::Part;
+    cluster_ = &c;
+    const int me = c.rank(), n = c.size();
+    std::vector<Problem> problems;
+    inputs_ = source::discover_inputs(opts_.inputs, problems, nullptr);
+    const fs::path jobs = job_dir(opts_.out_dir);
+    const std::string fp = fingerprint(opts_, inputs_);
+    std::string verdict;
+    if (me == 0) verdict = check_outdir(fp, n);
+    verdict = c.broadcast(verdict, 0);
+    if (verdict == PARTS_COMPLETE) {
+      // Killed while assembling: the parts are all there; rank 0 assembles again.
+      if (me == 0) log_ << "the parts are complete; assembling them again\n";
+      return;
+    }
+    if (!verdict.empty()) throw JobError(verdict);
+    part_dir_ = (opts_.local_parts.empty() ? jobs : fs::path(opts_.local_parts)) /
+                ("rank-" + std::to_string(me));
+    fs::create_directories(part_dir_ / "sink");
+    // The sink gives the form, triage and preparers; nothing is written through it here.
+    open_sink((part_dir_ / "sink").string());
+    // Census warnings and unreadable inputs are reported by the assembly, which plans again.
+    std::ostringstream quiet;
+    PlanOptions po{opts_.reader, opts_.recover, opts_.profile, opts_.mailboxes};
+    auto t_plan = Clock::now();
+    plan_ = plan_inputs(inputs_, po, 0, result_.ledger, quiet, [](SourcePlan &) {});
+    result_.plan_seconds = std::chrono::duration<double>(Clock::now() - t_plan).count();
+    const std::string digest = plan_digest(plan_);
+    const bool differs = c.broadcast(digest, 0) != digest;
+    if (c.sum(differs ? 1 : 0) > 0)
+      throw JobError("the ranks planned different work: every host must see the same inputs, "
+                     "unchanged");
+    assignment_ = assign_units(plan_, n);
+    if (me == 0) write_job(fp, n, digest);
+
+    // This rank's parts go on from where a killed run of the same job left them.
+    const std::string part_job = std::string(JOB_MAGIC) + "\n" + fp + "\n" + std::to_string(n) +
+                                 "\n" + digest + "\n";
+    std::optional<PartProgress> resumed;
+    if (read_text(part_dir_ / "job") == part_job) resumed = read_progress(part_dir_ / "progress");
+    if (!resumed) {
+      remove_parts(part_dir_);
+      write_text(part_dir_ / "job", part_job);
+    }
+    part_ = resumed.value_or(PartProgress{});
+    std::vector<std::size_t> mine;
+    RankStats &st = rank_stats_;
+    st.rank = me;
+    for (const Unit &u : plan_.units)
+      if (assignment_[u.index] == static_cast<u32>(me)) {
+        mine.push_back(u.index);
+        st.items += u.end - u.begin;
+      }
+    st.units = mine.size();
+    part_.units_done = std::min<u64>(part_.units_done, mine.size());
+    st.resumed_units = part_.units_done;
+    spool_ = std::make_unique<SpoolWriter>(part_dir_ / "spool", part_.spool_bytes);
+    keys_ = std::make_unique<SpoolWriter>(part_dir_ / "keys", part_.keys_bytes);
+    spreader_ = std::make_unique<KeySpreader>(c);
+    // The owners keep nothing between runs: the keys of units done before are offered again.
+    for_each_key(part_.keys_bytes, [&](const KeyedItem &k) { spreader_->add(k); });
+    order_.assign(mine.begin() + static_cast<std::ptrdiff_t>(part_.units_done), mine.end());
+
+    auto t0 = Clock::now();
+    std::string failure;
+    try {
+      run_pipeline();
+    } catch (const std::exception &e) {
+      failure = e.what();
+    }
+    spreader_->finish(!failure.empty());
+    if (!failure.empty()) throw JobError("rank " + std::to_string(me) + ": " + failure);
+    if (spreader_->someone_failed())
+      throw JobError("another rank stopped with an error (its message is above); run the same "
+                     "command again to go on");
+    st.convert_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+    // Pass 2: which of this rank's items are duplicates, and of what.
+    t0 = Clock::now();
+    ExchangeStats &xs = spreader_->stats();
+    {
+      SpoolWriter dups(part_dir_ / "dups.tmp", 0);
+      std::FILE *in = std::fopen((part_dir_ / "keys").c_str(), "rb");
+      if (!in) throw JobError("cannot read " + (part_dir_ / "keys").string());
+      std::unique_ptr<std::FILE, int (*)(std::FILE *)> close_in(in, std::fclose);
+      Bytes buf(KEYED_ITEM_BYTES * KEY_BATCH, '\0');
+      find_duplicates(
+          c, spreader_->owned(), KEY_BATCH,
+          [&](std::vector<KeyedItem> &batch) {
+            const std::size_t got = std::fread(buf.data(), KEYED_ITEM_BYTES, KEY_BATCH, in);
+            for (std::size_t i = 0; i < got; ++i)
+              batch.push_back(get_keyed(buf.data() + i * KEYED_ITEM_BYTES));
+            return got == KEY_BATCH;
+          },
+          [&](u64 seq, u64 first) {
+            char b[16];
+            for (int i = 0; i < 8; ++i) {
+              b[i] = static_cast<char>(seq >> (8 * i));
+              b[8 + i] = static_cast<char>(first >> (8 * i));
+            }
+            dups.append(ByteView(b, 16));
+          },
+          xs);
+      dups.flush();
+    }
+    std::error_code ec;
+    fs::rename(part_dir_ / "dups.tmp", part_dir_ / "dups", ec);
+    if (ec) throw JobError("cannot rename " + (part_dir_ / "dups.tmp").string() + ": " + ec.message());
+    st.dedup_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    st.rounds = xs.rounds;
+    st.bytes_sent = xs.bytes_sent;
+    st.keys_sent = xs.keys_sent;
+    st.owned_keys = xs.owned_keys;
+
+    // Every rank's figures to rank 0; parts kept per host are gathered there.
+    std::vector<Bytes> to(n);
+    to[0] = stats_line(st);
+    std::vector<Bytes> figures = c.exchange(std::move(to));
+    if (!opts_.local_parts.empty()) gather_parts(c);
+    c.barrier();
+    if (me == 0) {
+      std::string text = "library\t" + mpi_library() + "\n";
+      for (const Bytes &f : figures) text += f;
+      write_text(jobs / "parts-complete", text);
+    }
+    c.barrier();
+    // Gathered: the copy on this host is no longer needed.
+    if (!opts_.local_parts.empty()) {
+      std::error_code ec;
+      fs::remove_all(part_dir_, ec);
+    }
   }
 
  private:
-  void open_sink() {
+  void open_sink(const std::string &root) {
     switch (opts_.format) {
-      case OutputFormat::Mbox: sink_ = sink::make_mbox_sink(opts_.out_dir); break;
-      case OutputFormat::Eml: sink_ = sink::make_eml_sink(opts_.out_dir); break;
-      case OutputFormat::Maildir: sink_ = sink::make_maildir_sink(opts_.out_dir); break;
-      case OutputFormat::Batch: sink_ = sink::make_batch_sink(opts_.out_dir, opts_.batch); break;
-      case OutputFormat::Pst: sink_ = sink::make_pst_sink(opts_.out_dir, opts_.pst); break;
+      case OutputFormat::Mbox: sink_ = sink::make_mbox_sink(root); break;
+      case OutputFormat::Eml: sink_ = sink::make_eml_sink(root); break;
+      case OutputFormat::Maildir: sink_ = sink::make_maildir_sink(root); break;
+      case OutputFormat::Batch: sink_ = sink::make_batch_sink(root, opts_.batch); break;
+      case OutputFormat::Pst: sink_ = sink::make_pst_sink(root, opts_.pst); break;
     }
     sink_->set_message_limit(profile_limit(opts_));
     sink_->on_new_tracked_file = [this](const std::string &rel) {
       state_->register_file(run_.id, rel, 0);
     };
+  }
+
+  // ---- Distributed runs: the job folder -------------------------------------------------
+
+  // Rank 0, before anything is written: "" when OUTDIR can take this job (new, or holding this
+  // job's parts), else why not.
+  std::string check_outdir(const std::string &fp, int ranks) {
+    const fs::path jobs = job_dir(opts_.out_dir);
+    std::error_code ec;
+    const std::string job = read_text(jobs / "job");
+    if (!job.empty()) {
+      std::istringstream in(job);
+      std::string magic, their_fp, their_ranks;
+      std::getline(in, magic);
+      std::getline(in, their_fp);
+      std::getline(in, their_ranks);
+      if (magic != JOB_MAGIC || their_fp != fp || their_ranks != std::to_string(ranks))
+        return opts_.out_dir + " holds the parts of another distributed run (another command "
+               "or rank count): use a new output folder, or remove " + jobs.string();
+      if (fs::exists(jobs / "merged", ec))
+        return "this distributed run has already finished in " + opts_.out_dir;
+      if (fs::exists(jobs / "parts-complete", ec)) return PARTS_COMPLETE;
+      return "";
+    }
+    if (fs::exists(fs::path(opts_.out_dir) / ".mailmill" / "state.sqlite", ec) ||
+        fs::exists(fs::path(opts_.out_dir) / "manifest.jsonl", ec))
+      return opts_.out_dir + " already holds the output of an earlier run; a distributed run "
+             "needs a new output folder (adding to one is for a single-machine run)";
+    return "";
+  }
+
+  // Rank 0: what `mailmill merge` needs to plan the same work again.
+  void write_job(const std::string &fp, int ranks, const std::string &digest) {
+    const fs::path jobs = job_dir(opts_.out_dir);
+    fs::create_directories(jobs);
+    std::string args;
+    for (const std::string &a : opts_.args) {
+      args += a;
+      args.push_back('\0');
+    }
+    write_text(jobs / "args", args);
+    std::error_code ec;
+    write_text(jobs / "cwd", fs::current_path(ec).string());
+    std::string assignment;
+    for (u32 r : assignment_) {
+      char b[4];
+      for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(r >> (8 * i));
+      assignment.append(b, 4);
+    }
+    write_text(jobs / "assignment", assignment);
+    write_text(jobs / "job", std::string(JOB_MAGIC) + "\n" + fp + "\n" + std::to_string(ranks) +
+                                 "\n" + digest + "\n");
+  }
+
+  // The assembly: the job as the ranks left it.
+  void load_job() {
+    const fs::path jobs = job_dir(opts_.out_dir);
+    std::istringstream in(read_text(jobs / "job"));
+    std::string magic, fp, ranks;
+    std::getline(in, magic);
+    std::getline(in, fp);
+    std::getline(in, ranks);
+    std::getline(in, job_digest_);
+    if (magic != JOB_MAGIC) throw FatalError(opts_.out_dir + " holds no distributed run's parts");
+    std::error_code ec;
+    if (fs::exists(jobs / "merged", ec))
+      throw FatalError("the parts in " + opts_.out_dir + " have already been assembled");
+    const std::string figures = read_text(jobs / "parts-complete");
+    if (figures.empty())
+      throw FatalError("the parts in " + jobs.string() + " are not complete: run the same "
+                       "mpirun command again to finish them");
+    ranks_ = std::atoi(ranks.c_str());
+    std::istringstream lines(figures);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("library\t", 0) == 0)
+        result_.mpi_library = line.substr(8);
+      else if (!line.empty())
+        result_.ranks.push_back(parse_stats_line(line));
+    }
+    const std::string assignment = read_text(jobs / "assignment");
+    assignment_.resize(assignment.size() / 4);
+    for (std::size_t i = 0; i < assignment_.size(); ++i)
+      assignment_[i] = load_le32(assignment.data() + 4 * i);
+  }
+
+  // The assembly is done: the parts (a second copy of the output) go.
+  void finish_job() {
+    const fs::path jobs = job_dir(opts_.out_dir);
+    write_text(jobs / "merged", "");
+    std::error_code ec;
+    for (int r = 0; r < ranks_; ++r) fs::remove_all(jobs / ("rank-" + std::to_string(r)), ec);
+  }
+
+  // Calls `f` for every keyed item in the first `bytes` bytes of this rank's key file.
+  template <typename F>
+  void for_each_key(u64 bytes, F f) {
+    if (bytes == 0) return;
+    std::FILE *in = std::fopen((part_dir_ / "keys").c_str(), "rb");
+    if (!in) throw FatalError("cannot read " + (part_dir_ / "keys").string());
+    std::unique_ptr<std::FILE, int (*)(std::FILE *)> close_in(in, std::fclose);
+    Bytes buf(KEYED_ITEM_BYTES * KEY_BATCH, '\0');
+    for (u64 left = bytes / KEYED_ITEM_BYTES; left > 0;) {
+      const std::size_t want = static_cast<std::size_t>(std::min<u64>(left, KEY_BATCH));
+      if (std::fread(buf.data(), KEYED_ITEM_BYTES, want, in) != want)
+        throw FatalError((part_dir_ / "keys").string() + " is shorter than its progress record");
+      for (std::size_t i = 0; i < want; ++i) f(get_keyed(buf.data() + i * KEYED_ITEM_BYTES));
+      left -= want;
+    }
+  }
+
+  // --local-parts: every rank's spool and duplicates go to rank 0's OUTDIR/.mailmill/mpi/.
+  void gather_parts(Cluster &c) {
+    const fs::path jobs = job_dir(opts_.out_dir);
+    const int me = c.rank();
+    for (int r = 0; r < c.size(); ++r) {
+      const fs::path into = jobs / ("rank-" + std::to_string(r));
+      for (const char *name : {"spool", "dups"}) {
+        if (r == 0 && me == 0) {
+          if (fs::equivalent(part_dir_, into)) continue;
+          fs::create_directories(into);
+          std::error_code ec;
+          fs::copy_file(part_dir_ / name, into / name, fs::copy_options::overwrite_existing, ec);
+          if (ec) throw FatalError("cannot copy " + (part_dir_ / name).string() + ": " + ec.message());
+        } else if (me == r) {
+          std::FILE *in = std::fopen((part_dir_ / name).c_str(), "rb");
+          if (!in) throw FatalError("cannot read " + (part_dir_ / name).string());
+          std::unique_ptr<std::FILE, int (*)(std::FILE *)> close_in(in, std::fclose);
+          Bytes chunk(GATHER_CHUNK, '\0');
+          for (;;) {
+            const std::size_t got = std::fread(chunk.data(), 1, chunk.size(), in);
+            c.send(0, ByteView(chunk.data(), got));  // an empty piece ends the file
+            if (got == 0) break;
+          }
+        } else if (me == 0) {
+          fs::create_directories(into);
+          SpoolWriter out(into / name, 0);
+          for (;;) {
+            Bytes piece = c.receive(r);
+            if (piece.empty()) break;
+            out.append(piece);
+          }
+          out.flush();
+        }
+      }
+    }
+  }
+
+  // The assembly's loop: every unit in seq order, from the parts of the rank that made it,
+  // through the ordinary write stage.
+  void merge_units() {
+    if (run_.first_seq != 0 || plan_digest(plan_) != job_digest_)
+      throw FatalError("the inputs are not those the parts were made from (changed, moved, or "
+                       "seen differently from here)");
+    if (assignment_.size() != plan_.units.size())
+      throw FatalError("the parts' unit assignment does not match the plan");
+    const fs::path jobs = job_dir(opts_.out_dir);
+    std::vector<std::unique_ptr<SpoolReader>> spools;
+    for (int r = 0; r < ranks_; ++r) {
+      const fs::path dir = jobs / ("rank-" + std::to_string(r));
+      spools.push_back(std::make_unique<SpoolReader>(dir / "spool"));
+      dups_.push_back(std::make_unique<DupReader>(dir / "dups"));
+    }
+    Progress progress(log_, opts_.progress, plan_.total_items);
+    progress_ = &progress;
+    for (const Unit &u : plan_.units) {
+      const u32 r = assignment_[u.index];
+      if (r >= spools.size()) throw FatalError("the parts' unit assignment names rank " + std::to_string(r));
+      for (std::size_t at = u.begin; at < u.end;) {
+        auto out = std::make_unique<UnitOut>();
+        u64 unit = 0;
+        if (!spools[r]->read(unit, *out))
+          throw FatalError("the parts of rank " + std::to_string(r) + " end before unit " +
+                           std::to_string(u.index) + ": run the same mpirun command again");
+        if (unit != u.index || out->unit.begin != at || out->unit.end > u.end ||
+            out->unit.first_seq != u.first_seq + (at - u.begin))
+          throw FatalError("the parts of rank " + std::to_string(r) + " are out of order at unit " +
+                           std::to_string(u.index));
+        out->unit.index = u.index;
+        out->unit.source = u.source;
+        out->unit.folder = u.folder;
+        at = out->unit.end;
+        merge_rank_ = r;
+        write(out.release());
+      }
+    }
+    progress.done();
+    progress_ = nullptr;
+    result_.write = {write_time_, done_items_, written_bytes_};
+  }
+
+  // A distributed run's serial stage: the piece goes to this rank's spool, its keys to their
+  // owners, and each finished unit moves the rank's progress record.
+  void spool_piece(UnitOut *raw_out) {
+    std::unique_ptr<UnitOut> u(raw_out);
+    SourcePlan &sp = *plan_.sources[u->unit.source];
+    FolderPlan &fp = sp.folders[u->unit.folder];
+    std::error_code ec;
+    const std::string source_id = fs::absolute(sp.path, ec).string();
+    Bytes keyed;
+    for (ItemOut &item : u->items) {
+      if (item.spilled) {
+        OutputBudget::load_spilled(*u, item);
+        item.spilled = false;
+      }
+      if (item.outcome != Outcome::Written) continue;
+      std::optional<dedup::Digest> key = dedup_.key_of(
+          dedup::ItemKeys{item.mih, item.content, item.raw}, dedup::ItemPlace{source_id, fp.path});
+      if (!key) continue;
+      const KeyedItem k{item.seq, *key};
+      put_keyed(keyed, k);
+      spreader_->add(k);
+    }
+    spool_->write(u->unit.index, *u);
+    keys_->append(keyed);
+    if (u->unit.end == plan_.units[u->unit.index].end) {
+      ++part_.units_done;
+      part_.spool_bytes = spool_->flush();
+      part_.keys_bytes = keys_->flush();
+      write_progress(part_dir_ / "progress", part_);
+      if (kill_rank_ == cluster_->rank() && static_cast<i64>(part_.units_done) == kill_after_)
+        std::raise(SIGKILL);
+    }
+    spreader_->poll(false);
   }
 
   // A run that died with the same command is resumed: its append-only files go back to their
@@ -401,9 +913,13 @@ class Run {
         account(sp, fp, item.seq, item.index, Outcome::Failed, item.note, "", &item);
         continue;
       }
-      const dedup::Decision decision = dedup_.decide(
-          dedup::ItemKeys{item.mih, item.content, item.raw}, dedup::ItemPlace{source_id, fp.path},
-          item.seq);
+      const dedup::ItemKeys keys{item.mih, item.content, item.raw};
+      const dedup::ItemPlace place{source_id, fp.path};
+      // The assembly of a distributed run takes the owners' decisions (keyexchange.h).
+      const dedup::Decision decision =
+          mode_ == Mode::Merge
+              ? dedup_.decided(keys, place, item.seq, dups_[merge_rank_]->first_of(item.seq))
+              : dedup_.decide(keys, place, item.seq);
       if (decision.duplicate()) {
         account(sp, fp, item.seq, item.index, Outcome::Duplicate, item.note,
                 std::to_string(*decision.duplicate_of), &item);
@@ -559,11 +1075,11 @@ class Run {
         tbb::make_filter<void, Unit *>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control &fc) -> Unit * {
-              if (next >= plan_.units.size()) {
+              if (next >= order_.size()) {
                 fc.stop();
                 return nullptr;
               }
-              const Unit &u = plan_.units[next];
+              const Unit &u = plan_.units[order_[next]];
               // Units of big items are handed out in smaller pieces (budget.h).
               const std::size_t n = budget_.next_piece(u.end - u.begin - taken);
               Unit piece = u;
@@ -592,7 +1108,10 @@ class Run {
                                                   std::lock_guard lock(in_flight_mu_);
                                                   in_flight_.erase(u);
                                                 }
-                                                write(u);
+                                                if (mode_ == Mode::Part)
+                                                  spool_piece(u);
+                                                else
+                                                  write(u);
                                               }));
     progress.done();
     progress_ = nullptr;
@@ -620,9 +1139,31 @@ class Run {
     result_.spilled = {0, budget_.spilled_items(), budget_.spilled_bytes()};
   }
 
+  static constexpr std::size_t KEY_BATCH = 1 << 16;  // keys per question round (pass 2)
+  static constexpr std::size_t GATHER_CHUNK = 16u << 20;
+  enum class Mode { Single, Part, Merge } mode_ = Mode::Single;
+
   const ConvertOptions &opts_;
   std::ostream &log_;
   ConvertResult &result_;
+  std::vector<std::size_t> order_;  // the units this process converts, in order
+  // Distributed runs.
+  Cluster *cluster_ = nullptr;
+  fs::path part_dir_;
+  PartProgress part_;
+  std::unique_ptr<SpoolWriter> spool_, keys_;
+  std::unique_ptr<KeySpreader> spreader_;
+  std::vector<u32> assignment_;  // rank of each unit
+  std::vector<std::unique_ptr<DupReader>> dups_;
+  u32 merge_rank_ = 0;
+  int ranks_ = 0;
+  std::string job_digest_;
+  i64 kill_rank_ = -1, kill_after_ = 0;
+
+ public:
+  RankStats rank_stats_;
+
+ private:
   std::vector<std::string> inputs_;
   std::unique_ptr<StateStore> state_;
   StateStore::Run run_;
@@ -636,7 +1177,9 @@ class Run {
   // The sink's preparer of each thread (a zstd context for batches), never shared.
   tbb::enumerable_thread_specific<std::unique_ptr<sink::Preparer>> preparers_;
   std::size_t tokens_ = 2;
-  OutputBudget budget_{fs::path(opts_.out_dir) / ".mailmill", opts_.max_memory};
+  OutputBudget budget_{opts_.local_parts.empty() ? fs::path(opts_.out_dir) / ".mailmill"
+                                                 : fs::path(opts_.local_parts),
+                       opts_.max_memory};
   Produce produce_ = Produce::MimeLf;
   bool prepares_ = false;
   Progress *progress_ = nullptr;
@@ -667,8 +1210,40 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
     std::fclose(f);
   }
   ConvertResult result;
-  Run run(opts, log, result);
-  run.execute();
+  Cluster *cluster = opts.cluster != nullptr && opts.cluster->size() > 1 ? opts.cluster : nullptr;
+  if (cluster != nullptr) {
+    // Every rank: its share of the conversion, and the dedup decisions.
+    result.distributed = true;
+    result.rank = cluster->rank();
+    {
+      ConvertResult scratch;  // the plan's ledger of a rank is not the run's
+      Run part(opts, log, scratch);
+      try {
+        part.execute_part(*cluster);
+      } catch (const JobError &) {
+        throw;  // every rank stops with it
+      } catch (const std::exception &e) {
+        log << "mailmill: fatal: rank " << cluster->rank() << ": " << e.what() << "\n";
+        cluster->abort(EXIT_FATAL);
+      }
+    }
+    if (cluster->rank() != 0 || opts.no_merge) {
+      result.assembled = false;
+      if (cluster->rank() == 0)
+        log << "the parts are complete in " << job_dir(opts.out_dir).string()
+            << "; assemble them with: mailmill merge " << opts.out_dir << "\n";
+      result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      return result;
+    }
+  }
+  if (cluster != nullptr || opts.merge_only) {
+    result.distributed = true;
+    Run run(opts, log, result);
+    run.execute_merge();
+  } else {
+    Run run(opts, log, result);
+    run.execute();
+  }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   result.ledger.reconcile();
@@ -699,6 +1274,45 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
       stage("write", result.write);
       stage("spilled", result.spilled);
       j.end_object();
+      if (result.distributed) {
+        // A distributed run (issue 17): every rank's share and the key exchange's cost.
+        RankStats sum;
+        for (const RankStats &r : result.ranks) {
+          sum.units += r.units;
+          sum.items += r.items;
+          sum.resumed_units += r.resumed_units;
+          sum.rounds = std::max(sum.rounds, r.rounds);
+          sum.bytes_sent += r.bytes_sent;
+          sum.keys_sent += r.keys_sent;
+          sum.owned_keys += r.owned_keys;
+        }
+        j.key("mpi").begin_object();
+        j.key("ranks").value(static_cast<i64>(result.ranks.size()));
+        j.key("library").value(result.mpi_library);
+        j.key("units").value(sum.units);
+        j.key("resumed_units").value(sum.resumed_units);
+        j.key("keyed_items").value(sum.keys_sent);
+        j.key("distinct_keys").value(sum.owned_keys);
+        j.key("exchange_rounds").value(sum.rounds);
+        j.key("exchange_bytes").value(sum.bytes_sent);
+        j.key("per_rank").begin_array();
+        for (const RankStats &r : result.ranks) {
+          j.begin_object();
+          j.key("rank").value(r.rank);
+          j.key("units").value(r.units);
+          j.key("items").value(r.items);
+          j.key("resumed_units").value(r.resumed_units);
+          j.key("convert_seconds").value(r.convert_seconds);
+          j.key("dedup_seconds").value(r.dedup_seconds);
+          j.key("exchange_rounds").value(r.rounds);
+          j.key("exchange_bytes").value(r.bytes_sent);
+          j.key("keys_offered").value(r.keys_sent);
+          j.key("keys_owned").value(r.owned_keys);
+          j.end_object();
+        }
+        j.end_array();
+        j.end_object();
+      }
     });
     f.flush();
     if (!f.good())

@@ -305,7 +305,7 @@ Plan plan_inputs(const std::vector<std::string> &inputs, const PlanOptions &opts
       FolderPlan &fp = sp->folders[f];
       for (std::size_t b = 0; b < fp.nids.size(); b += UNIT_ITEMS) {
         std::size_t e = std::min(fp.nids.size(), b + UNIT_ITEMS);
-        plan.units.push_back(Unit{s, f, b, e, seq});
+        plan.units.push_back(Unit{plan.units.size(), s, f, b, e, seq});
         seq += e - b;
       }
     }

@@ -54,6 +54,7 @@ struct SourcePlan {
 
 /// A slice of one folder's items.
 struct Unit {
+  std::size_t index = 0;  ///< its position in Plan::units
   std::size_t source = 0, folder = 0;
   std::size_t begin = 0, end = 0;  ///< into FolderPlan::nids
   u64 first_seq = 0;

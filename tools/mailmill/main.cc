@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <atomic>
 #include <thread>
 #include <fstream>
@@ -36,6 +40,8 @@ experimental) to standard mailboxes
 Usage:
   mailmill convert INPUT... -o OUTDIR [--format mbox|eml|maildir|batch|pst] [--report FILE]
                    [--to URL --user U --password-file F]   (upload while converting)
+  mpirun -np N mailmill convert INPUT... -o OUTDIR [options]   (one job over N ranks/hosts)
+  mailmill merge OUTDIR          (assemble a distributed run's parts: after --no-merge)
   mailmill inspect INPUT... [--json] [--reader native|libpff|auto]
   mailmill verify OUTDIR [--imap URL --user U --password-file F]
   mailmill upload OUTDIR --imap URL --user U (--password-file F | --token-file F) [options]
@@ -48,6 +54,11 @@ Commands:
   convert   Convert every item of the inputs in parallel; write mbox, EML, maildir, PST or
             upload batches, remove duplicates across all inputs, and account for every item (written / duplicate /
             skipped / failed, with reasons) in OUTDIR/manifest.jsonl.
+            Under mpirun (Open MPI; Slurm's srun) the same command runs as one job on all
+            ranks: each converts a share, duplicates are decided across all of them, and
+            OUTDIR ends byte for byte as a single-machine run leaves it.
+  merge     The final assembly of a distributed run started with --no-merge (or whose
+            rank 0 stopped while assembling): writes OUTDIR from the ranks' parts.
   verify    Re-read an output folder and check every item against the manifest; with
             --imap, fetch every message back from the server and compare bytes.
   upload    Append what convert wrote (mbox, EML, maildir or batch output) to an IMAP
@@ -120,7 +131,24 @@ Examples:
   mailmill convert a.pst b.ost -o out/ --reader libpff --quiet
   mailmill convert exports/ -o out/ --format batch --profile gmail --batch-bytes 2G
   mailmill convert more/ -o out/          # later: adds to out/, skipping what is there
+
+Over several machines (MPI; Open MPI from Debian: openmpi-bin):
+  mpirun -np 8 --hostfile hosts mailmill convert /share/exports -o /share/out
+  mpirun -np 8 --hostfile hosts mailmill convert /share/exports -o /share/out \
+         --local-parts /scratch/mm          # parts on each host's disk, gathered at the end
+  The same command line as on one machine; every rank must see the inputs at the same path.
+  Every rank plans the same work (they check they agree), converts its share of the work
+  units (by estimated size) into its parts, and sends each item's dedup key to the rank that
+  owns it; the owner keeps the first occurrence in input order, exactly as one process does.
+  Rank 0 then assembles OUTDIR in input order from the parts without converting anything
+  again: manifest, report and every output file are identical to a single-machine run with
+  the same options. A killed run resumes with the same command (each rank keeps its finished
+  units). OUTDIR must be new (incremental runs are single-machine only); --format pst and
+  --to are single-machine only.
 )";
+
+// The MPI job this process is a rank of (convert under mpirun), or nullptr.
+pipeline::Cluster *g_cluster = nullptr;
 
 source::Reader parse_reader(const std::string &s) {
   if (s == "native") return source::Reader::Native;
@@ -263,7 +291,8 @@ void set_folder_map(const std::vector<std::string> &maps, const po::variables_ma
   o.default_folder_map = !vm.count("no-default-folder-map");
 }
 
-int cmd_convert(const std::vector<std::string> &args, const std::string &command_line) {
+int cmd_convert(const std::vector<std::string> &args, const std::string &command_line,
+                bool merge_only = false) {
   pipeline::ConvertOptions opts;
   std::string format = "mbox", reader = "auto", dedup = "content", scope = "global",
               profile = "generic", max_memory = "1G", batch_bytes = "1G", max_msg, io = "auto";
@@ -336,6 +365,17 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
        "name (case-insensitive) or mailbox number; repeat for several. Default: every mailbox, "
        "each in its own folder tree (`mailmill inspect x.edb` lists them)")
       ("quiet,q", po::bool_switch(&quiet), "no progress line, only errors and the summary");
+  po::options_description mpi("Distributed runs (mpirun -np N mailmill convert ...)");
+  mpi.add_options()
+      ("mpi", "join an MPI job even where the launcher is not recognized (mpirun, Slurm and "
+              "PMIx launchers are found without it)")
+      ("local-parts", po::value(&opts.local_parts),
+       "each rank keeps its parts in DIR/rank-N (a disk of its own host) instead of "
+       "OUTDIR/.mailmill/mpi; rank 0 gathers them before assembling")
+      ("no-merge", po::bool_switch(&opts.no_merge),
+       "stop once the parts are complete and duplicates decided; `mailmill merge OUTDIR` "
+       "assembles OUTDIR later");
+  desc.add(mpi);
   po::options_description to(
       "Upload while converting (mbox, eml, maildir or batch output; see mailmill upload --help)");
   server.add(to, "to");
@@ -410,9 +450,25 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
   opts.reader = parse_reader(reader);
   opts.progress = !quiet && isatty(STDERR_FILENO);
   opts.command_line = command_line;
+  opts.args = args;
+  opts.merge_only = merge_only;
+  const bool spread = g_cluster != nullptr && g_cluster->size() > 1;
+  if (spread) {
+    opts.cluster = g_cluster;
+    if (pst)
+      throw po::error("--format pst cannot be spread over MPI ranks (each PST is one file "
+                      "written in order): run it without mpirun");
+    if (vm.count("to"))
+      throw po::error("--to cannot be combined with an MPI run: upload the result afterwards "
+                      "with mailmill upload OUTDIR");
+    opts.progress = opts.progress && g_cluster->rank() == 0;
+  } else if (!merge_only && (!opts.local_parts.empty() || opts.no_merge)) {
+    throw po::error("--local-parts and --no-merge are for distributed runs (mpirun -np N "
+                    "mailmill convert ...)");
+  }
   if (!server.fill(vm, up)) {
     pipeline::ConvertResult r = pipeline::run_convert(opts, std::cerr);
-    std::cerr << r.ledger.summary();
+    if (r.assembled) std::cerr << r.ledger.summary();
     return r.exit_code;
   }
   // --to: the upload follows the conversion in a thread of its own, in passes
@@ -520,6 +576,58 @@ int cmd_upload(const std::vector<std::string> &args) {
                                std::to_string(o.connections));
   o.progress = vm.count("progress") || (!vm.count("quiet") && isatty(2));
   return upload::run_upload(o, std::cout, std::cerr);
+}
+
+int cmd_merge(const std::vector<std::string> &args) {
+  std::string dir;
+  po::options_description desc("mailmill merge OUTDIR");
+  desc.add_options()("help,h", "show this help");
+  po::options_description hidden;
+  hidden.add_options()("dir", po::value(&dir));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc
+              << "\nAssembles the output of a distributed run (mpirun -np N mailmill convert "
+                 "... --no-merge,\nor one whose rank 0 stopped while assembling) from the "
+                 "ranks' parts in\nOUTDIR/.mailmill/mpi: every item in input order through "
+                 "the ordinary write stage,\nwithout converting anything again. It plans the "
+                 "inputs of the original command\n(from the folder it was started in), "
+                 "checks they are unchanged, and writes manifest,\nreport and output files as "
+                 "the single-machine run would. Interrupted, it resumes.\nExit codes as for "
+                 "convert.\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (dir.empty()) throw po::error("no OUTDIR given");
+  const std::filesystem::path jobs = std::filesystem::path(dir) / ".mailmill" / "mpi";
+  auto slurp = [](const std::filesystem::path &p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  const std::string raw = slurp(jobs / "args"), cwd = slurp(jobs / "cwd");
+  if (raw.empty())
+    throw po::error(dir + " holds no distributed run's parts (" + (jobs / "args").string() +
+                    " is missing)");
+  std::vector<std::string> original;
+  for (std::size_t at = 0; at < raw.size();) {
+    const std::size_t end = raw.find('\0', at);
+    original.push_back(raw.substr(at, end - at));
+    at = end == std::string::npos ? raw.size() : end + 1;
+  }
+  // Relative inputs and OUTDIR are relative to where the original command ran.
+  if (!cwd.empty() && ::chdir(cwd.c_str()) != 0)
+    throw FatalError("cannot enter " + cwd + ", where the distributed run was started: " +
+                     std::strerror(errno));
+  std::string line = "mailmill convert";
+  for (const std::string &a : original) line += " " + a;
+  return cmd_convert(original, line + "  (assembled by mailmill merge)", true);
 }
 
 int cmd_verify(const std::vector<std::string> &args) {
@@ -745,16 +853,32 @@ int main(int argc, char **argv) {
     return args.empty() ? pipeline::EXIT_USAGE : 0;
   }
   if (args[0] == "--version") {
-    std::cout << "mailmill " << VERSION << "\n";
+    const std::string mpi = pipeline::mpi_library();
+    std::cout << "mailmill " << VERSION << "\nMPI: " << (mpi.empty() ? "not built in" : mpi)
+              << "\n";
     return 0;
   }
   std::string cmd = args[0];
   args.erase(args.begin());
+  // A rank of an MPI job joins it before any thread starts. A build without MPI must not run
+  // as N independent processes writing one OUTDIR: it refuses.
+  std::unique_ptr<pipeline::Cluster> cluster;
+  if (cmd == "convert" && (pipeline::launched_by_mpirun() ||
+                           std::find(args.begin(), args.end(), "--mpi") != args.end())) {
+    std::string error;
+    cluster = pipeline::join_mpi(argc, argv, error);
+    if (!cluster) {
+      std::cerr << "mailmill convert: cannot join the MPI job: " << error << "\n";
+      return pipeline::EXIT_USAGE;
+    }
+    g_cluster = cluster.get();
+  }
   try {
     if (cmd == "convert") return cmd_convert(args, joined_args(argc, argv));
     if (cmd == "inspect") return cmd_inspect(args);
     if (cmd == "generate") return cmd_generate(args);
     if (cmd == "verify") return cmd_verify(args);
+    if (cmd == "merge") return cmd_merge(args);
     if (cmd == "upload") return cmd_upload(args);
     std::cerr << "mailmill: unknown command '" << cmd << "' (try mailmill --help)\n";
     return pipeline::EXIT_USAGE;

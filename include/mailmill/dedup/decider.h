@@ -62,6 +62,12 @@ class Decider {
   /// with `seq` at once. Call in seq order.
   Decision decide(const ItemKeys &keys, const ItemPlace &place, u64 seq);
 
+  /// The decision about item `seq` when another process decided whether it is a duplicate
+  /// (a distributed run: the key's owner rank found the first occurrence). Leaves the index
+  /// alone: `duplicate_of` is taken as it comes.
+  Decision decided(const ItemKeys &keys, const ItemPlace &place, u64 seq,
+                   std::optional<u64> duplicate_of) const;
+
   /// Records that the first copy of `d` was written: its key joins the keys to
   /// journal. (Call it after the item's bytes reached the sink, so a journal
   /// commit never holds a key whose item it does not hold.) No-op for unkeyed

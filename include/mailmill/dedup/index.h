@@ -19,6 +19,9 @@ class KeyIndex {
   /// Returns the value stored for `key` if present; otherwise stores `value` and returns
   /// nullopt.
   std::optional<u64> find_or_insert(const Digest &key, u64 value);
+  /// Stores `value` for `key` when the key is absent or holds a larger value (keys offered in
+  /// any order keep their smallest value: the first occurrence when values are seqs).
+  void keep_smallest(const Digest &key, u64 value);
   /// Lookup only.
   std::optional<u64> find(const Digest &key) const;
   std::size_t size() const { return size_; }

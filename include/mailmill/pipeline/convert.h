@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mailmill/dedup/decider.h"
+#include "mailmill/pipeline/cluster.h"
 #include "mailmill/pipeline/ledger.h"
 #include "mailmill/sink/pst_sink.h"
 #include "mailmill/sink/sink.h"
@@ -62,6 +63,34 @@ struct ConvertOptions {
   /// --mailbox: the mailboxes of Exchange databases to convert (owner name or number); empty
   /// takes every mailbox.
   std::vector<std::string> mailboxes;
+
+  // ---- A run spread over the ranks of an MPI job (issue 17) ----
+  /// The job's ranks (`mpirun -np N mailmill convert ...`); nullptr or one rank: this process
+  /// alone. Every rank plans the same inputs, converts its share of the work units into its
+  /// parts, the dedup keys go to their owner ranks, and rank 0 assembles the parts in seq
+  /// order through the ordinary write stage, so OUTDIR ends exactly as a one-process run
+  /// leaves it.
+  Cluster *cluster = nullptr;
+  /// --local-parts DIR: where each rank keeps its parts (DIR/rank-R, on a disk of its own
+  /// host); they are gathered into OUTDIR/.mailmill/mpi/ at the end. Empty: there directly.
+  std::string local_parts;
+  /// --no-merge: leave the final assembly to `mailmill merge OUTDIR`.
+  bool no_merge = false;
+  /// `mailmill merge OUTDIR`: only the final assembly of a distributed run's parts.
+  bool merge_only = false;
+  /// The command line's arguments after "convert", kept with a distributed run's parts so
+  /// that `mailmill merge` can plan the same inputs with the same options.
+  std::vector<std::string> args;
+};
+
+/// How a distributed run went on one rank (the report's "mpi" object).
+struct RankStats {
+  int rank = 0;
+  u64 units = 0, items = 0;   ///< work units and items assigned to the rank
+  u64 resumed_units = 0;      ///< of those, already in its parts from a killed run
+  double convert_seconds = 0; ///< converting and spooling, pass 1 of the key exchange included
+  double dedup_seconds = 0;   ///< the rest of the key exchange (pass 2)
+  u64 rounds = 0, bytes_sent = 0, keys_sent = 0, owned_keys = 0;
 };
 
 struct StageStats {
@@ -79,6 +108,13 @@ struct ConvertResult {
   StageStats read, convert, build, hash, write;
   /// Finished items that waited in a temporary file because --max-memory was reached.
   StageStats spilled;
+  /// A distributed run: this process's rank, whether it assembled OUTDIR (rank 0 unless
+  /// --no-merge; `mailmill merge`), and every rank's figures (on the assembling process).
+  bool distributed = false;
+  int rank = 0;
+  bool assembled = true;
+  std::string mpi_library;
+  std::vector<RankStats> ranks;
 };
 
 /// Runs a conversion. Per-source errors and progress go to `log`; the summary is NOT printed
