@@ -94,13 +94,6 @@ u64 profile_limit(const ConvertOptions &o) {
 
 // ---- A run spread over ranks (issue 17): the job folder, the plan's digest, the shares ------
 
-// An error every rank of a distributed run learned at the same point (they all stop with it);
-// any other error on one rank ends the whole job at once (MPI_Abort), since the others would
-// wait for it forever.
-struct JobError : FatalError {
-  using FatalError::FatalError;
-};
-
 fs::path job_dir(const std::string &out_dir) { return fs::path(out_dir) / ".mailmill" / "mpi"; }
 
 constexpr const char *JOB_MAGIC = "mailmill-mpi-job-v1";
@@ -388,7 +381,12 @@ class Run {
     share.done();
     progress_ = nullptr;
     spreader_->finish(!failure.empty());
-    if (!failure.empty()) throw JobError("rank " + std::to_string(me) + ": " + failure);
+    if (!failure.empty()) {
+      // Only rank 0 prints a JobError: another rank says its own reason here.
+      const std::string why = "rank " + std::to_string(me) + ": " + failure;
+      if (me != 0) log_ << "mailmill: fatal: " << why << "\n";
+      throw JobError(why);
+    }
     if (spreader_->someone_failed())
       throw JobError("another rank stopped with an error (its message is above); run the same "
                      "command again to go on");

@@ -886,6 +886,11 @@ int main(int argc, char **argv) {
     std::cerr << "mailmill " << cmd << ": " << e.what() << " (try mailmill " << cmd
               << " --help)\n";
     return pipeline::EXIT_USAGE;
+  } catch (const pipeline::JobError &e) {
+    // Every rank stops with it; one says why.
+    if (g_cluster == nullptr || g_cluster->rank() == 0)
+      std::cerr << "mailmill: fatal: " << e.what() << "\n";
+    return pipeline::EXIT_FATAL;
   } catch (const FatalError &e) {
     std::cerr << "mailmill: fatal: " << e.what() << "\n";
     return pipeline::EXIT_FATAL;

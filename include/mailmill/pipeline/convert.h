@@ -83,6 +83,13 @@ struct ConvertOptions {
   std::vector<std::string> args;
 };
 
+/// An error every rank of a distributed run learned at the same point: they all stop with it
+/// (rank 0 says why). Any other error on one rank ends the whole job at once (MPI_Abort),
+/// since the other ranks would wait for it forever.
+struct JobError : FatalError {
+  using FatalError::FatalError;
+};
+
 /// How a distributed run went on one rank (the report's "mpi" object).
 struct RankStats {
   int rank = 0;
