@@ -260,6 +260,12 @@ class Run {
         kill_rank_ = std::atoi(f + 10);
         if (const char *k = std::strchr(f + 10, ':')) kill_after_ = std::atoll(k + 1);
       }
+      // fail-rank:R:K: the same rank's output fails instead (FatalError, as a full disk).
+      if (v.rfind("fail-rank:", 0) == 0) {
+        kill_rank_ = std::atoi(f + 10);
+        if (const char *k = std::strchr(f + 10, ':')) kill_after_ = std::atoll(k + 1);
+        fail_not_kill_ = true;
+      }
     }
   }
 
@@ -684,8 +690,10 @@ class Run {
       part_.spool_bytes = spool_->flush();
       part_.keys_bytes = keys_->flush();
       write_progress(part_dir_ / "progress", part_);
-      if (kill_rank_ == cluster_->rank() && static_cast<i64>(part_.units_done) == kill_after_)
+      if (kill_rank_ == cluster_->rank() && static_cast<i64>(part_.units_done) == kill_after_) {
+        if (fail_not_kill_) throw FatalError("injected fault (MAILMILL_TEST_FAULT)");
         std::raise(SIGKILL);
+      }
     }
     spreader_->poll(false);
   }
@@ -1082,7 +1090,8 @@ class Run {
         tbb::make_filter<void, Unit *>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control &fc) -> Unit * {
-              if (next >= order_.size()) {
+              // A distributed run stops handing out work once another rank has failed.
+              if (next >= order_.size() || (spreader_ && spreader_->someone_failed())) {
                 fc.stop();
                 return nullptr;
               }
@@ -1166,6 +1175,7 @@ class Run {
   int ranks_ = 0;
   std::string job_digest_;
   i64 kill_rank_ = -1, kill_after_ = 0;
+  bool fail_not_kill_ = false;
   i64 spooled_items_ = 0;
   u64 spooled_bytes_ = 0;
 

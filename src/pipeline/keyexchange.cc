@@ -68,7 +68,7 @@ bool KeySpreader::poll(bool finished, bool failed) {
       if (got.empty()) throw FatalError("MPI: an exchange round arrived without its header");
       const u8 flags = static_cast<u8>(got[0]);
       everyone = everyone && (flags & FINISHED);
-      someone_failed_ = someone_failed_ || (flags & FAILED);
+      if (flags & FAILED) someone_failed_ = true;
       for (std::size_t at = 1; at + KEYED_ITEM_BYTES <= got.size(); at += KEYED_ITEM_BYTES) {
         const KeyedItem k = get_keyed(got.data() + at);
         owned_.keep_smallest(k.key, k.seq);

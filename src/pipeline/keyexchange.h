@@ -8,6 +8,7 @@
 // of each of its keys, in batches; an item whose key's first seq is not its own is a duplicate
 // of that seq. An owner holds only its share of the keys (about 1/N of the single-machine
 // index). Both passes are collective: every rank runs them, in this order.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -52,7 +53,8 @@ class KeySpreader {
   /// Rounds until every rank has finished; `failed` tells the others this rank stopped early.
   void finish(bool failed);
   /// True once a round carried a failure flag from some rank (the run then stops everywhere).
-  bool someone_failed() const { return someone_failed_; }
+  /// Safe to call from any thread (the pipeline's input stage stops handing out work).
+  bool someone_failed() const { return someone_failed_.load(std::memory_order_relaxed); }
   /// Key -> first seq, of the keys this rank owns.
   const dedup::KeyIndex &owned() const { return owned_; }
   ExchangeStats &stats() { return stats_; }
@@ -63,7 +65,8 @@ class KeySpreader {
   std::vector<Bytes> out_;  // queued records per owner
   std::unique_ptr<Exchange> inflight_;
   std::chrono::steady_clock::time_point last_start_{};
-  bool all_finished_ = false, someone_failed_ = false;
+  bool all_finished_ = false;
+  std::atomic<bool> someone_failed_{false};
   dedup::KeyIndex owned_;
   ExchangeStats stats_;
 };
