@@ -14,6 +14,7 @@ PACKAGES=(
   libgsf-1-dev python3-olefile python3-pil
   openssl libical-dev python3-icalendar libytnef0-dev libgoogle-perftools-dev
   libesedb-utils
+  openmpi-bin libopenmpi-dev
 )
 
 missing=()
