@@ -1218,7 +1218,11 @@ ConvertResult run_convert(const ConvertOptions &opts, std::ostream &log) {
   auto start = Clock::now();
   // The report is written at the end: a path that cannot be written must stop the run before
   // it starts, not after hours of conversion. (The file is created now and filled at the end.)
-  if (!opts.report_path.empty()) {
+  // Only the process that assembles the output writes the report (rank 0; `mailmill merge`
+  // after --no-merge).
+  const bool writes_report =
+      opts.cluster == nullptr || opts.cluster->size() < 2 || (opts.cluster->rank() == 0 && !opts.no_merge);
+  if (!opts.report_path.empty() && writes_report) {
     // Its folder is made as OUTDIR is (a report inside OUTDIR is the common case).
     std::error_code ec;
     const fs::path parent = fs::path(opts.report_path).parent_path();

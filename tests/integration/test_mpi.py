@@ -16,11 +16,13 @@ one with "mpi": {"ranks": N}.
     is seen to catch one flipped byte and one changed manifest line.
 (b) MPI runs of that corpus: -np 2 mbox; -np 4 --oversubscribe eml, and batch with
     --batch-messages 50 (many batches); -np 2 --local-parts DIR (mbox; each rank's parts under
-    DIR/rank-R, gathered at the end); -np 2 --no-merge (maildir: not finished before
+    DIR/rank-R, gathered to rank 0 and then removed from DIR); -np 2 --no-merge (maildir: not finished before
     `mailmill merge OUT`, identical after it); rank 1 killed with SIGKILL after it spooled 3
     work units (MAILMILL_TEST_FAULT=kill-rank:1:3; mpirun fails), then the same command again
     without the fault: identical, and its report says work units were resumed
-    (mpi.resumed_units > 0); --format pst under -np 2 is refused (exit 2, one line on stderr
+    (mpi.resumed_units > 0); the same with rank 0 killed; rank 1's output failing after 2 units
+    (fail-rank:1:2: exit 3, its reason printed once, the others stop) and the command again:
+    identical; --format pst under -np 2 is refused (exit 2, one line on stderr
     mentioning MPI, no PST written) while the same command without mpirun converts.
 (c) Corpus (skipped without it): four PST/OST fixtures (one a partial copy of another, one
     that cannot be opened, so the reference exits 1), an mbox, two EML and two MSG files, as
@@ -65,7 +67,9 @@ def text(b):
 
 
 def load_report(path):
-    if not os.path.exists(path):
+    """The report, or None when there is none (a killed run leaves the empty file that was
+    made at its start to prove the path writable)."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
         return None
     with open(path, encoding="utf-8") as f:
         return json.load(f)
@@ -423,8 +427,9 @@ out = os.path.join(W, "np2-local-parts")
 job, rep = mpi_convert(2, refs["mbox"], out, "--local-parts", parts)
 same_as(refs["mbox"], job, rep, out, 2, "(b) -np 2 --local-parts")
 have = sorted(os.listdir(parts)) if os.path.isdir(parts) else []
-c.check({"rank-0", "rank-1"} <= set(have),
-        f"(b) --local-parts: {parts} holds {have}, want rank-0 and rank-1")
+c.check(not {"rank-0", "rank-1"} & set(have),
+        f"(b) --local-parts: {parts} still holds {have} after the gather (the parts are "
+        f"removed from the hosts once rank 0 has them)")
 
 # --no-merge: the ranks convert and decide duplicates; `mailmill merge` (no mpirun) assembles.
 out = os.path.join(W, "np2-no-merge")
@@ -461,6 +466,37 @@ c.check(isinstance(resumed, int) and resumed > 0,
         f"(b) resume after kill-rank:1:3: report mpi.resumed_units is {resumed!r} "
         f"({'key missing' if missing else 'no unit resumed'}), want > 0: the second run did not "
         f"resume")
+
+# Rank 0 killed (it also assembles): the same command resumes.
+out = os.path.join(W, "np2-kill0")
+job, _ = mpi_convert(2, refs["mbox"], out, fault="kill-rank:0:2")
+c.check(not job.timed_out and job.rc not in (0, None),
+        f"(b) kill-rank:0:2: mpirun {'timed out' if job.timed_out else f'exit {job.rc}'}, "
+        f"want a failed job: {job.tail()!r}")
+report = out + ".report.json"
+if os.path.exists(report):
+    os.remove(report)
+job, rep = mpi_convert(2, refs["mbox"], out)
+same_as(refs["mbox"], job, rep, out, 2, "(b) resume after kill-rank:0:2")
+resumed = ((rep or {}).get("mpi") or {}).get("per_rank") or []
+c.check(len(resumed) == 2 and resumed[0].get("resumed_units", 0) > 0,
+        f"(b) resume after kill-rank:0:2: rank 0 resumed no unit: {resumed!r}")
+
+# A rank whose output fails (as on a full disk): every rank stops, the reason is printed once,
+# and the same command then finishes the job.
+out = os.path.join(W, "np2-fail")
+job, _ = mpi_convert(2, refs["mbox"], out, fault="fail-rank:1:2", quiet_mpirun=True)
+err = text(job.stderr)
+c.check(not job.timed_out and job.rc == 3,
+        f"(b) fail-rank:1:2: mpirun {'timed out' if job.timed_out else f'exit {job.rc}'}, "
+        f"want 3: {job.tail()!r}")
+c.check(err.count("injected fault") == 1 and "another rank stopped" in err,
+        f"(b) fail-rank:1:2: want rank 1's reason once and rank 0's pointer to it: {err[-800:]!r}")
+report = out + ".report.json"
+if os.path.exists(report):
+    os.remove(report)
+job, rep = mpi_convert(2, refs["mbox"], out)
+same_as(refs["mbox"], job, rep, out, 2, "(b) the command again after fail-rank:1:2")
 
 # --format pst is refused under mpirun with more than one rank (the plain run above converts).
 out = os.path.join(W, "np2-pst")

@@ -883,8 +883,10 @@ int main(int argc, char **argv) {
     std::cerr << "mailmill: unknown command '" << cmd << "' (try mailmill --help)\n";
     return pipeline::EXIT_USAGE;
   } catch (const po::error &e) {
-    std::cerr << "mailmill " << cmd << ": " << e.what() << " (try mailmill " << cmd
-              << " --help)\n";
+    // Every rank of an MPI job reads the same command line: one says what is wrong with it.
+    if (g_cluster == nullptr || g_cluster->rank() == 0)
+      std::cerr << "mailmill " << cmd << ": " << e.what() << " (try mailmill " << cmd
+                << " --help)\n";
     return pipeline::EXIT_USAGE;
   } catch (const pipeline::JobError &e) {
     // Every rank stops with it; one says why.
