@@ -62,7 +62,12 @@ def without_seed(opts: list[str]) -> list[str]:
 GEN_OPTIONS = without_seed(EDB_GEN_OPTIONS) + ["--encryption", "compressible"]
 
 # The key exchange as src/pipeline/keyexchange.cc and cluster.cc implement it (the model).
-ROUND_S = 0.020        # pass 1: a round starts at most every 20 ms while converting
+ROUND_S = 0.020        # pass 1: a round starts at most every 20 ms per 8 ranks while converting
+
+
+def round_s(n: int) -> float:
+    """KeySpreader::round_interval: 20 ms per started group of 8 ranks."""
+    return ROUND_S * ((n + 7) // 8)
 KEY_BATCH = 1 << 16    # pass 2: keys per rank per question round (convert.cc KEY_BATCH)
 P1_RECORD = 8 + 32     # pass 1: seq + key, to the key's owner
 P2_QUESTION = 32       # pass 2: the key, to its owner
@@ -201,7 +206,7 @@ def check_exchange(mpi: dict) -> dict:
     max_convert = max(r["convert_seconds"] for r in per_rank)
     return {"ranks": n, "keyed_items": keyed, "distinct_keys": distinct,
             "rounds": mpi["exchange_rounds"], "rounds_pass1": r1, "rounds_pass2": 2 * i2,
-            "rounds_pass1_bound": math.ceil(max_convert / ROUND_S) + 2,
+            "rounds_pass1_bound": math.ceil(max_convert / round_s(n)) + 2,
             "rounds_equal_on_every_rank": len(rounds) == 1,
             "exchange_bytes": mpi["exchange_bytes"], "flag_bytes": flags,
             "bytes_per_keyed": mpi["exchange_bytes"] / keyed,
@@ -215,11 +220,11 @@ def check_exchange(mpi: dict) -> dict:
 
 def project(n: int, messages: int, rank_rate: float) -> dict:
     """The model at n ranks: `messages` keyed messages, evenly spread, each rank converting
-    `rank_rate` messages a second. Rounds every 20 ms is an upper bound (a round starts only
+    `rank_rate` messages a second. Rounds every round_s(n) is an upper bound (a round starts only
     when the last one is complete), so the header figures are upper bounds too."""
     payload = messages * PER_ITEM * (n - 1) / n
     convert_s = messages / (n * rank_rate)
-    r1 = math.ceil(convert_s / ROUND_S) + 1
+    r1 = math.ceil(convert_s / round_s(n)) + 1
     i2 = (messages // n) // KEY_BATCH + 1
     head1 = n * (n - 1) * r1 * (FLAG + COUNT)
     head2 = n * (n - 1) * i2 * (FLAG + COUNT + COUNT)
@@ -230,9 +235,9 @@ def project(n: int, messages: int, rank_rate: float) -> dict:
             "bytes_per_message": total / messages,
             "payload_per_message": payload / messages,
             "header_per_message": (head1 + head2) / messages,
-            "rank_header_bytes_per_s": (n - 1) * (FLAG + COUNT) / ROUND_S,
+            "rank_header_bytes_per_s": (n - 1) * (FLAG + COUNT) / round_s(n),
             "rank_payload_bytes_per_s": rank_rate * P1_RECORD * (n - 1) / n,
-            "rank_mpi_messages_per_s": 2 * (n - 1) / ROUND_S}
+            "rank_mpi_messages_per_s": 2 * (n - 1) / round_s(n)}
 
 
 def fmt_bytes(b: float) -> str:
@@ -517,10 +522,10 @@ def main() -> int:
            "owner rank (its first 8 bytes modulo N); a fraction (N−1)/N of them live elsewhere.",
            "",
            f"- Pass 1, while converting: each keyed message sends {P1_RECORD} bytes (8-byte seq "
-           "+ 32-byte key) to its owner. A round starts at most every "
-           f"{ROUND_S * 1000:.0f} ms (only between work units, and only once the previous "
-           "round is complete, so that is an upper bound), and the finishing rounds follow "
-           f"until every rank is done: at most ⌈T / {ROUND_S * 1000:.0f} ms⌉ + 2 rounds for a "
+           "+ 32-byte key) to its owner. A round starts at most every I = "
+           f"{ROUND_S * 1000:.0f} ms × ⌈N / 8⌉ (only between work units, and only once the "
+           "previous round is complete, so that is an upper bound), and the finishing rounds "
+           "follow until every rank is done: at most ⌈T / I⌉ + 2 rounds for a "
            "conversion of T seconds (the bound column above).",
            f"- Pass 2, after converting: each keyed message sends a {P2_QUESTION}-byte question "
            f"to its owner and gets an {P2_ANSWER}-byte answer, in batches of {KEY_BATCH:,} keys "
@@ -538,7 +543,7 @@ def main() -> int:
                f"{rank_rate:,.0f} messages/s (the single process on all {cores} cores here, "
                "i.e. one rank per host like this one"
                + (", given by --rank-rate" if args.rank_rate else "") + "). Pass 1 rounds "
-               "every 20 ms, an upper bound; so are the header bytes.", "",
+               "every I = 20 ms × ⌈N / 8⌉, an upper bound; so are the header bytes.", "",
                "| ranks | payload / msg | headers / msg | bytes / msg | total | of which "
                "headers | conversion s | rounds (1 + 2) | per rank: headers/s out | per rank: "
                "pass 1 payload/s out | per rank: MPI messages/s |",
@@ -553,12 +558,12 @@ def main() -> int:
                       f"{fmt_bytes(p['rank_payload_bytes_per_s'])}/s | "
                       f"{p['rank_mpi_messages_per_s']:,.0f} |")
         md += ["", "The payload per message tends to 80 bytes whatever N. The headers do not: "
-               "each rank sends 9 (N−1) bytes every 20 ms whether it has keys or not, so per "
-               "message they grow with N and shrink with a faster rank; past some N they "
-               "exceed the payload, and the number of point-to-point messages per round "
-               "(2 (N−1) per rank) matters more than the bytes. Where a round takes longer "
-               "than 20 ms the next starts later, which lowers the rounds and header bytes "
-               "below these bounds."]
+               "each rank sends 9 (N−1) bytes every round whether it has keys or not. The round "
+               "interval grows with N (20 ms per 8 ranks) to keep that in check: per rank the "
+               "header traffic stays near 9 × 8 / 20 ms = 3.6 kB/s and the point-to-point "
+               "messages near 2 × 8 / 20 ms = 800/s, and a round's keys wait at most I before "
+               "they leave. Where a round takes longer than I the next starts later, which "
+               "lowers the rounds and header bytes below these bounds."]
     text = "\n".join(md) + "\n"
     print(text)
     dest = work if args.quick else HERE

@@ -37,7 +37,8 @@ int owner_of(const dedup::Digest &key, int ranks) {
 
 // ---- Pass 1 ---------------------------------------------------------------------------------
 
-KeySpreader::KeySpreader(Cluster &cluster) : cluster_(cluster), out_(cluster.size()) {}
+KeySpreader::KeySpreader(Cluster &cluster)
+    : cluster_(cluster), out_(cluster.size()), interval_(round_interval(cluster.size())) {}
 
 void KeySpreader::add(const KeyedItem &k) {
   put_keyed(out_[owner_of(k.key, cluster_.size())], k);
@@ -81,7 +82,7 @@ bool KeySpreader::poll(bool finished, bool failed) {
       return true;
     }
   }
-  if (finished || std::chrono::steady_clock::now() - last_start_ >= std::chrono::milliseconds(20))
+  if (finished || std::chrono::steady_clock::now() - last_start_ >= interval_)
     start(finished, failed);
   return false;
 }

@@ -47,8 +47,9 @@ class KeySpreader {
  public:
   explicit KeySpreader(Cluster &cluster);
   void add(const KeyedItem &k);
-  /// Completes a round in flight; starts the next when the last started at least 20 ms ago
-  /// (or `finished`: this rank will add no more keys). True once every rank has finished.
+  /// Completes a round in flight; starts the next once round_interval() has passed since the
+  /// last started (or `finished`: this rank will add no more keys). True once every rank has
+  /// finished.
   bool poll(bool finished, bool failed = false);
   /// Rounds until every rank has finished; `failed` tells the others this rank stopped early.
   void finish(bool failed);
@@ -58,6 +59,12 @@ class KeySpreader {
   /// Key -> first seq, of the keys this rank owns.
   const dedup::KeyIndex &owned() const { return owned_; }
   ExchangeStats &stats() { return stats_; }
+  /// 20 ms per 8 ranks: every round costs each rank a header for every other rank, so with more
+  /// ranks rounds are rarer and carry more keys (1,000 ranks: a round every 2.5 s, about
+  /// 9 kB of headers per rank per round).
+  static std::chrono::milliseconds round_interval(int ranks) {
+    return std::chrono::milliseconds(20 * ((ranks + 7) / 8));
+  }
 
  private:
   void start(bool finished, bool failed);
@@ -65,6 +72,7 @@ class KeySpreader {
   std::vector<Bytes> out_;  // queued records per owner
   std::unique_ptr<Exchange> inflight_;
   std::chrono::steady_clock::time_point last_start_{};
+  std::chrono::milliseconds interval_;
   bool all_finished_ = false;
   std::atomic<bool> someone_failed_{false};
   dedup::KeyIndex owned_;
