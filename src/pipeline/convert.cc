@@ -684,6 +684,12 @@ class Run {
     keys_->append(keyed);
     spooled_items_ += static_cast<i64>(u->items.size());
     for (const ItemOut &item : u->items) spooled_bytes_ += item.size;
+    // As write() does: the input's mapped pages would otherwise stay resident all run.
+    if (++units_since_release_ >= 4 || spooled_bytes_ - released_at_ > (64ull << 20)) {
+      sp.primary->release_memory();
+      released_at_ = spooled_bytes_;
+      units_since_release_ = 0;
+    }
     if (progress_) progress_->tick(spooled_items_, spooled_bytes_);
     if (u->unit.end == plan_.units[u->unit.index].end) {
       ++part_.units_done;

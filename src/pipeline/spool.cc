@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "mailmill/dedup/keys.h"
+#include "mailmill/util/buffer_pool.h"
 #include "mailmill/util/result.h"
 
 namespace mm::pipeline {
@@ -201,7 +202,12 @@ bool SpoolReader::read(u64 &unit, UnitOut &out) {
     }
     if (!get(it.content.data(), it.content.size()) || !get(it.raw.data(), it.raw.size()))
       throw FatalError(damaged);
-    str(it.bytes);
+    // The bytes in a recycled buffer, as the parallel stage builds them (the sinks give
+    // buffers back to the pool).
+    const u64 n = u64_();
+    if (n > MAX_FIELD) throw FatalError(damaged);
+    it.bytes = util::BufferPool::instance().take_sized(n);
+    if (n && !get(it.bytes.data(), n)) throw FatalError(damaged);
   }
   u32 end = 0;
   if (!get(&end, 4) || end != END_MAGIC || u64_() != unit) throw FatalError(damaged);
