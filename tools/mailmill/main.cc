@@ -137,6 +137,7 @@ Over several machines (MPI; Open MPI from Debian: openmpi-bin):
   mpirun -np 8 --hostfile hosts mailmill convert /share/exports -o /share/out \
          --local-parts /scratch/mm          # parts on each host's disk, gathered at the end
   The same command line as on one machine; every rank must see the inputs at the same path.
+  Run one rank per host (mpirun --map-by ppr:1:node): a rank uses all its host's cores.
   Every rank plans the same work (they check they agree), converts its share of the work
   units (by estimated size) into its parts, and sends each item's dedup key to the rank that
   owns it; the owner keeps the first occurrence in input order, exactly as one process does.
