@@ -37,13 +37,8 @@ std::optional<Digest> Decider::key_of(const ItemKeys &keys, const ItemPlace &pla
 }
 
 Decision Decider::decide(const ItemKeys &keys, const ItemPlace &place, u64 seq) {
-  Decision d;
-  d.seq = seq;
-  std::optional<Digest> key = key_of(keys, place);
-  if (!key) return d;
-  d.keyed = true;
-  d.key = *key;
-  d.duplicate_of = index_.find_or_insert(d.key, seq);
+  Decision d = decided(keys, place, seq, std::nullopt);
+  if (d.keyed) d.duplicate_of = index_.find_or_insert(d.key, seq);
   return d;
 }
 

@@ -538,6 +538,22 @@ by the server, changed on disk since convert) or could not be sent: listed on st
 --report; 2 usage; 3 cannot connect, log in or verify the certificate, or OUTDIR unreadable.
 )";
 
+
+// Parses the options of a command that takes one folder (OUTDIR) as its positional argument;
+// the folder lands in `dir` once the caller runs po::notify.
+po::variables_map parse_with_dir(const std::vector<std::string> &args,
+                                 const po::options_description &desc, std::string &dir) {
+  po::options_description hidden;
+  hidden.add_options()("dir", po::value(&dir));
+  po::options_description all;
+  all.add(desc).add(hidden);
+  po::positional_options_description pos;
+  pos.add("dir", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  return vm;
+}
+
 int cmd_upload(const std::vector<std::string> &args) {
   upload::UploadOptions o;
   ServerArgs server;
@@ -555,14 +571,7 @@ int cmd_upload(const std::vector<std::string> &args) {
       "retries", po::value(&o.retries)->default_value(10), "reconnects and retries before a message counts as unsent")(
       "progress", "a progress line every second (default when stderr is a terminal)")(
       "quiet,q", "no progress line");
-  po::options_description hidden;
-  hidden.add_options()("dir", po::value(&o.out_dir));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("dir", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  po::variables_map vm = parse_with_dir(args, desc, o.out_dir);
   if (vm.count("help")) {
     std::cout << desc << UPLOAD_HELP;
     return 0;
@@ -583,14 +592,7 @@ int cmd_merge(const std::vector<std::string> &args) {
   std::string dir;
   po::options_description desc("mailmill merge OUTDIR");
   desc.add_options()("help,h", "show this help");
-  po::options_description hidden;
-  hidden.add_options()("dir", po::value(&dir));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("dir", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  po::variables_map vm = parse_with_dir(args, desc, dir);
   if (vm.count("help")) {
     std::cout << desc
               << "\nAssembles the output of a distributed run (mpirun -np N mailmill convert "
@@ -643,14 +645,7 @@ int cmd_verify(const std::vector<std::string> &args) {
   imap.add_options()("folder-map", po::value(&maps)->composing(), "as for upload")(
       "no-default-folder-map", "as for upload");
   desc.add(imap);
-  po::options_description hidden;
-  hidden.add_options()("dir", po::value(&dir));
-  po::options_description all;
-  all.add(desc).add(hidden);
-  po::positional_options_description pos;
-  pos.add("dir", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  po::variables_map vm = parse_with_dir(args, desc, dir);
   if (vm.count("help")) {
     std::cout << desc
               << "\nRe-reads every item the manifest lists as written (EML files, mbox and "
