@@ -448,55 +448,48 @@ if rep is not None:  # the contract does not say whether --no-merge writes the r
     d = report_diff(refs["maildir"].rep or {}, rep, 2)
     c.check(not d, f"(b) --no-merge: report differs:{explain(d)}")
 
+def fault_then_again(name, fault, want_rc=None):
+    """Runs -np 2 mbox with MAILMILL_TEST_FAULT=`fault` (the job must fail: with `want_rc` when
+    given), then the same command without it: the result must equal the reference. Returns
+    the failed run's stderr and the second run's report."""
+    out = os.path.join(W, name)
+    job, _ = mpi_convert(2, refs["mbox"], out, fault=fault, quiet_mpirun=True)
+    failed = job.rc == want_rc if want_rc is not None else job.rc not in (0, None)
+    c.check(not job.timed_out and failed,
+            f"(b) {fault}: mpirun {'timed out' if job.timed_out else f'exit {job.rc}'}, want a "
+            f"failed job{f' with exit {want_rc}' if want_rc else ''} (was the fault injected?): "
+            f"{job.tail()!r}")
+    report = out + ".report.json"
+    if os.path.exists(report):
+        os.remove(report)  # the report read below is the second run's
+    again, rep = mpi_convert(2, refs["mbox"], out)
+    same_as(refs["mbox"], again, rep, out, 2, f"(b) the command again after {fault}")
+    return text(job.stderr), rep
+
+
+def resumed_units(rep):
+    mpi = (rep or {}).get("mpi")
+    return mpi if isinstance(mpi, dict) else {}
+
+
 # Kill rank 1 after it spooled 3 work units, then the same command without the fault resumes.
-out = os.path.join(W, "np2-kill")
-job, _ = mpi_convert(2, refs["mbox"], out, fault="kill-rank:1:3")
-c.check(not job.timed_out and job.rc not in (0, None),
-        f"(b) kill-rank:1:3: mpirun {'timed out' if job.timed_out else f'exit {job.rc}'}, "
-        f"want a failed job (was the fault injected?): {job.tail()!r}")
-report = out + ".report.json"
-if os.path.exists(report):
-    os.remove(report)  # the report read below is the resumed run's
-job, rep = mpi_convert(2, refs["mbox"], out)
-same_as(refs["mbox"], job, rep, out, 2, "(b) resume after kill-rank:1:3")
-mpi = rep.get("mpi") if rep else None
-resumed = mpi.get("resumed_units") if isinstance(mpi, dict) else None
-missing = not isinstance(mpi, dict) or "resumed_units" not in mpi
-c.check(isinstance(resumed, int) and resumed > 0,
-        f"(b) resume after kill-rank:1:3: report mpi.resumed_units is {resumed!r} "
-        f"({'key missing' if missing else 'no unit resumed'}), want > 0: the second run did not "
-        f"resume")
+_, rep = fault_then_again("np2-kill", "kill-rank:1:3")
+mpi = resumed_units(rep)
+c.check(isinstance(mpi.get("resumed_units"), int) and mpi["resumed_units"] > 0,
+        f"(b) resume after kill-rank:1:3: report mpi.resumed_units is "
+        f"{mpi.get('resumed_units')!r}, want > 0: the second run did not resume")
 
 # Rank 0 killed (it also assembles): the same command resumes.
-out = os.path.join(W, "np2-kill0")
-job, _ = mpi_convert(2, refs["mbox"], out, fault="kill-rank:0:2")
-c.check(not job.timed_out and job.rc not in (0, None),
-        f"(b) kill-rank:0:2: mpirun {'timed out' if job.timed_out else f'exit {job.rc}'}, "
-        f"want a failed job: {job.tail()!r}")
-report = out + ".report.json"
-if os.path.exists(report):
-    os.remove(report)
-job, rep = mpi_convert(2, refs["mbox"], out)
-same_as(refs["mbox"], job, rep, out, 2, "(b) resume after kill-rank:0:2")
-resumed = ((rep or {}).get("mpi") or {}).get("per_rank") or []
-c.check(len(resumed) == 2 and resumed[0].get("resumed_units", 0) > 0,
-        f"(b) resume after kill-rank:0:2: rank 0 resumed no unit: {resumed!r}")
+_, rep = fault_then_again("np2-kill0", "kill-rank:0:2")
+per_rank = resumed_units(rep).get("per_rank") or []
+c.check(len(per_rank) == 2 and per_rank[0].get("resumed_units", 0) > 0,
+        f"(b) resume after kill-rank:0:2: rank 0 resumed no unit: {per_rank!r}")
 
-# A rank whose output fails (as on a full disk): every rank stops, the reason is printed once,
-# and the same command then finishes the job.
-out = os.path.join(W, "np2-fail")
-job, _ = mpi_convert(2, refs["mbox"], out, fault="fail-rank:1:2", quiet_mpirun=True)
-err = text(job.stderr)
-c.check(not job.timed_out and job.rc == 3,
-        f"(b) fail-rank:1:2: mpirun {'timed out' if job.timed_out else f'exit {job.rc}'}, "
-        f"want 3: {job.tail()!r}")
+# A rank whose output fails (as on a full disk): every rank stops with exit 3, the reason is
+# printed once, and the same command then finishes the job.
+err, _ = fault_then_again("np2-fail", "fail-rank:1:2", want_rc=3)
 c.check(err.count("injected fault") == 1 and "another rank stopped" in err,
         f"(b) fail-rank:1:2: want rank 1's reason once and rank 0's pointer to it: {err[-800:]!r}")
-report = out + ".report.json"
-if os.path.exists(report):
-    os.remove(report)
-job, rep = mpi_convert(2, refs["mbox"], out)
-same_as(refs["mbox"], job, rep, out, 2, "(b) the command again after fail-rank:1:2")
 
 # --format pst is refused under mpirun with more than one rank (the plain run above converts).
 out = os.path.join(W, "np2-pst")
