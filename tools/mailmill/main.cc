@@ -463,6 +463,13 @@ int cmd_convert(const std::vector<std::string> &args, const std::string &command
       throw po::error("--to cannot be combined with an MPI run: upload the result afterwards "
                       "with mailmill upload OUTDIR");
     opts.progress = opts.progress && g_cluster->rank() == 0;
+    std::error_code ec;
+    if (!opts.local_parts.empty() &&
+        std::filesystem::weakly_canonical(opts.local_parts, ec) ==
+            std::filesystem::weakly_canonical(
+                std::filesystem::path(opts.out_dir) / ".mailmill" / "mpi", ec))
+      throw po::error("--local-parts names the folder the parts are gathered into "
+                      "(OUTDIR/.mailmill/mpi): leave it out to keep the parts there");
   } else if (!merge_only && (!opts.local_parts.empty() || opts.no_merge)) {
     throw po::error("--local-parts and --no-merge are for distributed runs (mpirun -np N "
                     "mailmill convert ...)");
