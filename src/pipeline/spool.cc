@@ -43,9 +43,6 @@ void put_note(Bytes &b, const ItemNote &n) {
   put_str(b, n.detail);
 }
 
-// Items larger than this cannot be in a spool (the sanity bound of the reader).
-constexpr u64 MAX_FIELD = 1ull << 40;
-
 }  // namespace
 
 // ---- Writer ---------------------------------------------------------------------------------
@@ -126,20 +123,25 @@ SpoolReader::SpoolReader(const fs::path &path) : path_(path) {
   f_ = std::fopen(path.c_str(), "rb");
   if (!f_) throw FatalError(io_error("cannot open", path));
   std::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+  std::error_code ec;
+  left_ = fs::file_size(path, ec);
 }
 
 SpoolReader::~SpoolReader() {
   if (f_) std::fclose(f_);
 }
 
-bool SpoolReader::get(void *p, std::size_t n) { return std::fread(p, 1, n, f_) == n; }
+bool SpoolReader::get(void *p, std::size_t n) {
+  if (n > left_ || std::fread(p, 1, n, f_) != n) return false;
+  left_ -= n;
+  return true;
+}
 
 bool SpoolReader::read(u64 &unit, UnitOut &out) {
   const std::string damaged = "the part " + path_.string() + " is damaged or cut short";
   u32 magic = 0;
-  const std::size_t got = std::fread(&magic, 1, 4, f_);
-  if (got == 0 && std::feof(f_)) return false;
-  if (got != 4 || magic != PIECE_MAGIC) throw FatalError(damaged);
+  if (left_ == 0) return false;
+  if (!get(&magic, 4) || magic != PIECE_MAGIC) throw FatalError(damaged);
   auto u64_ = [&]() {
     char b[8];
     if (!get(b, 8)) throw FatalError(damaged);
@@ -150,9 +152,11 @@ bool SpoolReader::read(u64 &unit, UnitOut &out) {
     if (!get(&v, 1)) throw FatalError(damaged);
     return v;
   };
+  // A length is never more than what is left of the file (a damaged one must not make the
+  // reader allocate terabytes).
   auto str = [&](std::string &s) {
     const u64 n = u64_();
-    if (n > MAX_FIELD) throw FatalError(damaged);
+    if (n > left_) throw FatalError(damaged);
     s.resize(n);
     if (n && !get(s.data(), n)) throw FatalError(damaged);
   };
@@ -168,7 +172,9 @@ bool SpoolReader::read(u64 &unit, UnitOut &out) {
   out.unit.end = u64_();
   out.unit.first_seq = u64_();
   const u64 count = u64_();
-  if (count != out.unit.end - out.unit.begin || count > (1u << 24)) throw FatalError(damaged);
+  if (out.unit.end < out.unit.begin || count != out.unit.end - out.unit.begin ||
+      count > left_ / 64)  // an item takes more than 64 bytes
+    throw FatalError(damaged);
   out.items.resize(count);
   for (ItemOut &it : out.items) {
     it.seq = u64_();
@@ -179,7 +185,7 @@ bool SpoolReader::read(u64 &unit, UnitOut &out) {
     it.outcome = static_cast<Outcome>(outcome);
     note(it.note);
     const u64 warnings = u64_();
-    if (warnings > (1u << 20)) throw FatalError(damaged);
+    if (warnings > left_ / 40) throw FatalError(damaged);  // a note takes 40 bytes at least
     it.warnings.resize(warnings);
     for (ItemNote &w : it.warnings) note(w);
     const u8 form = u8_();
@@ -205,7 +211,7 @@ bool SpoolReader::read(u64 &unit, UnitOut &out) {
     // The bytes in a recycled buffer, as the parallel stage builds them (the sinks give
     // buffers back to the pool).
     const u64 n = u64_();
-    if (n > MAX_FIELD) throw FatalError(damaged);
+    if (n > left_) throw FatalError(damaged);
     it.bytes = util::BufferPool::instance().take_sized(n);
     if (n && !get(it.bytes.data(), n)) throw FatalError(damaged);
   }

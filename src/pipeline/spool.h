@@ -55,6 +55,7 @@ class SpoolReader {
   bool get(void *p, std::size_t n);
   std::filesystem::path path_;
   std::FILE *f_ = nullptr;
+  u64 left_ = 0;  // bytes of the file not read yet
 };
 
 /// A rank's last consistent point.

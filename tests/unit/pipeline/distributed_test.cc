@@ -224,6 +224,54 @@ TEST(Spool, PiecesReadBackAndDamageIsRefused) {
   EXPECT_THROW(r.read(unit, got), FatalError);
 }
 
+TEST(Spool, AnyDamagedByteIsReadOrRefusedNeverTrusted) {
+  // Every byte of a two-piece spool set to each of a few values in turn: the reader either
+  // reads pieces (a changed subject or payload byte is not detectable here) or refuses with
+  // FatalError; it never allocates what a damaged length claims or reads past the file.
+  const std::filesystem::path dir = mm::testing::make_tmp_dir("mm_spool_damage");
+  const auto path = dir / "spool";
+  UnitOut a;
+  a.unit = Unit{0, 0, 0, 0, 2, 0};
+  a.items.push_back(sample_item(0, 300));
+  a.items.push_back(sample_item(1, 20));
+  {
+    SpoolWriter w(path, 0);
+    w.write(0, a);
+    w.write(0, a);
+    w.flush();
+  }
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  int refused = 0, read = 0;
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (char v : {'\x00', '\xff', '\x7f'}) {
+      if (good[at] == v) continue;
+      std::string bad = good;
+      bad[at] = v;
+      {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << bad;
+      }
+      try {
+        SpoolReader r(path);
+        u64 unit = 0;
+        for (;;) {
+          UnitOut got;
+          if (!r.read(unit, got)) break;
+        }
+        ++read;
+      } catch (const FatalError &) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(read, 0);
+}
+
 TEST(Spool, ProgressRecordSurvivesAndDamageMeansAFreshStart) {
   const std::filesystem::path dir = mm::testing::make_tmp_dir("mm_progress");
   const auto path = dir / "progress";
